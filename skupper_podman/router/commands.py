@@ -1,0 +1,116 @@
+"""Commands the router core gives its driver: the only way the core acts on the world.
+
+The core never touches a socket or a clock; it appends these to a list that the driver
+executes in order, with no awaits in between. Network connections and TCP flows are
+named by integer ids that the core hands out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+ListenerKind = Literal["amqp", "tcp"]
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    """Open a listening socket; accepted sockets come back as ``*_accepted(name)``."""
+
+    kind: ListenerKind
+    name: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopListening:
+    kind: ListenerKind
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectAmqp:
+    """Dial a peer router; the result comes back as amqp_connected or amqp_closed."""
+
+    conn_id: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransmitAmqp:
+    """The connection has output: call ``core.amqp_output(conn_id)`` when writable."""
+
+    conn_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseAmqp:
+    """Write ``final`` (the last protocol bytes, e.g. a close frame), then close the socket."""
+
+    conn_id: int
+    final: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTcp:
+    """Dial a backend; the result comes back as tcp_connected or tcp_connect_failed."""
+
+    flow_id: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class SendTcp:
+    flow_id: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ShutdownTcp:
+    """Half-close: no more data will be written to this socket (a FIN is sent)."""
+
+    flow_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloseTcp:
+    flow_id: int
+    abort: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PauseTcp:
+    """Stop reading this socket (the far end's window is full)."""
+
+    flow_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeTcp:
+    flow_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: Literal["debug", "info", "warning", "error"]
+    module: str
+    text: str
+
+
+Command = (
+    Listen
+    | StopListening
+    | ConnectAmqp
+    | TransmitAmqp
+    | CloseAmqp
+    | OpenTcp
+    | SendTcp
+    | ShutdownTcp
+    | CloseTcp
+    | PauseTcp
+    | ResumeTcp
+    | Log
+)

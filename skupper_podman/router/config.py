@@ -1,0 +1,266 @@
+"""The router's configuration: a skrouterd.json-style file parsed into typed entities.
+
+The file is a JSON array of ``[entityType, {attributes}]`` pairs, the form skupper-router
+reads. Unknown entity types and attributes are errors (a typo must not be silently
+ignored). Relative file paths are resolved against the folder of the config file, so the
+same file works on the host and mounted into a container.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+Role = Literal["normal", "inter-router", "edge"]
+Distribution = Literal["balanced", "closest", "multicast"]
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or describes something invalid."""
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    id: str
+    mode: Literal["interior", "edge"] = "interior"
+    helloIntervalSeconds: float = 1.0
+    helloMaxAgeSeconds: float = 3.0
+    raIntervalSeconds: float = 30.0
+    raIntervalFluxSeconds: float = 4.0
+    remoteLsMaxAgeSeconds: float = 60.0
+    workerThreads: int = 1
+    debugDumpFile: str = ""
+
+
+@dataclass(frozen=True)
+class SslProfile:
+    name: str
+    caCertFile: str = ""
+    certFile: str = ""
+    privateKeyFile: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class AmqpListener:
+    name: str
+    port: int
+    host: str = ""
+    role: Role = "normal"
+    cost: int = 1
+    sslProfile: str = ""
+    saslMechanisms: str = ""
+    authenticatePeer: bool = False
+    requireSsl: bool = True
+    idleTimeoutSeconds: int = 16
+    maxFrameSize: int = 65536
+
+
+@dataclass(frozen=True)
+class AmqpConnector:
+    name: str
+    host: str
+    port: int
+    role: Role = "inter-router"
+    cost: int = 1
+    sslProfile: str = ""
+    saslMechanisms: str = ""
+    verifyHostname: bool = True
+    idleTimeoutSeconds: int = 16
+    maxFrameSize: int = 65536
+
+
+@dataclass(frozen=True)
+class TcpListener:
+    name: str
+    port: int
+    address: str
+    host: str = ""
+    siteId: str = ""
+    observer: str = ""
+
+
+@dataclass(frozen=True)
+class TcpConnector:
+    name: str
+    host: str
+    port: int
+    address: str
+    siteId: str = ""
+    observer: str = ""
+
+
+@dataclass(frozen=True)
+class AddressSettings:
+    prefix: str
+    distribution: Distribution = "balanced"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    module: str = "DEFAULT"
+    enable: str = "info+"
+    outputFile: str = ""
+    includeTimestamp: bool = True
+    includeSource: bool = False
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    name: str = ""
+    namespace: str = ""
+    platform: str = ""
+    version: str = ""
+    location: str = ""
+    provider: str = ""
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    port: int
+    host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class RouterConfig:
+    router: RouterSettings
+    ssl_profiles: dict[str, SslProfile] = field(default_factory=dict)
+    listeners: dict[str, AmqpListener] = field(default_factory=dict)
+    connectors: dict[str, AmqpConnector] = field(default_factory=dict)
+    tcp_listeners: dict[str, TcpListener] = field(default_factory=dict)
+    tcp_connectors: dict[str, TcpConnector] = field(default_factory=dict)
+    addresses: tuple[AddressSettings, ...] = ()
+    logs: tuple[LogSettings, ...] = ()
+    site: SiteInfo = SiteInfo()
+    metrics: MetricsSettings | None = None
+
+    def distribution(self, address: str) -> Distribution:
+        """The distribution of ``address``: the longest matching configured prefix wins."""
+        best: AddressSettings | None = None
+        for setting in self.addresses:
+            if address.startswith(setting.prefix) and (
+                best is None or len(setting.prefix) > len(best.prefix)
+            ):
+                best = setting
+        return best.distribution if best else "balanced"
+
+
+_ENTITY_TYPES: dict[str, type] = {
+    "router": RouterSettings,
+    "sslProfile": SslProfile,
+    "listener": AmqpListener,
+    "connector": AmqpConnector,
+    "tcpListener": TcpListener,
+    "tcpConnector": TcpConnector,
+    "address": AddressSettings,
+    "log": LogSettings,
+    "site": SiteInfo,
+    "metrics": MetricsSettings,
+}
+_PATH_ATTRIBUTES = ("caCertFile", "certFile", "privateKeyFile", "outputFile", "debugDumpFile")
+
+
+def load_config(path: Path) -> RouterConfig:
+    """Read and validate the config file at ``path``."""
+    try:
+        raw = json.loads(path.read_text())
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{path}: not valid JSON: {e}") from None
+    return parse_config(raw, base_dir=path.parent)
+
+
+def parse_config(raw: Any, *, base_dir: Path) -> RouterConfig:
+    if not isinstance(raw, list):
+        raise ConfigError("the config must be a JSON array of [entityType, {attributes}] pairs")
+    entities: dict[str, list[Any]] = {name: [] for name in _ENTITY_TYPES}
+    for index, item in enumerate(raw):
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], dict)):
+            raise ConfigError(f"entry {index}: expected [entityType, {{attributes}}]")
+        kind, attributes = item
+        if kind not in _ENTITY_TYPES:
+            raise ConfigError(f"entry {index}: unknown entity type {kind!r}")
+        entities[kind].append(_build(_ENTITY_TYPES[kind], attributes, f"{kind} #{index}", base_dir))
+    routers = entities["router"]
+    if len(routers) != 1:
+        raise ConfigError("the config must hold exactly one 'router' entity")
+    config = RouterConfig(
+        router=routers[0],
+        ssl_profiles=_by_name(entities["sslProfile"], "sslProfile"),
+        listeners=_by_name(entities["listener"], "listener"),
+        connectors=_by_name(entities["connector"], "connector"),
+        tcp_listeners=_by_name(entities["tcpListener"], "tcpListener"),
+        tcp_connectors=_by_name(entities["tcpConnector"], "tcpConnector"),
+        addresses=tuple(entities["address"]),
+        logs=tuple(entities["log"]),
+        site=entities["site"][0] if entities["site"] else SiteInfo(),
+        metrics=entities["metrics"][0] if entities["metrics"] else None,
+    )
+    _check_references(config)
+    return config
+
+
+def _build(cls: type, attributes: dict[str, Any], where: str, base_dir: Path) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown attribute {key!r}")
+        values[key] = _coerce(value, str(known[key].type), f"{where}.{key}")
+        if key in _PATH_ATTRIBUTES and values[key]:
+            values[key] = str(base_dir / values[key])
+    try:
+        return cls(**values)
+    except TypeError as e:
+        missing = str(e).split("argument")[-1].strip(": ")
+        raise ConfigError(f"{where}: missing attribute {missing}") from None
+
+
+def _coerce(value: Any, type_name: str, where: str) -> Any:
+    # skrouterd.json writes ports as strings or numbers, booleans as true/"yes": accept both.
+    if type_name == "int":
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if type_name == "float":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if type_name == "bool":
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("yes", "true", "1"):
+            return True
+        if str(value).lower() in ("no", "false", "0"):
+            return False
+        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _by_name(items: list[Any], kind: str) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in items:
+        if item.name in result:
+            raise ConfigError(f"two {kind} entities are named {item.name!r}")
+        result[item.name] = item
+    return result
+
+
+def _check_references(config: RouterConfig) -> None:
+    for entity in (*config.listeners.values(), *config.connectors.values()):
+        if entity.sslProfile and entity.sslProfile not in config.ssl_profiles:
+            raise ConfigError(f"{entity.name}: unknown sslProfile {entity.sslProfile!r}")
+        if not 0 <= entity.port <= 65535:
+            raise ConfigError(f"{entity.name}: port {entity.port} out of range")
+    for tcp in (*config.tcp_listeners.values(), *config.tcp_connectors.values()):
+        if not 0 < tcp.port <= 65535:
+            raise ConfigError(f"{tcp.name}: port {tcp.port} out of range")
+        if not tcp.address:
+            raise ConfigError(f"{tcp.name}: empty address")

@@ -1,0 +1,172 @@
+"""One AMQP connection of the router and the links skupper-router expects on it.
+
+On an inter-router connection the side that dialled attaches, in this order, a control
+receiver and sender (terminus capability ``qd.router``, one session) and then for each
+priority 0..9 a data receiver and sender (``qd.router-data``, a session each). Streamed
+deliveries each get a sender link of their own (``qd.router-data``, on a streaming
+session), taken from a pool of idle ones, so that one flow's backpressure never blocks
+another. Capabilities are sent as a single symbol: skupper-router reads only the first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from proton import Array, Data, Link, Session, Terminus, symbol
+
+from .engine import AmqpEngine
+
+CONTROL_CAPABILITY = "qd.router"
+DATA_CAPABILITY = "qd.router-data"
+EDGE_DOWNLINK_CAPABILITY = "qd.router-edge-downlink"
+CONNECTION_CAPABILITIES = ("ANONYMOUS-RELAY", "qd.streaming-links")
+PRIORITIES = 10
+DEFAULT_PRIORITY = 4
+INCOMING_CAPACITY = 64 * 1024 * 1024
+DATA_LINK_CREDIT = 250
+
+LinkKind = Literal["control", "data", "endpoint"]
+_tags = itertools.count(1)
+
+
+def next_tag() -> bytes:
+    return next(_tags).to_bytes(8, "big")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOrigin:
+    """Which configured listener or connector made this connection."""
+
+    kind: Literal["listener", "connector"]
+    name: str
+    role: Literal["normal", "inter-router", "edge"]
+    cost: int
+    host: str
+
+
+@dataclass
+class RouterConnection:
+    conn_id: int
+    engine: AmqpEngine
+    origin: ConnectionOrigin
+    peer_host: str = ""
+    opened: bool = False
+    closed: bool = False
+    peer_id: str = ""  # the peer's container id (a router id on inter-router links)
+    peer_cost: int = 1
+    peer_instance: int = 0
+    control_sender: Link | None = None
+    control_receiver: Link | None = None
+    data_senders: list[Link] = field(default_factory=list)
+    idle_streaming_links: list[Link] = field(default_factory=list)
+    streaming_session: Session | None = None
+    transmit_pending: bool = False
+    tick_at: float = 0.0
+    dynamic_addresses: set[str] = field(default_factory=set)
+    active_streams: set[Any] = field(default_factory=set)
+
+    @property
+    def is_router_link(self) -> bool:
+        return self.origin.role in ("inter-router", "edge")
+
+    @property
+    def dialled(self) -> bool:
+        return self.origin.kind == "connector"
+
+    @property
+    def cost(self) -> int:
+        return max(self.origin.cost, self.peer_cost)
+
+    @property
+    def control_ready(self) -> bool:
+        return bool(
+            self.control_sender is not None
+            and self.control_receiver is not None
+            and self.control_sender.state & Link.REMOTE_ACTIVE
+            and self.control_receiver.state & Link.REMOTE_ACTIVE
+        )
+
+    def open(self, container_id: str, version: str) -> None:
+        connection = self.engine.connection
+        connection.container = container_id
+        connection.offered_capabilities = _symbols(CONNECTION_CAPABILITIES)
+        connection.desired_capabilities = _symbols(CONNECTION_CAPABILITIES)
+        properties: dict[symbol, object] = {
+            symbol("product"): "skupper-router",
+            symbol("version"): version,
+        }
+        if self.is_router_link:
+            properties[symbol("qd.annotations-version")] = 2
+            if self.origin.cost > 1:
+                properties[symbol("qd.inter-router-cost")] = self.origin.cost
+        connection.properties = properties
+        connection.open()
+
+    def attach_router_links(self) -> None:
+        """The dialling side of an inter-router connection attaches control and data links."""
+        control_session = self._session()
+        self.control_receiver = _attach(control_session.receiver, CONTROL_CAPABILITY)
+        self.control_sender = _attach(control_session.sender, CONTROL_CAPABILITY)
+        self.control_receiver.flow(DATA_LINK_CREDIT)
+        for _priority in range(PRIORITIES):
+            session = self._session()
+            receiver = _attach(session.receiver, DATA_CAPABILITY)
+            receiver.flow(DATA_LINK_CREDIT)
+            self.data_senders.append(_attach(session.sender, DATA_CAPABILITY))
+
+    def streaming_link(self) -> Link:
+        """An idle sender for one streamed delivery (reused once its delivery settles)."""
+        while self.idle_streaming_links:
+            link = self.idle_streaming_links.pop()
+            if link.state & Link.LOCAL_ACTIVE and not link.state & Link.REMOTE_CLOSED:
+                return link
+        if self.streaming_session is None:
+            self.streaming_session = self._session()
+        capability = DATA_CAPABILITY if self.origin.role == "inter-router" else None
+        return _attach(self.streaming_session.sender, capability)
+
+    def message_link(self) -> Link | None:
+        """The shared sender for whole (non-streamed) messages at the default priority."""
+        if len(self.data_senders) > DEFAULT_PRIORITY:
+            return self.data_senders[DEFAULT_PRIORITY]
+        return self.data_senders[0] if self.data_senders else None
+
+    def _session(self) -> Session:
+        session = self.engine.connection.session()
+        session.incoming_capacity = INCOMING_CAPACITY
+        session.open()
+        return session
+
+
+def _attach(factory: object, capability: str | None) -> Link:
+    link: Link = factory(f"qdlink.{secrets.token_hex(8)}")  # type: ignore[operator]
+    for terminus in (link.source, link.target):
+        if capability:
+            set_capability(terminus, capability)
+    link.open()
+    return link
+
+
+def set_capability(terminus: Terminus, capability: str) -> None:
+    capabilities: Data = terminus.capabilities
+    capabilities.clear()
+    capabilities.put_symbol(symbol(capability))
+
+
+def capability_of(terminus: Terminus) -> str | None:
+    """The first capability symbol of a terminus (as skupper-router reads it)."""
+    data: Data = terminus.capabilities
+    data.rewind()
+    if not data.next():
+        return None
+    value = data.get_object()
+    if isinstance(value, list | tuple):  # an array: take its first symbol
+        value = value[0] if value else None
+    return str(value) if value is not None else None
+
+
+def _symbols(names: tuple[str, ...]) -> Array:
+    return Array(Data.SYMBOL, *[symbol(n) for n in names])

@@ -1,0 +1,85 @@
+"""``skupper-router --config FILE``: run the router until SIGTERM; SIGHUP re-reads the config."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError, RouterConfig, load_config
+from .core import RouterCore
+from .driver import RouterDriver
+
+log = logging.getLogger("skupper-router")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="skupper-router", description=__doc__)
+    parser.add_argument("--config", "-c", type=Path, required=True,
+                        help="the router config file (skrouterd.json form)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+    except ConfigError as e:
+        print(f"skupper-router: {e}", file=sys.stderr)
+        return 2
+    _setup_logging(config)
+    try:
+        asyncio.run(_serve(config, args.config))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+async def _serve(config: RouterConfig, path: Path) -> None:
+    loop = asyncio.get_running_loop()
+    core = RouterCore(config, now=loop.time(), instance=int(time.time()))
+    driver = RouterDriver(core, loop)
+    stopped = asyncio.Event()
+
+    def reload() -> None:
+        try:
+            new = load_config(path)
+        except ConfigError as e:
+            log.error("config not reloaded, keeping the running one: %s", e)
+            return
+        log.info("config reloaded from %s", path)
+        core.apply_config(new, loop.time())
+        driver.run()
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGTERM, stopped.set)
+    loop.add_signal_handler(signal.SIGINT, stopped.set)
+    log.info("router %s (%s) starting", config.router.id, config.router.mode)
+    core.start(loop.time())
+    driver.run()
+    await stopped.wait()
+    log.info("router %s stopping", config.router.id)
+    await driver.close()
+
+
+def _setup_logging(config: RouterConfig) -> None:
+    level = logging.INFO
+    for setting in config.logs:
+        if setting.module == "DEFAULT":
+            level = _level(setting.enable)
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+
+
+def _level(enable: str) -> int:
+    name = enable.split(",")[0].rstrip("+").strip().lower()
+    return {"trace": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO,
+            "notice": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR,
+            "critical": logging.CRITICAL}.get(name, logging.INFO)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""TCP flows: one TCP connection at the edge of the network, joined to two streams.
+
+A flow reads its socket into an outbound stream and writes an inbound stream to its
+socket. On the listener side the outbound stream is the request (to the routing key) and
+the inbound one the reply; on the connector side it is the other way round. Half-close is
+first-class: read EOF finishes the outbound stream, the end of the inbound stream
+shuts down the socket's write side, and the flow is over when both directions are.
+
+A ``Forwarder`` joins an inbound stream to an outbound one on a router in the middle of
+a path, passing bytes, window progress and outcomes through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from . import commands as cmd
+from .streams import ACCEPTED, MODIFIED, WINDOW, Inbound, Outbound
+
+Emit = Callable[[cmd.Command], None]
+
+
+@dataclass
+class TcpCounters:
+    """Per tcpListener / tcpConnector statistics, as management reports them."""
+
+    connections_opened: int = 0
+    connections_closed: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    active: set[int] = field(default_factory=set)
+
+
+class TcpFlow:
+    """One TCP connection carried over the network."""
+
+    __slots__ = (
+        "_on_closed",
+        "closed",
+        "counters",
+        "emit",
+        "flow_id",
+        "inbound",
+        "outbound",
+        "paused",
+        "pending",
+        "read_closed",
+        "reply_address",
+        "route_key",
+        "socket_ready",
+        "write_closed",
+        "write_paused",
+        "written",
+    )
+
+    def __init__(
+        self,
+        flow_id: int,
+        emit: Emit,
+        counters: TcpCounters,
+        on_closed: Callable[[TcpFlow], None],
+        *,
+        socket_ready: bool,
+    ) -> None:
+        self.flow_id = flow_id
+        self.emit = emit
+        self.counters = counters
+        self._on_closed = on_closed
+        self.outbound: Outbound | None = None
+        self.inbound: Inbound | None = None
+        self.socket_ready = socket_ready  # False on the connector side until the dial succeeds
+        self.pending: list[bytes] = []  # inbound bytes that arrived before the socket was ready
+        self.paused = False
+        self.write_paused = False
+        self.read_closed = False
+        self.write_closed = False
+        self.closed = False
+        self.written = 0
+        self.reply_address = ""
+        self.route_key: object = None  # which destination this flow counts against
+        counters.connections_opened += 1
+        counters.active.add(flow_id)
+
+    # --- socket events -------------------------------------------------------------------
+
+    def socket_data(self, data: bytes) -> None:
+        outbound = self.outbound
+        if outbound is None or outbound.finished:
+            return
+        self.counters.bytes_in += len(data)
+        outbound.write(data)
+        if not self.paused and outbound.sent - outbound.offset_acked >= WINDOW:
+            self.paused = True
+            self.emit(cmd.PauseTcp(self.flow_id))
+
+    def socket_eof(self) -> None:
+        self.read_closed = True
+        if self.outbound is not None:
+            self.outbound.finish()
+        self._check_done()
+
+    def socket_connected(self, outbound: Outbound) -> None:
+        """Connector side: the backend answered; the reply stream starts now."""
+        self.socket_ready = True
+        self.outbound = outbound
+        pending, self.pending = self.pending, []
+        for data in pending:
+            self._write_socket(data)
+        if self.inbound is not None and self.inbound.ended:
+            self._inbound_ended()
+
+    def socket_failed(self) -> None:
+        """The socket failed or was reset: abort both directions."""
+        if self.outbound is not None:
+            self.outbound.abort()
+        if self.inbound is not None:
+            self.inbound.complete(MODIFIED)
+        self._close(abort=True)
+
+    def socket_write_paused(self, paused: bool) -> None:
+        self.write_paused = paused
+        if not paused and self.inbound is not None:
+            self.inbound.progress(self.written, force=True)
+
+    # --- stream events (StreamOwner) -------------------------------------------------------
+
+    def stream_acked(self, offset: int) -> None:
+        outbound = self.outbound
+        if self.paused and outbound is not None and outbound.sent - offset < WINDOW:
+            self.paused = False
+            self.emit(cmd.ResumeTcp(self.flow_id))
+
+    def stream_outcome(self, outcome: int) -> None:
+        if self.outbound is not None:
+            self.outbound.settle()
+        if outcome != ACCEPTED:
+            # The far end could not deliver (backend refused, path lost): end the client.
+            if self.inbound is not None:
+                self.inbound.complete(MODIFIED)
+            self._close(abort=True)
+        else:
+            self._check_done()
+
+    def stream_data(self, data: bytes) -> None:
+        if not self.socket_ready:
+            self.pending.append(data)
+            return
+        self._write_socket(data)
+
+    def stream_end(self, aborted: bool) -> None:
+        if aborted:
+            if self.outbound is not None:
+                self.outbound.abort()
+            self._close(abort=True)
+            return
+        if self.socket_ready:
+            self._inbound_ended()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _write_socket(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.written += len(data)
+        self.counters.bytes_out += len(data)
+        self.emit(cmd.SendTcp(self.flow_id, data))
+        if not self.write_paused and self.inbound is not None:
+            self.inbound.progress(self.written)
+
+    def _inbound_ended(self) -> None:
+        if not self.write_closed and not self.closed:
+            self.write_closed = True
+            self.emit(cmd.ShutdownTcp(self.flow_id))
+            if self.inbound is not None:
+                self.inbound.complete(ACCEPTED)
+        self._check_done()
+
+    def _check_done(self) -> None:
+        outbound = self.outbound
+        if (
+            self.read_closed
+            and self.write_closed
+            and outbound is not None
+            and outbound.finished
+            and not self.closed
+        ):
+            self._close(abort=False)
+
+    def _close(self, *, abort: bool) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.emit(cmd.CloseTcp(self.flow_id, abort=abort))
+        self.counters.connections_closed += 1
+        self.counters.active.discard(self.flow_id)
+        self._on_closed(self)
+
+
+class Forwarder:
+    """A delivery passing through this router: inbound from one hop, outbound to the next."""
+
+    __slots__ = ("inbound", "outbound")
+
+    def __init__(self) -> None:
+        self.inbound: Inbound | None = None
+        self.outbound: Outbound | None = None
+
+    def stream_data(self, data: bytes) -> None:
+        if self.outbound is not None:
+            self.outbound.write(data)
+
+    def stream_end(self, aborted: bool) -> None:
+        if self.outbound is None:
+            return
+        if aborted:
+            self.outbound.abort()
+        else:
+            self.outbound.finish()
+
+    def stream_acked(self, offset: int) -> None:
+        if self.inbound is not None:
+            self.inbound.progress(offset, force=True)
+
+    def stream_outcome(self, outcome: int) -> None:
+        if self.outbound is not None:
+            self.outbound.settle()
+        if self.inbound is not None:
+            self.inbound.complete(outcome)
