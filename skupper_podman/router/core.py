@@ -48,7 +48,7 @@ from .message import (
     parse_header,
 )
 from .management import handle_request
-from .routing import ControlMessage, LinkStateRouter, SendControl
+from .routing import ControlMessage, LinkStateRouter, RemoteProtocolError, SendControl
 from .streams import (
     ACCEPTED,
     MODIFIED,
@@ -641,7 +641,11 @@ class RouterCore:
             opcode = (message.properties or {}).get("opcode")
             body = message.body
             if isinstance(opcode, str) and isinstance(body, dict):
-                self.routing.receive(ControlMessage(opcode, {str(k): v for k, v in body.items()}), now)
+                control = ControlMessage(opcode, {str(k): v for k, v in body.items()})
+                try:
+                    self.routing.receive(control, now)
+                except RemoteProtocolError as e:
+                    self._log("warning", "routing", f"ignored a {opcode} from {conn.peer_id}: {e}")
             if address.startswith("_topo/0/all/") and header.annotations is not None:
                 self._relay_flood(conn, header, message)
         elif suffix == MANAGEMENT_ADDRESS:

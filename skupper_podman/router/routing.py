@@ -1,0 +1,416 @@
+"""The interior routers' link-state routing protocol, sans I/O (skupper-router compatible).
+
+The router core feeds this state machine control-link events, decoded control messages and
+the local consumer addresses, always with the current time ``now``; it drains the messages to
+send with ``pending_commands()`` and re-arms one timer from ``get_timer()``. After every call
+it may read the results: next hop and cost per router, the remote routers that have a
+consumer for an address, and ``topology_version`` to know when any of that changed.
+No sockets, clocks, threads or asyncio here.
+
+The protocol is skupper-router's (its ``python/skupper_router_internal/router/`` and
+``src/router_core/modules/mobile_sync/mobile.c``; our inter-router protocol reference sums it
+up): HELLO (one hop, every ``hello_interval``) finds two-way neighbours; RA floods this
+router's ``ls_seq`` and ``mobile_seq``; LSR/LSU fetch a router's link state when its RA shows
+a newer ``ls_seq``; MAR/MAU keep every router's mobile (consumer) addresses in sync. The wire
+format is in ``routing_messages.py``, path computation in ``paths.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import paths
+from . import routing_messages as wire
+from .routing_messages import ControlMessage, RemoteProtocolError, SendControl, get_field
+
+__all__ = ["ControlMessage", "LinkStateRouter", "RemoteProtocolError", "SendControl"]
+
+_Handler = Callable[[str, Mapping[str, Any], float], None]
+
+
+@dataclass
+class _RemoteRouter:
+    """What we know of another interior router."""
+
+    last_seen: float  # last RA or LSU: its link state expires remote_ls_max_age after this
+    instance: int | None = None
+    ls_seq: int = 0
+    peers: dict[str, int] | None = None  # its link state; None = unknown
+    mobile_seq: int = 0
+    keys: set[str] = field(default_factory=set)  # its mobile addresses, as hash keys
+    need_lsr: bool = True  # send an LSR as soon as it is reachable
+    need_mar: bool = False  # send a MAR as soon as it is reachable
+
+
+class LinkStateRouter:
+    """The routing protocol state of one interior router."""
+
+    def __init__(
+        self,
+        router_id: str,
+        *,
+        instance: int,
+        now: float,
+        hello_interval: float = 1.0,
+        hello_max_age: float = 3.0,
+        ra_interval: float = 30.0,
+        ra_interval_flux: float = 4.0,
+        remote_ls_max_age: float = 60.0,
+    ) -> None:
+        self.router_id = router_id
+        self.instance = instance
+        self._hello_interval = hello_interval
+        self._hello_max_age = hello_max_age
+        self._ra_interval = ra_interval
+        self._ra_interval_flux = ra_interval_flux
+        self._remote_ls_max_age = remote_ls_max_age
+        self._links: dict[str, int] = {}  # open control links: neighbour -> cost
+        self._heard: dict[str, float] = {}  # HELLO last received from (our `seen` list)
+        self._two_way: dict[str, float] = {}  # two-way neighbours -> last HELLO listing us
+        self._ls_seq = 0
+        self._ls_peers: dict[str, int] = {}  # our own link state
+        self._ls_changed = False
+        self._mobile_seq = 0
+        self._local_keys: set[str] = set()
+        self._routers: dict[str, _RemoteRouter] = {}
+        self._next_hops: dict[str, str] = {}
+        self._costs: dict[str, int] = {}
+        self._valid_origins: dict[str, frozenset[str]] = {}
+        self._recompute = False
+        self._topology_version = 0
+        self._next_hello = now + hello_interval
+        self._last_ra = now
+        self._last_topology_change = now  # start in flux: a new router advertises faster
+        self._commands: list[SendControl] = []
+        self._handlers: dict[str, _Handler] = {
+            "HELLO": self._on_hello,
+            "RA": self._on_ra,
+            "LSR": self._on_lsr,
+            "LSU": self._on_lsu,
+            "MAR": self._on_mar,
+            "MAU": self._on_mau,
+        }
+
+    # ---- events from the core -------------------------------------------------------------
+
+    def control_link_opened(self, neighbor_id: str, cost: int, now: float) -> None:
+        """The control links to ``neighbor_id`` are up; ``cost`` is the link's cost."""
+        self._links[neighbor_id] = cost
+        if neighbor_id in self._two_way:
+            self._set_own_peer(neighbor_id, cost)
+        # Say HELLO at once rather than at the next tick: the neighbour sees us a second sooner.
+        self._send(wire.HELLO_ADDRESS, neighbor_id, self._hello())
+        self._settle(now)
+
+    def control_link_lost(self, neighbor_id: str, now: float) -> None:
+        """The control links to ``neighbor_id`` are gone: it is no longer a neighbour."""
+        self._links.pop(neighbor_id, None)
+        self._heard.pop(neighbor_id, None)
+        self._drop_neighbor(neighbor_id)
+        self._settle(now)
+
+    def receive(self, msg: ControlMessage, now: float) -> None:
+        """Handle a control message. Raises RemoteProtocolError if it is malformed."""
+        handler = self._handlers.get(msg.opcode)
+        if handler is None:
+            return  # an opcode of a newer protocol: skupper-router ignores those too
+        sender = get_field(msg.body, "id", str)
+        mobile = msg.opcode in ("MAR", "MAU")
+        max_pv = wire.MOBILE_PROTOCOL_VERSION if mobile else wire.PROTOCOL_VERSION
+        if sender == self.router_id or get_field(msg.body, "pv", int, 0) > max_pv:
+            return  # our own flood coming back, or a protocol version we do not speak
+        handler(str(sender), msg.body, now)
+        self._settle(now)
+
+    def set_mobile_addresses(self, addresses: set[str], now: float) -> None:
+        """This router's local consumer addresses changed: tell every router (differential MAU)."""
+        keys = {wire.encode_mobile_address(address) for address in addresses}
+        added, deleted = keys - self._local_keys, self._local_keys - keys
+        if not added and not deleted:
+            return
+        self._local_keys = keys
+        self._mobile_seq += 1
+        mau = wire.mau_differential(self.router_id, self._mobile_seq, added, deleted)
+        self._send(wire.ALL_ROUTERS_MA, None, mau)
+        # As skupper-router: an RA right after, so routers that missed the MAU ask with a MAR.
+        self._send_ra(now)
+        self._settle(now)
+
+    def handle_timer(self, now: float) -> None:
+        """Run what is due: HELLO, RA, and the expiry of neighbours and link states."""
+        self._expire(now)
+        if now >= self._next_hello:
+            self._next_hello = now + self._hello_interval
+            if self._links:
+                self._send(wire.HELLO_ADDRESS, None, self._hello())
+        if now >= self._next_ra_time():
+            self._send_ra(now)
+        self._settle(now)
+
+    def get_timer(self) -> float | None:
+        """The next time handle_timer must be called."""
+        deadlines = [self._next_hello, self._next_ra_time()]
+        deadlines += [heard + self._hello_max_age for heard in self._heard.values()]
+        deadlines += [refresh + self._hello_max_age for refresh in self._two_way.values()]
+        # Unused records of routers without a link state are deleted at the HELLO ticks: a
+        # deadline of their own could stay in the past while another link state names them.
+        deadlines += [
+            node.last_seen + self._remote_ls_max_age
+            for node in self._routers.values()
+            if node.peers is not None
+        ]
+        return min(deadlines)
+
+    def pending_commands(self) -> list[SendControl]:
+        """The messages to send, oldest first; drains them."""
+        commands, self._commands = self._commands, []
+        return commands
+
+    # ---- results for the core -------------------------------------------------------------
+
+    def next_hop(self, router_id: str) -> str | None:
+        """The neighbour to send through to reach ``router_id``; None if unreachable."""
+        return self._next_hops.get(router_id)
+
+    def reachable_routers(self) -> dict[str, int]:
+        """Every reachable router (not this one) and the cost of the path to it."""
+        return dict(self._costs)
+
+    def routers_with_address(self, address: str) -> dict[str, int]:
+        """The reachable remote routers with a consumer for ``address``, and their costs."""
+        key = wire.encode_mobile_address(address)
+        return {
+            router_id: self._costs[router_id]
+            for router_id, node in self._routers.items()
+            if key in node.keys and router_id in self._costs
+        }
+
+    def neighbors(self) -> set[str]:
+        """The two-way neighbours (their HELLO lists us)."""
+        return set(self._two_way)
+
+    def valid_origins(self, router_id: str) -> frozenset[str]:
+        """Origins whose multicasts to ``router_id`` this router must forward (loop prevention)."""
+        return self._valid_origins.get(router_id, frozenset())
+
+    def link_state(self, router_id: str) -> dict[str, int] | None:
+        """A router's link state as we hold it (this router's own too); None if unknown."""
+        if router_id == self.router_id:
+            return dict(self._ls_peers)
+        node = self._routers.get(router_id)
+        return None if node is None or node.peers is None else dict(node.peers)
+
+    @property
+    def topology_version(self) -> int:
+        """Bumps whenever routes or remote addresses change."""
+        return self._topology_version
+
+    # ---- message handlers -----------------------------------------------------------------
+
+    def _on_hello(self, sender: str, body: Mapping[str, Any], now: float) -> None:
+        seen = get_field(body, "seen", list)
+        instance = get_field(body, "instance", int, None)
+        first_heard = sender not in self._heard
+        self._heard[sender] = now
+        if sender not in self._links:
+            return  # no control link (yet): no cost, no neighbour; it is only in `seen`
+        if first_heard:
+            # Answer at once so the neighbour finds us in `seen` without waiting a tick.
+            self._send(wire.HELLO_ADDRESS, sender, self._hello())
+        if self.router_id in seen:
+            self._refresh_neighbor(sender, instance, now)
+
+    def _on_ra(self, sender: str, body: Mapping[str, Any], now: float) -> None:
+        ls_seq = get_field(body, "ls_seq", int)
+        mobile_seq = get_field(body, "mobile_seq", int)
+        node = self._learn(sender, now, get_field(body, "instance", int, None))
+        node.last_seen = now
+        if ls_seq > node.ls_seq:
+            node.need_lsr = True
+        if mobile_seq > node.mobile_seq:
+            node.need_mar = True
+
+    def _on_lsr(self, sender: str, body: Mapping[str, Any], now: float) -> None:
+        self._learn(sender, now, None)
+        lsu = wire.lsu(self.router_id, self.instance, self._ls_seq, self._ls_peers)
+        self._send_to_router(wire.router_address(sender), sender, lsu)
+
+    def _on_lsu(self, sender: str, body: Mapping[str, Any], now: float) -> None:
+        ls = get_field(body, "ls", dict)
+        ls_seq = get_field(ls, "ls_seq", int)
+        peers = wire.get_cost_map(ls, "peers")
+        node = self._learn(sender, now, get_field(body, "instance", int, None))
+        if node.peers is not None and ls_seq <= node.ls_seq:
+            return  # not newer than what we hold
+        node.ls_seq, node.peers, node.last_seen = ls_seq, peers, now
+        self._recompute = True
+        for peer in peers:
+            if peer != self.router_id:
+                self._learn(peer, now, None)  # a router we may not know yet: ask it
+
+    def _on_mar(self, sender: str, body: Mapping[str, Any], now: float) -> None:
+        if get_field(body, "have_seq", int) >= self._mobile_seq:
+            return  # already up to date (skupper-router does not answer either)
+        mau = wire.mau_absolute(self.router_id, self._mobile_seq, self._local_keys)
+        self._send_to_router(wire.router_ma_address(sender), sender, mau)
+
+    def _on_mau(self, sender: str, body: Mapping[str, Any], now: float) -> None:
+        mobile_seq = get_field(body, "mobile_seq", int)
+        exist, added, deleted = (wire.get_keys(body, name) for name in ("exist", "add", "del"))
+        if exist is not None and (added is not None or deleted is not None):
+            raise RemoteProtocolError("a MAU with exist must not have add or del")
+        if exist is None and (added is None or deleted is None):
+            raise RemoteProtocolError("a MAU needs either exist, or both add and del")
+        node = self._routers.get(sender)
+        if node is None or mobile_seq < node.mobile_seq:
+            return  # unknown router (its RA will make us ask) or an old copy
+        if exist is not None:
+            self._set_keys(node, exist)
+        elif added is not None and deleted is not None and mobile_seq == node.mobile_seq + 1:
+            self._set_keys(node, (node.keys - deleted) | added)
+        elif mobile_seq > node.mobile_seq + 1:
+            node.need_mar = True  # we missed an update: ask for the full list
+            return
+        else:
+            return  # a second copy of the update applied last (floods may duplicate)
+        node.mobile_seq = mobile_seq
+        node.need_mar = False
+
+    # ---- state changes --------------------------------------------------------------------
+
+    def _learn(self, router_id: str, now: float, instance: int | None) -> _RemoteRouter:
+        """The record of a router, created on first sight; notices its restart."""
+        node = self._routers.get(router_id)
+        if node is None:
+            node = self._routers[router_id] = _RemoteRouter(last_seen=now, instance=instance)
+            self._recompute = True
+        elif instance is not None and node.instance != instance:
+            if node.instance is not None:
+                self._forget_state(node)  # it restarted: its sequence numbers began again
+            node.instance = instance
+        return node
+
+    def _forget_state(self, node: _RemoteRouter) -> None:
+        node.ls_seq, node.peers, node.mobile_seq = 0, None, 0
+        node.need_lsr = node.need_mar = True
+        self._set_keys(node, set())
+        self._recompute = True
+
+    def _set_keys(self, node: _RemoteRouter, keys: set[str]) -> None:
+        if keys != node.keys:
+            node.keys = keys
+            self._topology_version += 1
+
+    def _refresh_neighbor(self, neighbor_id: str, instance: int | None, now: float) -> None:
+        node = self._learn(neighbor_id, now, instance)
+        if neighbor_id not in self._two_way:
+            node.need_lsr = True
+        self._two_way[neighbor_id] = now
+        self._set_own_peer(neighbor_id, self._links[neighbor_id])
+
+    def _set_own_peer(self, neighbor_id: str, cost: int) -> None:
+        if self._ls_peers.get(neighbor_id) != cost:
+            self._ls_peers[neighbor_id] = cost
+            self._ls_changed = True
+
+    def _drop_neighbor(self, neighbor_id: str) -> None:
+        self._two_way.pop(neighbor_id, None)
+        if self._ls_peers.pop(neighbor_id, None) is not None:
+            self._ls_changed = True
+
+    def _expire(self, now: float) -> None:
+        # Deadlines are compared as `now >= t + age`, the very sum get_timer returns, so a
+        # timer that fires on time always finds its work due (no busy loop on rounding).
+        for router_id, heard in list(self._heard.items()):
+            if now >= heard + self._hello_max_age:
+                del self._heard[router_id]
+        for router_id, refreshed in list(self._two_way.items()):
+            if now >= refreshed + self._hello_max_age:
+                self._drop_neighbor(router_id)  # silent for too long: the link is dead
+        for router_id, node in list(self._routers.items()):
+            if now < node.last_seen + self._remote_ls_max_age:
+                continue
+            if node.peers is not None:
+                node.ls_seq, node.peers = 0, None  # stale: keep it out of path computation
+                self._recompute = True
+            elif not self._is_referenced(router_id):
+                del self._routers[router_id]
+                if node.keys:
+                    self._topology_version += 1
+                self._recompute = True
+
+    def _is_referenced(self, router_id: str) -> bool:
+        if router_id in self._two_way or router_id in self._ls_peers:
+            return True
+        return any(n.peers is not None and router_id in n.peers for n in self._routers.values())
+
+    def _settle(self, now: float) -> None:
+        """Bring derived state up to date after any event: own link state, routes, requests."""
+        if self._ls_changed:
+            self._ls_changed = False
+            self._ls_seq += 1
+            self._recompute = True
+            self._send_ra(now)  # at once on our own change
+        if self._recompute:
+            self._recompute = False
+            self._last_topology_change = now
+            self._compute_routes()
+        self._send_requests()
+
+    def _compute_routes(self) -> None:
+        link_states: dict[str, paths.Peers] = {self.router_id: self._ls_peers}
+        link_states.update((router_id, node.peers) for router_id, node in self._routers.items())
+        graph = paths.two_way_graph(self.router_id, link_states)
+        prev, costs = paths.shortest_path_tree(self.router_id, graph)
+        del costs[self.router_id]
+        next_hops = paths.next_hops(self.router_id, prev)
+        if next_hops != self._next_hops or costs != self._costs:
+            self._topology_version += 1
+        self._next_hops, self._costs = next_hops, costs
+        self._valid_origins = paths.valid_origins(self.router_id, graph, [self.router_id, *costs])
+
+    def _send_requests(self) -> None:
+        """LSR and MAR to the routers that need them, once we know a way to reach them."""
+        for router_id in sorted(self._routers):
+            node = self._routers[router_id]
+            if not (node.need_lsr or node.need_mar) or self._route_to(router_id) is None:
+                continue
+            if node.need_lsr:
+                node.need_lsr = False
+                lsr = wire.lsr(self.router_id)
+                self._send_to_router(wire.router_address(router_id), router_id, lsr)
+            if node.need_mar:
+                node.need_mar = False
+                mar = wire.mar(self.router_id, node.mobile_seq)
+                self._send_to_router(wire.router_ma_address(router_id), router_id, mar)
+
+    # ---- sending --------------------------------------------------------------------------
+
+    def _next_ra_time(self) -> float:
+        """RAs come every ra_interval, or every ra_interval_flux while the topology changes."""
+        flux_ends = self._last_topology_change + 2 * self._ra_interval_flux  # as skupper-router
+        fast = self._last_ra + self._ra_interval_flux
+        return fast if fast <= flux_ends else self._last_ra + self._ra_interval
+
+    def _send_ra(self, now: float) -> None:
+        self._last_ra = now
+        ra = wire.ra(self.router_id, self.instance, self._ls_seq, self._mobile_seq)
+        self._send(wire.ALL_ROUTERS, None, ra)
+
+    def _hello(self) -> ControlMessage:
+        return wire.hello(self.router_id, self.instance, self._heard)
+
+    def _route_to(self, router_id: str) -> str | None:
+        if router_id in self._next_hops:
+            return self._next_hops[router_id]
+        return router_id if router_id in self._links else None
+
+    def _send_to_router(self, to: str, router_id: str, message: ControlMessage) -> None:
+        neighbor = self._route_to(router_id)
+        if neighbor is not None:  # no way there: drop it, as skupper-router's core would
+            self._send(to, neighbor, message)
+
+    def _send(self, to: str, neighbor: str | None, message: ControlMessage) -> None:
+        self._commands.append(SendControl(to, neighbor, message))
