@@ -117,6 +117,7 @@ class RouterCore:
             remote_ls_max_age=router.remoteLsMaxAgeSeconds,
         )
         self._topology_version = -1
+        self._now = now  # the time of the latest event: for calls that take no ``now``
 
     # --- lifecycle and configuration ---------------------------------------------------------
 
@@ -258,7 +259,12 @@ class RouterCore:
         if conn is None:
             return b""
         conn.transmit_pending = False
-        return conn.engine.take_output()
+        output = conn.engine.take_output()
+        if conn.engine.output_closed:
+            # proton wrote its last frame (a close, or a protocol error): end the socket.
+            self._connection_down(conn, conn.engine.error or "connection closed", self._now)
+            self._transmit_dirty()
+        return output
 
     # --- TCP (driver -> core) ----------------------------------------------------------------
 
@@ -364,6 +370,7 @@ class RouterCore:
     # --- proton events ------------------------------------------------------------------------
 
     def _process(self, conn: RouterConnection, now: float) -> None:
+        self._now = now
         for event in conn.engine.events():
             handler = _HANDLERS.get(event.type)
             if handler is not None:

@@ -49,6 +49,7 @@ class AmqpProtocol(asyncio.Protocol):
         driver.core.amqp_connected(self.conn_id, driver.now())
         driver.run()
         self.transmit()
+        driver.run()
 
     def data_received(self, data: bytes) -> None:
         if self.conn_id is not None:
@@ -70,6 +71,7 @@ class AmqpProtocol(asyncio.Protocol):
     def resume_writing(self) -> None:
         self.paused = False
         self.transmit()
+        self.driver.run()
 
     def transmit(self) -> None:
         if self.paused or self.transport is None or self.conn_id is None:
