@@ -34,7 +34,7 @@ from .connection import (
     capability_of,
     next_tag,
 )
-from .engine import AmqpEngine, TlsSettings
+from .engine import AmqpEngine, TlsSettings, receive
 from .message import (
     RA_FLAG_STREAMING,
     MalformedMessage,
@@ -467,15 +467,17 @@ class RouterCore:
                 delivery.settle()
                 self._replenish(link)
             return
-        pending = delivery.pending
-        data = link.recv(pending) if pending > 0 else b""
+        data = receive(link, delivery.pending)
         complete = not delivery.partial
         if isinstance(stream, InboundStream):
-            if data:
+            while data:
                 stream.owner.stream_data(data)
+                data = receive(link, delivery.pending)
             if complete:
                 self._end_inbound(link, stream, aborted=False)
             return
+        while delivery.pending > 0:  # a header larger than one read: take it all
+            data += receive(link, delivery.pending)
         buffered: bytes = getattr(delivery, "buffer", b"") + (data or b"")
         try:
             header = header_of_complete(buffered) if complete else parse_header(buffered)
