@@ -131,7 +131,7 @@ class OutboundStream:
             if offset > self.offset_acked:
                 self.offset_acked = offset
                 self.owner.stream_acked(offset)
-        elif (state or delivery.remote_settled) and not self.settled:
+        elif (state or delivery.settled) and not self.settled:  # .settled: by the peer
             self.owner.stream_outcome(state or ACCEPTED)
 
 
