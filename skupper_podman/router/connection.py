@@ -22,6 +22,7 @@ from .engine import AmqpEngine
 CONTROL_CAPABILITY = "qd.router"
 DATA_CAPABILITY = "qd.router-data"
 EDGE_DOWNLINK_CAPABILITY = "qd.router-edge-downlink"
+EDGE_ADDRESS_TRACKING = "_$qd.edge_addr_tracking"
 CONNECTION_CAPABILITIES = ("ANONYMOUS-RELAY", "qd.streaming-links")
 PRIORITIES = 10
 DEFAULT_PRIORITY = 4
@@ -67,6 +68,15 @@ class RouterConnection:
     tick_at: float = 0.0
     dynamic_addresses: set[str] = field(default_factory=set)
     active_streams: set[Any] = field(default_factory=set)
+    # edge uplinks, on the edge's side: per-address links that tell the interior what this
+    # edge consumes (receivers) and produces to (senders), and the tracking receiver.
+    consumer_links: dict[str, Link] = field(default_factory=dict)
+    producer_links: dict[str, Link] = field(default_factory=dict)
+    tracking_link: Link | None = None
+    # edge connections, on the interior's side: what the edge consumes and produces to,
+    # and the reachability last reported to it per produced address.
+    edge_consumes: set[str] = field(default_factory=set)
+    edge_produces: dict[str, bool | None] = field(default_factory=dict)
 
     @property
     def is_router_link(self) -> bool:
@@ -116,6 +126,42 @@ class RouterConnection:
             receiver = _attach(session.receiver, DATA_CAPABILITY)
             receiver.flow(DATA_LINK_CREDIT)
             self.data_senders.append(_attach(session.sender, DATA_CAPABILITY))
+
+    def attach_edge_uplink(self, edge_id: str) -> None:
+        """The edge side of an uplink: the downlink and the address-tracking receiver."""
+        session = self._session()
+        downlink = session.receiver(f"qdlink.{secrets.token_hex(8)}")
+        downlink.source.address = edge_id
+        set_capability(downlink.source, EDGE_DOWNLINK_CAPABILITY)
+        set_capability(downlink.target, EDGE_DOWNLINK_CAPABILITY)
+        downlink.open()
+        downlink.flow(DATA_LINK_CREDIT)
+        tracking = session.receiver(f"qdlink.{secrets.token_hex(8)}")
+        tracking.source.address = EDGE_ADDRESS_TRACKING
+        tracking.open()
+        tracking.flow(DATA_LINK_CREDIT)
+        self.tracking_link = tracking
+
+    def sync_edge_addresses(self, consumes: set[str], produces: set[str]) -> None:
+        """Attach a receiver per consumed address and a sender per produced-to address."""
+        session = self._session() if self.streaming_session is None else self.streaming_session
+        self.streaming_session = session
+        for wanted, links, make in (
+            (consumes, self.consumer_links, session.receiver),
+            (produces, self.producer_links, session.sender),
+        ):
+            for address in set(links) - wanted:
+                links.pop(address).close()
+            for address in wanted - set(links):
+                link = make(f"qdlink.{secrets.token_hex(8)}")
+                if link.is_receiver:
+                    link.source.address = address
+                else:
+                    link.target.address = address
+                link.open()
+                if link.is_receiver:
+                    link.flow(DATA_LINK_CREDIT)
+                links[address] = link
 
     def streaming_link(self) -> Link:
         """An idle sender for one streamed delivery (reused once its delivery settles)."""

@@ -6,65 +6,33 @@ calling the methods below with ``now``; the core answers with commands (see
 with ``amqp_output(conn_id)`` when the driver is told the connection has some
 (``TransmitAmqp``) and its socket can take them.
 
-What lives where: ``connection.py`` knows the links of one AMQP connection,
-``tcp.py`` the life of one TCP flow, ``streams.py`` one streamed delivery,
-``routing.py`` the link-state protocol, ``management.py`` the $management agent. This
-module wires them: it dispatches proton events and decides where each delivery goes.
+What lives where: ``amqp_events.py`` turns proton events into decisions on deliveries,
+``control.py`` handles whole messages (routing protocol, management, edge tracking),
+``addressing.py`` picks destinations, ``connection.py`` knows the links of one AMQP
+connection, ``tcp.py`` the life of one TCP flow, ``streams.py`` one streamed delivery,
+``routing.py`` the link-state protocol. This module owns the state and the entry points.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Literal
 
-from proton import Data, Delivery, Event, Link, Message
-
-from . import VERSION
+from . import VERSION, amqp_events, control
 from . import commands as cmd
+from .addressing import AddressTable, Destination
 from .config import AmqpConnector, AmqpListener, RouterConfig
-from .connection import (
-    CONTROL_CAPABILITY,
-    DATA_LINK_CREDIT,
-    INCOMING_CAPACITY,
-    ConnectionOrigin,
-    RouterConnection,
-    capability_of,
-    next_tag,
-)
-from .engine import AmqpEngine, TlsSettings, receive
-from .message import (
-    RA_FLAG_STREAMING,
-    MalformedMessage,
-    MessageHeader,
-    RouterAnnotations,
-    decode_message,
-    encode_annotations,
-    encode_message,
-    encode_stream_header,
-    header_of_complete,
-    parse_header,
-)
-from .management import handle_request
-from .routing import ControlMessage, LinkStateRouter, RemoteProtocolError, SendControl
-from .streams import (
-    ACCEPTED,
-    MODIFIED,
-    REJECTED,
-    RELEASED,
-    InboundStream,
-    LocalStream,
-    OutboundStream,
-    StreamOwner,
-)
-from .tcp import Forwarder, TcpCounters, TcpFlow
+from .connection import ConnectionOrigin, RouterConnection, next_tag
+from .engine import AmqpEngine, TlsSettings
+from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations, encode_stream_header
+from .routing import LinkStateRouter
+from .streams import LocalStream, OutboundStream, StreamOwner
+from .tcp import TcpCounters, TcpFlow
 
-RECONNECT_DELAYS = (0.0, 1.0, 1.0, 2.0, 4.0, 8.0)
-CONTROL_ADDRESSES = ("qdrouter", "qdrouter.ma", "qdhello")
-MANAGEMENT_ADDRESS = "$management"
-
+RECONNECT_DELAYS = (1.0, 1.0, 2.0, 4.0, 8.0)
+LogLevel = Literal["debug", "info", "warning", "error"]
 ConnectorStatus = Literal["CONNECTING", "SUCCESS", "FAILED"]
 
 
@@ -78,61 +46,67 @@ class ConnectorState:
     retry_at: float | None = None
 
 
-def normalize_address(address: str) -> str:
-    if address.startswith("amqp:/"):
-        address = address[6:].lstrip("/")
-    return address
-
-
 class RouterCore:
     def __init__(self, config: RouterConfig, *, now: float, instance: int) -> None:
         self.config = config
         self.router_id = config.router.id
+        self.edge_mode = config.router.mode == "edge"
         self.instance = instance
         self.started_at = now
+        self._now = now  # the time of the latest event, for calls that take no ``now``
         self._commands: list[cmd.Command] = []
         self._conn_ids = itertools.count(1)
         self._flow_ids = itertools.count(1)
         self._temp_ids = itertools.count(1)
         self.connections: dict[int, RouterConnection] = {}
-        self.neighbors: dict[str, RouterConnection] = {}
+        self.neighbors: dict[str, RouterConnection] = {}  # interior: router id -> connection
+        self.edge_connections: dict[str, RouterConnection] = {}  # interior: attached edges
+        self.uplink: RouterConnection | None = None  # edge: the active uplink
         self.connectors: dict[str, ConnectorState] = {}
         self.flows: dict[int, TcpFlow] = {}
         self.reply_flows: dict[str, TcpFlow] = {}
-        self.endpoint_links: dict[str, tuple[int, Link]] = {}
+        self.endpoint_links: dict[str, tuple[int, object]] = {}
         self.tcp_counters: dict[tuple[str, str], TcpCounters] = {}
         self.listening_tcp: set[str] = set()
-        self.outstanding: dict[object, int] = {}
+        self.addresses = AddressTable()
         self._dirty: set[int] = set()
-        self._round_robin = itertools.count()
         router = config.router
-        self.routing = LinkStateRouter(
-            self.router_id,
-            instance=instance,
-            now=now,
-            hello_interval=router.helloIntervalSeconds,
-            hello_max_age=router.helloMaxAgeSeconds,
-            ra_interval=router.raIntervalSeconds,
-            ra_interval_flux=router.raIntervalFluxSeconds,
-            remote_ls_max_age=router.remoteLsMaxAgeSeconds,
-        )
+        self.routing: LinkStateRouter | None = None
+        if not self.edge_mode:
+            self.routing = LinkStateRouter(
+                self.router_id,
+                instance=instance,
+                now=now,
+                hello_interval=router.helloIntervalSeconds,
+                hello_max_age=router.helloMaxAgeSeconds,
+                ra_interval=router.raIntervalSeconds,
+                ra_interval_flux=router.raIntervalFluxSeconds,
+                remote_ls_max_age=router.remoteLsMaxAgeSeconds,
+            )
         self._topology_version = -1
-        self._now = now  # the time of the latest event: for calls that take no ``now``
 
-    # --- lifecycle and configuration ---------------------------------------------------------
+    @property
+    def ingress_id(self) -> str | None:
+        """Edge routers leave the ingress of what they send empty (skupper-router does)."""
+        return None if self.edge_mode else self.router_id
+
+    @property
+    def own_trace(self) -> tuple[str, ...]:
+        return () if self.edge_mode else (self.router_id,)
+
+    # --- lifecycle and configuration -------------------------------------------------------------
 
     def start(self, now: float) -> None:
         for listener in self.config.listeners.values():
             self._emit(cmd.Listen("amqp", listener.name, listener.host, listener.port))
         for connector in self.config.connectors.values():
             self._add_connector(connector, now)
-        self._sync_tcp_config(now)
+        self._sync_addresses(now)
         self._after(now)
 
     def apply_config(self, new: RouterConfig, now: float) -> None:
         """Apply a changed config; unchanged entities (and their traffic) are left alone."""
-        old = self.config
-        self.config = new
+        old, self.config = self.config, new
         for name, listener in old.listeners.items():
             if new.listeners.get(name) != listener:
                 self._emit(cmd.StopListening("amqp", name))
@@ -149,7 +123,7 @@ class RouterCore:
             if new.tcp_listeners.get(name) != tcp_listener and name in self.listening_tcp:
                 self.listening_tcp.discard(name)
                 self._emit(cmd.StopListening("tcp", name))
-        self._sync_tcp_config(now)
+        self._sync_addresses(now)
         self._after(now)
 
     def _add_connector(self, connector: AmqpConnector, now: float) -> None:
@@ -162,17 +136,15 @@ class RouterCore:
         if state is not None and state.conn_id is not None:
             conn = self.connections.get(state.conn_id)
             if conn is not None:
-                self._close_connection(conn, now)
+                conn.engine.connection.close()
+                self.connection_down(conn, "removed from the configuration", now)
 
     def _dial(self, state: ConnectorState, now: float) -> None:
         connector = state.config
         tls = None
         if connector.sslProfile:
-            tls = TlsSettings(
-                self.config.ssl_profiles[connector.sslProfile],
-                verify_hostname=connector.verifyHostname,
-            )
-        conn_id = next(self._conn_ids)
+            profile = self.config.ssl_profiles[connector.sslProfile]
+            tls = TlsSettings(profile, verify_hostname=connector.verifyHostname)
         try:
             engine = AmqpEngine(
                 server=False,
@@ -185,14 +157,13 @@ class RouterCore:
         except Exception as e:  # proton reports unreadable certificates this way
             self._connector_failed(state, f"TLS setup failed: {e}", now)
             return
+        conn_id = next(self._conn_ids)
         origin = ConnectionOrigin(
             "connector", connector.name, connector.role, connector.cost, connector.host
         )
         conn = RouterConnection(conn_id, engine, origin, peer_host=connector.host)
         self.connections[conn_id] = conn
-        state.conn_id = conn_id
-        state.retry_at = None
-        state.status = "CONNECTING"
+        state.conn_id, state.retry_at, state.status = conn_id, None, "CONNECTING"
         conn.open(self.router_id, VERSION)
         self._emit(cmd.ConnectAmqp(conn_id, connector.host, connector.port))
 
@@ -200,18 +171,21 @@ class RouterCore:
         state.conn_id = None
         state.status = "FAILED"
         state.message = message
-        delay = RECONNECT_DELAYS[min(state.failures, len(RECONNECT_DELAYS) - 1)]
+        state.retry_at = now + RECONNECT_DELAYS[min(state.failures, len(RECONNECT_DELAYS) - 1)]
         state.failures += 1
-        state.retry_at = now + max(delay, 1.0)
-        self._log("warning", "connector", f"{state.config.name}: {message}")
+        self.log("warning", "connector", f"{state.config.name}: {message}")
 
-    # --- AMQP connections (driver -> core) ---------------------------------------------------
+    def connector_opened(self, conn: RouterConnection) -> None:
+        state = self.connectors.get(conn.origin.name)
+        if state is not None:
+            state.status, state.message, state.failures = "SUCCESS", "", 0
+
+    # --- AMQP connections (driver -> core) ---------------------------------------------------------
 
     def amqp_accepted(self, listener_name: str, peer_host: str, now: float) -> int | None:
         listener = self.config.listeners.get(listener_name)
         if listener is None:
             return None
-        conn_id = next(self._conn_ids)
         engine = AmqpEngine(
             server=True,
             tls=self._listener_tls(listener),
@@ -219,6 +193,7 @@ class RouterCore:
             max_frame_size=listener.maxFrameSize,
             idle_timeout=listener.idleTimeoutSeconds,
         )
+        conn_id = next(self._conn_ids)
         origin = ConnectionOrigin("listener", listener.name, listener.role, listener.cost, "")
         self.connections[conn_id] = RouterConnection(conn_id, engine, origin, peer_host=peer_host)
         return conn_id
@@ -226,10 +201,8 @@ class RouterCore:
     def _listener_tls(self, listener: AmqpListener) -> TlsSettings | None:
         if not listener.sslProfile:
             return None
-        return TlsSettings(
-            self.config.ssl_profiles[listener.sslProfile],
-            require_peer_certificate=listener.authenticatePeer,
-        )
+        profile = self.config.ssl_profiles[listener.sslProfile]
+        return TlsSettings(profile, require_peer_certificate=listener.authenticatePeer)
 
     def amqp_connected(self, conn_id: int, now: float) -> None:
         conn = self.connections.get(conn_id)
@@ -250,8 +223,11 @@ class RouterCore:
         conn = self.connections.get(conn_id)
         if conn is None:
             return
+        # What proton says after the input ends is a TLS "unexpected eof", which would hide
+        # the driver's reason (connection refused, reset): only an earlier error is news.
+        earlier = conn.engine.error
         conn.engine.close_input()
-        self._connection_down(conn, conn.engine.error or error, now)
+        self.connection_down(conn, earlier or error, now)
         self._after(now)
 
     def amqp_output(self, conn_id: int) -> bytes:
@@ -262,34 +238,33 @@ class RouterCore:
         output = conn.engine.take_output()
         if conn.engine.output_closed:
             # proton wrote its last frame (a close, or a protocol error): end the socket.
-            self._connection_down(conn, conn.engine.error or "connection closed", self._now)
+            self.connection_down(conn, conn.engine.error or "connection closed", self._now)
             self._transmit_dirty()
         return output
 
-    # --- TCP (driver -> core) ----------------------------------------------------------------
+    # --- TCP (driver -> core) ------------------------------------------------------------------
 
     def tcp_accepted(self, listener_name: str, now: float) -> int | None:
         listener = self.config.tcp_listeners.get(listener_name)
         if listener is None:
             return None
-        destination = self._choose_destination(listener.address, exclude=())
+        destination = self.choose_destination(listener.address)
         if destination is None:
             return None
-        flow_id = next(self._flow_ids)
-        counters = self._counters("listener", listener.name)
-        flow = TcpFlow(flow_id, self._emit, counters, self._flow_closed, socket_ready=True)
-        self.flows[flow_id] = flow
-        self._count_flow(flow, destination)
-        kind, target = destination
-        if kind == "local":
-            self._start_local_flow(flow, target)
+        flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
+        if destination.kind == "local":
+            self._start_local_flow(flow, destination.name)
         else:
-            flow.reply_address = self._reply_address()
+            flow.reply_address = self.reply_address()
             self.reply_flows[flow.reply_address] = flow
             header = encode_stream_header(to=listener.address, reply_to=flow.reply_address)
-            flow.outbound = self._open_stream(target, header, flow)
+            flow.outbound = self.open_stream(destination, header, flow)
+            if flow.outbound is None:
+                flow.socket_failed()
+                self._after(now)
+                return None
         self._after(now)
-        return flow_id
+        return flow.flow_id
 
     def tcp_connected(self, flow_id: int, now: float) -> None:
         flow = self.flows.get(flow_id)
@@ -297,25 +272,25 @@ class RouterCore:
             return
         reply_to = flow.reply_address
         if reply_to.startswith("local:"):
-            listener_flow = self.flows.get(int(reply_to[6:]))
+            listener_flow = self.flows.get(int(reply_to.removeprefix("local:")))
             reply = LocalStream(flow)
             flow.socket_connected(reply)
             if listener_flow is not None:
                 listener_flow.inbound = reply
                 reply.attach(listener_flow)
         else:
-            router = self._router_of(reply_to)
-            if router is None:
+            route = self.route_to_address(reply_to)
+            if route is None:
                 flow.socket_failed()
             else:
                 header = encode_stream_header(to=reply_to, reply_to=None)
-                flow.socket_connected(self._open_stream(router, header, flow))
+                flow.socket_connected(self.stream_on(route[0], header, flow))
         self._after(now)
 
     def tcp_connect_failed(self, flow_id: int, error: str, now: float) -> None:
         flow = self.flows.get(flow_id)
         if flow is not None:
-            self._log("info", "tcp", f"flow {flow_id}: backend connection failed: {error}")
+            self.log("info", "tcp", f"flow {flow_id}: backend connection failed: {error}")
             flow.socket_failed()
         self._after(now)
 
@@ -343,17 +318,19 @@ class RouterCore:
             flow.socket_write_paused(paused)
             self._transmit_dirty()
 
-    # --- timers ------------------------------------------------------------------------------
+    # --- timers ------------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        deadlines = [self.routing.get_timer()]
+        deadlines = [self.routing.get_timer() if self.routing else None]
         deadlines += [c.retry_at for c in self.connectors.values()]
         deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
     def handle_timer(self, now: float) -> None:
-        self.routing.handle_timer(now)
+        self._now = now
+        if self.routing is not None:
+            self.routing.handle_timer(now)
         for state in list(self.connectors.values()):
             if state.retry_at is not None and state.retry_at <= now:
                 self._dial(state, now)
@@ -367,243 +344,118 @@ class RouterCore:
         commands, self._commands = self._commands, []
         return commands
 
-    # --- proton events ------------------------------------------------------------------------
-
     def _process(self, conn: RouterConnection, now: float) -> None:
         self._now = now
-        for event in conn.engine.events():
-            handler = _HANDLERS.get(event.type)
-            if handler is not None:
-                handler(self, conn, event, now)
+        amqp_events.process(self, conn, now)
         if not conn.tick_at:
             conn.tick_at = conn.engine.tick(now) or 0.0
         self._dirty.add(conn.conn_id)
 
-    def _on_remote_open(self, conn: RouterConnection, event: Event, now: float) -> None:
-        connection = event.connection
-        conn.peer_id = connection.remote_container or ""
-        properties = connection.remote_properties or {}
-        conn.peer_cost = int(properties.get("qd.inter-router-cost", 1) or 1)
-        if not conn.dialled:
-            conn.open(self.router_id, VERSION)
-        conn.opened = True
-        self._log("info", "conn", f"connection {conn.conn_id} to {conn.peer_id or conn.peer_host} "
-                  f"open (role {conn.origin.role})")
-        if conn.dialled:
-            state = self.connectors.get(conn.origin.name)
-            if state is not None:
-                state.status, state.message, state.failures = "SUCCESS", "", 0
-            if conn.origin.role == "inter-router":
-                conn.attach_router_links()
+    # --- destinations ------------------------------------------------------------------------------
 
-    def _on_session_open(self, conn: RouterConnection, event: Event, now: float) -> None:
-        session = event.session
-        if session.state & session.LOCAL_UNINIT:
-            session.incoming_capacity = INCOMING_CAPACITY
-            session.open()
+    def choose_destination(
+        self, address: str, exclude: tuple[str, ...] = (), from_edge: str = ""
+    ) -> Destination | None:
+        """Where a new flow for ``address`` goes (balanced or closest), None if nowhere.
 
-    def _on_link_open(self, conn: RouterConnection, event: Event, now: float) -> None:
-        link = event.link
-        if not link.state & Link.LOCAL_UNINIT:
-            self._check_neighbor(conn, now)
-            return
-        remote = link.remote_target if link.is_receiver else link.remote_source
-        capability = capability_of(remote)
-        link.source.copy(link.remote_source)
-        link.target.copy(link.remote_target)
-        if capability == CONTROL_CAPABILITY and conn.is_router_link:
-            if link.is_sender:
-                conn.control_sender = link
-            else:
-                conn.control_receiver = link
-        elif link.is_sender and capability is None and link.remote_source.dynamic:
-            address = self._reply_address()
-            link.source.address = address
-            self.endpoint_links[address] = (conn.conn_id, link)
-            conn.dynamic_addresses.add(address)
-        elif link.is_sender and conn.is_router_link:
-            conn.data_senders.append(link)
-        link.open()
-        if link.is_receiver:
-            link.flow(DATA_LINK_CREDIT)
-        self._check_neighbor(conn, now)
+        ``exclude``: routers already on the delivery's trace (loop prevention);
+        ``from_edge``: the edge it came from, which must not get it back.
+        """
+        remote: dict[str, int] = {}
+        if self.routing is not None:
+            remote = {
+                router: cost
+                for router, cost in self.routing.routers_with_address(address).items()
+                if router not in exclude and self.routing.next_hop(router) in self.neighbors
+            }
+        return self.addresses.choose(
+            address,
+            remote=remote,
+            closest=self.config.distribution(address) == "closest",
+            exclude=lambda d: (d.kind == "edge" and d.name == from_edge)
+            or (d.kind == "uplink" and self.uplink is None),
+        )
 
-    def _check_neighbor(self, conn: RouterConnection, now: float) -> None:
-        if conn.origin.role != "inter-router" or not conn.control_ready or not conn.peer_id:
-            return
-        if self.neighbors.get(conn.peer_id) is conn:
-            return
-        self.neighbors[conn.peer_id] = conn
-        self.routing.control_link_opened(conn.peer_id, conn.cost, now)
+    def reachable(self, address: str, *, excluding_edge: str = "") -> bool:
+        return self.choose_destination(address, from_edge=excluding_edge) is not None
 
-    def _on_link_close(self, conn: RouterConnection, event: Event, now: float) -> None:
-        link = event.link
-        stream = _current_stream(link)
-        if stream is not None:
-            _fail_stream(stream)
-        if link.state & Link.LOCAL_ACTIVE:
-            link.close()
-        if link is conn.control_sender or link is conn.control_receiver:
-            self._neighbor_lost(conn, now)
+    def connection_for(self, destination: Destination) -> RouterConnection | None:
+        if destination.kind == "uplink":
+            return self.uplink
+        if destination.kind == "edge":
+            return self.edge_connections.get(destination.name)
+        if destination.kind == "router" and self.routing is not None:
+            return self.neighbors.get(self.routing.next_hop(destination.name) or "")
+        return None
 
-    def _on_delivery(self, conn: RouterConnection, event: Event, now: float) -> None:
-        delivery = event.delivery
-        link = delivery.link
-        if link.is_sender:
-            stream = getattr(delivery, "stream", None)
-            if isinstance(stream, OutboundStream):
-                stream.on_update()
-            return
-        self._on_incoming(conn, link, delivery, now)
+    def route_to_address(self, address: str) -> tuple[RouterConnection, str] | None:
+        """The connection toward a topological or edge address, and the router it names."""
+        parts = address.split("/", 3)
+        if len(parts) < 3 or parts[0] not in ("_topo", "_edge"):
+            return None
+        router = parts[2]
+        if parts[0] == "_topo" and (parts[1] != "0" or router == "all"):
+            return None
+        if router == self.router_id:
+            return None
+        if self.edge_mode:
+            return (self.uplink, router) if self.uplink is not None else None
+        if parts[0] == "_edge" and router in self.edge_connections:
+            return self.edge_connections[router], router
+        assert self.routing is not None
+        target = router
+        if parts[0] == "_edge":
+            hosts = self.routing.routers_with_edge(router)
+            if not hosts:
+                return None
+            target = min(hosts, key=lambda r: (hosts[r], r))
+        hop = self.routing.next_hop(target)
+        conn = self.neighbors.get(hop or "")
+        return (conn, target) if conn is not None else None
 
-    def _on_incoming(
-        self, conn: RouterConnection, link: Link, delivery: Delivery, now: float
-    ) -> None:
-        stream = getattr(delivery, "stream", None)
-        if delivery.aborted:
-            if isinstance(stream, InboundStream):
-                self._end_inbound(link, stream, aborted=True)
-            else:
-                delivery.settle()
-                self._replenish(link)
-            return
-        data = receive(link, delivery.pending)
-        complete = not delivery.partial
-        if isinstance(stream, InboundStream):
-            while data:
-                stream.owner.stream_data(data)
-                data = receive(link, delivery.pending)
-            if complete:
-                self._end_inbound(link, stream, aborted=False)
-            return
-        while delivery.pending > 0:  # a header larger than one read: take it all
-            data += receive(link, delivery.pending)
-        buffered: bytes = getattr(delivery, "buffer", b"") + (data or b"")
-        try:
-            header = header_of_complete(buffered) if complete else parse_header(buffered)
-        except MalformedMessage as e:
-            self._log("warning", "message", f"rejected a malformed message: {e}")
-            self._refuse(conn, link, delivery, REJECTED, complete)
-            return
-        if header is None:
-            delivery.buffer = buffered
-            return
-        self._route_incoming(conn, link, delivery, header, buffered, complete, now)
+    def is_local_address(self, address: str) -> bool:
+        prefix = "_edge" if self.edge_mode else "_topo/0"
+        return address.startswith(f"{prefix}/{self.router_id}/")
 
-    def _end_inbound(self, link: Link, stream: InboundStream, *, aborted: bool) -> None:
-        if stream.ended:
-            return
-        stream.ended = True
-        if aborted or stream.settled:
-            stream.delivery.settle()  # settling the current delivery also advances the link
+    def uplink_address_changed(self, address: str, reachable: bool) -> None:
+        if reachable:
+            self.addresses.uplink.add(address)
         else:
-            link.advance()
-        self._replenish(link)
-        stream.owner.stream_end(aborted)
+            self.addresses.uplink.discard(address)
+        self.reset_topology()
 
-    def _refuse(self, conn: RouterConnection, link: Link, delivery: Delivery, outcome: int,
-                complete: bool) -> None:
-        """Give a terminal outcome now; a delivery still arriving is drained, then settled."""
-        stream = InboundStream(delivery, _DISCARD, partial(self._dirty.add, conn.conn_id))
-        stream.complete(outcome)
-        if complete:
-            self._end_inbound(link, stream, aborted=False)
+    def reset_topology(self) -> None:
+        """Something reachability depends on changed: re-check listeners and edge tracking."""
+        self._topology_version = -1
 
-    def _replenish(self, link: Link) -> None:
-        if link.credit < DATA_LINK_CREDIT // 2:
-            link.flow(DATA_LINK_CREDIT - link.credit)
+    # --- streams -----------------------------------------------------------------------------------
 
-    def _on_transport_closed(self, conn: RouterConnection, event: Event, now: float) -> None:
-        self._connection_down(conn, conn.engine.error or "connection closed", now)
+    def open_stream(
+        self,
+        destination: Destination,
+        header: bytes,
+        owner: StreamOwner,
+        trace: tuple[str, ...] = (),
+        ingress: str | None = None,
+    ) -> OutboundStream | None:
+        conn = self.connection_for(destination)
+        if conn is None:
+            return None
+        return self.stream_on(conn, header, owner, trace, ingress)
 
-    def _on_connection_remote_close(self, conn: RouterConnection, event: Event, now: float) -> None:
-        if event.connection.state & event.connection.LOCAL_ACTIVE:
-            event.connection.close()
-
-    # --- routing deliveries --------------------------------------------------------------------
-
-    def _route_incoming(
+    def stream_on(
         self,
         conn: RouterConnection,
-        link: Link,
-        delivery: Delivery,
-        header: MessageHeader,
-        buffered: bytes,
-        complete: bool,
-        now: float,
-    ) -> None:
-        address = normalize_address(header.address or link.target.address or "")
-        if self._is_whole_message_address(address):
-            if not complete:
-                delivery.buffer = buffered
-                return
-            delivery.settle()
-            self._replenish(link)
-            self._handle_message(conn, address, header, buffered, now)
-            return
-        body = buffered[header.stream_offset:] if header.stream_offset is not None else b""
-        trace = header.annotations.trace if header.annotations else ()
-        reply_flow = self.reply_flows.get(address)
-        if reply_flow is not None:
-            self._accept_stream(conn, link, delivery, reply_flow, body, complete)
-            return
-        router = self._router_of(address)
-        destination = None
-        if router is None:
-            destination = self._choose_destination(address, exclude=trace)
-            if destination is not None and destination[0] == "router":
-                router = destination[1]
-        if router is not None and router != self.router_id:
-            if router in trace or self.routing.next_hop(router) not in self.neighbors:
-                self._refuse(conn, link, delivery, RELEASED, complete)
-                return
-            forwarder = Forwarder()
-            bare = buffered[_annotations_size(buffered, header):]
-            head = bare[: len(bare) - len(body)]
-            ingress = header.annotations.ingress if header.annotations else None
-            forwarder.outbound = self._open_stream(router, head, forwarder, trace, ingress)
-            self._accept_stream(conn, link, delivery, forwarder, body, complete)
-            return
-        connector = None
-        if router is None and destination is not None:
-            connector = self.config.tcp_connectors.get(destination[1])
-        if connector is None or header.stream_offset is None or not header.reply_to:
-            self._refuse(conn, link, delivery, RELEASED, complete)
-            return
-        flow = self._new_connector_flow(connector.name, header.reply_to, destination)
-        self._accept_stream(conn, link, delivery, flow, body, complete)
-        self._emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port))
-
-    def _accept_stream(
-        self,
-        conn: RouterConnection,
-        link: Link,
-        delivery: Delivery,
-        owner: TcpFlow | Forwarder,
-        body: bytes,
-        complete: bool,
-    ) -> None:
-        stream = InboundStream(delivery, owner, partial(self._dirty.add, conn.conn_id))
-        owner.inbound = stream
-        if body:
-            owner.stream_data(body)
-        if complete:
-            self._end_inbound(link, stream, aborted=False)
-
-    def _open_stream(
-        self,
-        router: str,
         header: bytes,
         owner: StreamOwner,
         trace: tuple[str, ...] = (),
         ingress: str | None = None,
     ) -> OutboundStream:
-        """Start a streamed delivery toward ``router`` on a link of its own."""
-        conn = self.neighbors[self.routing.next_hop(router) or router]
+        """Start a streamed delivery on a link of its own on ``conn``."""
         annotations = RouterAnnotations(
             flags=RA_FLAG_STREAMING,
-            ingress=ingress or self.router_id,
-            trace=(*trace, self.router_id),
+            ingress=ingress or self.ingress_id,
+            trace=(*trace, *self.own_trace),
         )
         stream = OutboundStream(
             conn.streaming_link(),
@@ -620,142 +472,85 @@ class RouterCore:
     def _stream_done(self, conn: RouterConnection, stream: OutboundStream) -> None:
         conn.active_streams.discard(stream)
         link = stream.link
-        if stream.clean and not conn.closed and link.state & Link.LOCAL_ACTIVE:
+        if stream.clean and not conn.closed and link.state & link.LOCAL_ACTIVE:
             conn.idle_streaming_links.append(link)
-        elif link.state & Link.LOCAL_ACTIVE:
+        elif link.state & link.LOCAL_ACTIVE:
             link.close()
 
-    # --- whole messages: routing protocol and management ---------------------------------------
+    # --- TCP flows ----------------------------------------------------------------------------------
 
-    def _is_whole_message_address(self, address: str) -> bool:
-        if address in (MANAGEMENT_ADDRESS, "_local/qdhello") or address in self.endpoint_links:
-            return True
-        if address.startswith("_topo/"):
-            parts = address.split("/", 3)
-            if len(parts) == 4 and parts[2] in ("all", self.router_id):
-                return parts[3] in CONTROL_ADDRESSES or parts[3] == MANAGEMENT_ADDRESS
-        return False
+    def start_connector_flow(self, connector_name: str, reply_to: str) -> TcpFlow:
+        """A flow that arrived for a local tcpConnector: dial its backend."""
+        connector = self.config.tcp_connectors[connector_name]
+        destination = Destination("local", connector_name)
+        flow = self._new_flow("connector", connector_name, destination, socket_ready=False)
+        flow.reply_address = reply_to
+        self._emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port))
+        return flow
 
-    def _handle_message(
-        self, conn: RouterConnection, address: str, header: MessageHeader, encoded: bytes,
-        now: float,
-    ) -> None:
-        try:
-            message = decode_message(encoded, header)
-        except MalformedMessage as e:
-            self._log("warning", "message", str(e))
-            return
-        suffix = address.rsplit("/", 1)[-1]
-        if suffix in CONTROL_ADDRESSES:
-            opcode = (message.properties or {}).get("opcode")
-            body = message.body
-            if isinstance(opcode, str) and isinstance(body, dict):
-                control = ControlMessage(opcode, {str(k): v for k, v in body.items()})
-                try:
-                    self.routing.receive(control, now)
-                except RemoteProtocolError as e:
-                    self._log("warning", "routing", f"ignored a {opcode} from {conn.peer_id}: {e}")
-            if address.startswith("_topo/0/all/") and header.annotations is not None:
-                self._relay_flood(conn, header, message)
-        elif suffix == MANAGEMENT_ADDRESS:
-            reply = handle_request(self, message)
-            if reply is not None and message.reply_to:
-                self.send_message(normalize_address(message.reply_to), reply)
-        elif address in self.endpoint_links:
-            self._send_on_link(*self.endpoint_links[address], message, annotated=False)
+    def _start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
+        request = LocalStream(flow)
+        flow.outbound = request
+        peer = self.start_connector_flow(connector_name, f"local:{flow.flow_id}")
+        self.addresses.flow_ended(Destination("local", connector_name))  # counted once
+        peer.route_key = None
+        peer.inbound = request
+        request.attach(peer)
 
-    def _relay_flood(self, conn: RouterConnection, header: MessageHeader, message: Message) -> None:
-        """Pass a network-wide control message on, along the reverse shortest path."""
-        annotations = header.annotations
-        assert annotations is not None
-        origin = annotations.ingress or str((message.body or {}).get("id", ""))
-        hop = self.routing.next_hop(origin)
-        if hop is not None and hop != conn.peer_id:
-            return
-        trace = (*annotations.trace, self.router_id)
-        for peer, neighbor in self.neighbors.items():
-            if peer != conn.peer_id and peer not in trace and neighbor.control_sender:
-                ra = RouterAnnotations(0, None, origin, trace)
-                self._send_encoded(neighbor, neighbor.control_sender,
-                                   encode_annotations(ra) + encode_message(message))
+    def _new_flow(
+        self, kind: str, name: str, destination: Destination, *, socket_ready: bool
+    ) -> TcpFlow:
+        flow_id = next(self._flow_ids)
+        counters = self.tcp_counters.setdefault((kind, name), TcpCounters())
+        flow = TcpFlow(flow_id, self._emit, counters, self._flow_closed, socket_ready=socket_ready)
+        flow.route_key = destination
+        self.addresses.flow_started(destination)
+        self.flows[flow_id] = flow
+        return flow
 
-    def send_message(self, address: str, message: Message) -> None:
-        """Send a whole message to an address: a local endpoint or another router."""
-        if address in self.endpoint_links:
-            self._send_on_link(*self.endpoint_links[address], message, annotated=False)
-            return
-        router = self._router_of(address)
-        hop = self.routing.next_hop(router) if router else None
-        if hop is None or hop not in self.neighbors:
-            return
-        neighbor = self.neighbors[hop]
-        link = neighbor.message_link()
-        if link is not None:
-            message.address = address
-            self._send_on_link(neighbor.conn_id, link, message, annotated=True)
+    def _flow_closed(self, flow: TcpFlow) -> None:
+        self.flows.pop(flow.flow_id, None)
+        self.reply_flows.pop(flow.reply_address, None)
+        if isinstance(flow.route_key, Destination):
+            self.addresses.flow_ended(flow.route_key)
 
-    def _send_on_link(self, conn_id: int, link: Link, message: Message, *, annotated: bool) -> None:
-        conn = self.connections.get(conn_id)
-        if conn is None:
-            return
-        encoded = encode_message(message)
-        if annotated:
-            ra = RouterAnnotations(0, None, self.router_id, (self.router_id,))
-            encoded = encode_annotations(ra) + encoded
-        self._send_encoded(conn, link, encoded)
+    def reply_address(self) -> str:
+        prefix = "_edge" if self.edge_mode else "_topo/0"
+        return f"{prefix}/{self.router_id}/temp.{next(self._temp_ids)}"
 
-    def _send_encoded(self, conn: RouterConnection, link: Link, encoded: bytes) -> None:
-        delivery = link.delivery(next_tag())
-        link.send(encoded)
-        link.advance()
-        delivery.settle()
-        self._dirty.add(conn.conn_id)
+    # --- addresses and TCP listeners ---------------------------------------------------------------
 
-    def _send_control(self, command: SendControl) -> None:
-        body = command.message.body
-        message = Message(address=command.to, properties={"opcode": command.message.opcode},
-                          body=body)
-        encoded = encode_annotations(RouterAnnotations(0, None, self.router_id, ())) + \
-            encode_message(message)
-        targets = [command.neighbor] if command.neighbor else list(self.neighbors)
-        for peer in targets:
-            neighbor = self.neighbors.get(peer)
-            if neighbor is not None and neighbor.control_sender is not None:
-                self._send_encoded(neighbor, neighbor.control_sender, encoded)
+    def _sync_addresses(self, now: float) -> None:
+        """Local consumers changed (config or edges): advertise them, re-check listeners."""
+        self.addresses.set_local(
+            (c.name, c.address) for c in self.config.tcp_connectors.values()
+        )
+        if self.routing is not None:
+            self.routing.set_mobile_addresses(
+                self.addresses.consumer_addresses(), now, edges=self.edge_connections
+            )
+        if self.uplink is not None:
+            self._sync_uplink_links(self.uplink)
+        self._topology_version = -1
 
-    # --- destinations and TCP listeners ----------------------------------------------------------
+    def _sync_uplink_links(self, uplink: RouterConnection) -> None:
+        consumes = {c.address for c in self.config.tcp_connectors.values()}
+        produces = {t.address for t in self.config.tcp_listeners.values()}
+        uplink.sync_edge_addresses(consumes, produces)
+        self._dirty.add(uplink.conn_id)
 
-    def _choose_destination(
-        self, address: str, *, exclude: tuple[str, ...]
-    ) -> tuple[Literal["local", "router"], str] | None:
-        """Balanced: fewest outstanding flows plus cost; a local connector costs 0."""
-        candidates: list[tuple[int, int, tuple[Literal["local", "router"], str]]] = []
-        for connector in self.config.tcp_connectors.values():
-            if connector.address == address:
-                key = ("local", connector.name)
-                candidates.append((self.outstanding.get(key, 0), 0, key))
-        for router, cost in self.routing.routers_with_address(address).items():
-            if router in exclude or self.routing.next_hop(router) not in self.neighbors:
-                continue
-            key = ("router", router)
-            candidates.append((self.outstanding.get(key, 0) + cost, cost, key))  # type: ignore[arg-type]
-        if not candidates:
-            return None
-        if self.config.distribution(address) == "closest":
-            best = min(c[1] for c in candidates)
-            closest = [c[2] for c in candidates if c[1] == best]
-            return closest[next(self._round_robin) % len(closest)]
-        return min(candidates, key=lambda c: (c[0], c[1]))[2]
-
-    def _sync_tcp_config(self, now: float) -> None:
-        addresses = {c.address for c in self.config.tcp_connectors.values()}
-        self.routing.set_mobile_addresses(addresses, now)
-        self._evaluate_tcp_listeners()
+    def edge_addresses_changed(self, now: float) -> None:
+        """An attached edge added or removed a consumer or produced-to address."""
+        self.addresses.edges = {}
+        for edge_id, conn in self.edge_connections.items():
+            for address in conn.edge_consumes:
+                self.addresses.add_edge_consumer(address, edge_id)
+        self._sync_addresses(now)
 
     def _evaluate_tcp_listeners(self) -> None:
         """A tcpListener listens only while its address has a consumer somewhere."""
         for name, listener in self.config.tcp_listeners.items():
-            reachable = self._choose_destination(listener.address, exclude=()) is not None
+            reachable = self.reachable(listener.address)
             if reachable and name not in self.listening_tcp:
                 self.listening_tcp.add(name)
                 self._emit(cmd.Listen("tcp", name, listener.host, listener.port))
@@ -767,98 +562,78 @@ class RouterCore:
                 self.listening_tcp.discard(name)
                 self._emit(cmd.StopListening("tcp", name))
 
-    def _start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
-        connector = self.config.tcp_connectors[connector_name]
-        request = LocalStream(flow)
-        flow.outbound = request
-        peer = self._new_connector_flow(connector_name, f"local:{flow.flow_id}", None)
-        peer.inbound = request
-        request.attach(peer)
-        self._emit(cmd.OpenTcp(peer.flow_id, connector.host, connector.port))
+    # --- router links: neighbours, edges, uplinks ------------------------------------------------
 
-    def _new_connector_flow(
-        self, connector_name: str, reply_to: str, destination: object
-    ) -> TcpFlow:
-        flow_id = next(self._flow_ids)
-        counters = self._counters("connector", connector_name)
-        flow = TcpFlow(flow_id, self._emit, counters, self._flow_closed, socket_ready=False)
-        flow.reply_address = normalize_address(reply_to) if ":" not in reply_to[:6] else reply_to
-        if destination is not None:
-            self._count_flow(flow, destination)
-        self.flows[flow_id] = flow
-        return flow
+    def router_link_ready(self, conn: RouterConnection, now: float) -> None:
+        """Control links up (interior), or an edge connection open (either side)."""
+        if conn.origin.role == "inter-router" and self.routing is not None:
+            if self.neighbors.get(conn.peer_id) is not conn:
+                self.neighbors[conn.peer_id] = conn
+                self.routing.control_link_opened(conn.peer_id, conn.cost, now)
+        elif conn.origin.role == "edge" and self.edge_mode and conn.dialled:
+            if self.uplink is None:
+                self._activate_uplink(conn)
+        elif conn.origin.role == "edge" and not self.edge_mode and not conn.dialled:
+            self.edge_connections[conn.peer_id] = conn
+            self.edge_addresses_changed(now)
 
-    def _count_flow(self, flow: TcpFlow, destination: object) -> None:
-        flow.route_key = destination
-        self.outstanding[destination] = self.outstanding.get(destination, 0) + 1
+    def _activate_uplink(self, conn: RouterConnection) -> None:
+        self.uplink = conn
+        conn.attach_edge_uplink(self.router_id)
+        self._sync_uplink_links(conn)
+        self.log("info", "edge", f"uplink to {conn.peer_id} active")
 
-    def _flow_closed(self, flow: TcpFlow) -> None:
-        self.flows.pop(flow.flow_id, None)
-        if flow.reply_address in self.reply_flows:
-            del self.reply_flows[flow.reply_address]
-        if flow.route_key is not None:
-            remaining = self.outstanding.get(flow.route_key, 1) - 1
-            if remaining > 0:
-                self.outstanding[flow.route_key] = remaining
-            else:
-                self.outstanding.pop(flow.route_key, None)
-
-    def _counters(self, kind: str, name: str) -> TcpCounters:
-        return self.tcp_counters.setdefault((kind, name), TcpCounters())
-
-    def _reply_address(self) -> str:
-        return f"_topo/0/{self.router_id}/temp.{next(self._temp_ids)}"
-
-    def _router_of(self, address: str) -> str | None:
-        """The router a topological address names (``_topo/0/<router>/...``), else None."""
-        if address.startswith("_topo/"):
-            parts = address.split("/", 3)
-            if len(parts) >= 3 and parts[2] != "all":
-                return parts[2]
-        return None
-
-    # --- connection loss -------------------------------------------------------------------------
-
-    def _connection_down(self, conn: RouterConnection, error: str, now: float) -> None:
+    def connection_down(self, conn: RouterConnection, error: str, now: float) -> None:
         if conn.closed:
             return
         conn.closed = True
         self.connections.pop(conn.conn_id, None)
         self._emit(cmd.CloseAmqp(conn.conn_id, conn.engine.take_output()))
         for stream in list(conn.active_streams):
-            _fail_stream(stream)
+            amqp_events.fail_stream(stream)
         conn.active_streams.clear()
         for address in conn.dynamic_addresses:
             self.endpoint_links.pop(address, None)
-        self._neighbor_lost(conn, now)
+        self.router_link_lost(conn, now)
         if conn.dialled:
             state = self.connectors.get(conn.origin.name)
             if state is not None and state.conn_id == conn.conn_id:
                 self._connector_failed(state, error or "connection closed", now)
         if conn.opened or conn.origin.role != "normal":
-            self._log("info", "conn", f"connection {conn.conn_id} "
-                      f"({conn.peer_id or conn.peer_host}) closed: {error}")
+            peer = conn.peer_id or conn.peer_host
+            self.log("info", "conn", f"connection {conn.conn_id} ({peer}) closed: {error}")
 
-    def _neighbor_lost(self, conn: RouterConnection, now: float) -> None:
-        if conn.peer_id and self.neighbors.get(conn.peer_id) is conn:
+    def router_link_lost(self, conn: RouterConnection, now: float) -> None:
+        if self.neighbors.get(conn.peer_id) is conn:
             del self.neighbors[conn.peer_id]
-            self.routing.control_link_lost(conn.peer_id, now)
+            if self.routing is not None:
+                self.routing.control_link_lost(conn.peer_id, now)
+        if self.edge_connections.get(conn.peer_id) is conn:
+            del self.edge_connections[conn.peer_id]
+            self.edge_addresses_changed(now)
+        if self.uplink is conn:
+            self.uplink = None
+            self.addresses.uplink.clear()
+            self._topology_version = -1
+            for other in self.connections.values():
+                if other.origin.role == "edge" and other.dialled and other.opened:
+                    self._activate_uplink(other)
+                    break
 
-    def _close_connection(self, conn: RouterConnection, now: float) -> None:
-        conn.engine.connection.close()
-        self._dirty.add(conn.conn_id)
-        self._connection_down(conn, "closed by configuration", now)
-
-    # --- plumbing --------------------------------------------------------------------------------
+    # --- plumbing ----------------------------------------------------------------------------------
 
     def _after(self, now: float) -> None:
-        """Run what every entry point ends with: routing output, listeners, transmits."""
-        for command in self.routing.pending_commands():
-            self._send_control(command)
-        version = self.routing.topology_version
+        """What every entry point ends with: routing output, listeners, tracking, transmits."""
+        if self.routing is not None:
+            for command in self.routing.pending_commands():
+                control.send_control(self, command)
+            version = self.routing.topology_version
+        else:
+            version = 0
         if version != self._topology_version:
             self._topology_version = version
             self._evaluate_tcp_listeners()
+            control.send_tracking_updates(self)
         self._transmit_dirty()
 
     def _transmit_dirty(self) -> None:
@@ -872,63 +647,8 @@ class RouterCore:
     def _emit(self, command: cmd.Command) -> None:
         self._commands.append(command)
 
-    def _log(self, level: Literal["debug", "info", "warning", "error"], module: str, text: str) -> None:
+    def log(self, level: LogLevel, module: str, text: str) -> None:
         self._commands.append(cmd.Log(level, module, text))
 
     def mark_dirty(self, conn_id: int) -> None:
         self._dirty.add(conn_id)
-
-
-def _annotations_size(buffered: bytes, header: MessageHeader) -> int:
-    return int(Data().decode(buffered)) if header.annotations is not None else 0
-
-
-def _current_stream(link: Link) -> Any:
-    delivery = link.current
-    return getattr(delivery, "stream", None) if delivery is not None else None
-
-
-def _fail_stream(stream: Any) -> None:
-    """The link or connection under a stream is gone."""
-    if isinstance(stream, InboundStream):
-        if not stream.ended:
-            stream.ended = True
-            stream.settled = True
-            stream.owner.stream_end(True)
-    elif isinstance(stream, OutboundStream) and not stream.settled:
-        stream.owner.stream_outcome(MODIFIED)
-        stream.abort()
-
-
-class _Discard:
-    """The owner of a refused delivery that is still arriving: its bytes are dropped."""
-
-    inbound: InboundStream | None = None
-
-    def stream_data(self, data: bytes) -> None:
-        pass
-
-    def stream_end(self, aborted: bool) -> None:
-        pass
-
-    def stream_acked(self, offset: int) -> None:
-        pass
-
-    def stream_outcome(self, outcome: int) -> None:
-        pass
-
-
-_DISCARD = _Discard()
-
-
-_Handler = Callable[[RouterCore, RouterConnection, Event, float], None]
-_HANDLERS: dict[Any, _Handler] = {
-    Event.CONNECTION_REMOTE_OPEN: RouterCore._on_remote_open,
-    Event.CONNECTION_REMOTE_CLOSE: RouterCore._on_connection_remote_close,
-    Event.SESSION_REMOTE_OPEN: RouterCore._on_session_open,
-    Event.LINK_REMOTE_OPEN: RouterCore._on_link_open,
-    Event.LINK_REMOTE_CLOSE: RouterCore._on_link_close,
-    Event.LINK_REMOTE_DETACH: RouterCore._on_link_close,
-    Event.DELIVERY: RouterCore._on_delivery,
-    Event.TRANSPORT_CLOSED: RouterCore._on_transport_closed,
-}

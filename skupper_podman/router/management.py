@@ -69,7 +69,7 @@ def _router(core: RouterCore) -> Rows:
         "version": VERSION,
         "instance": core.instance,
         "connectionCount": len(core.connections),
-        "nodeCount": len(core.routing.reachable_routers()),
+        "nodeCount": len(core.routing.reachable_routers()) if core.routing else 0,
         "addrCount": len(_addresses(core)),
         "linkCount": sum(_link_count(c) for c in core.connections.values()),
         "site": config.site.name,
@@ -122,7 +122,9 @@ def _listeners(core: RouterCore) -> Rows:
 
 
 def _nodes(core: RouterCore) -> Rows:
-    rows = []
+    rows: Rows = []
+    if core.routing is None:
+        return rows
     for router, cost in sorted(core.routing.reachable_routers().items()):
         hop = core.routing.next_hop(router)
         rows.append({
@@ -148,7 +150,7 @@ def _addresses(core: RouterCore) -> Rows:
 
 
 def _address_row(core: RouterCore, address: str) -> dict[str, Any]:
-    remote = core.routing.routers_with_address(address)
+    remote = core.routing.routers_with_address(address) if core.routing else {}
     return {
         "identity": "M" + address,
         "name": "M" + address,

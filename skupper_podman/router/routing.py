@@ -17,7 +17,7 @@ format is in ``routing_messages.py``, path computation in ``paths.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,9 +124,13 @@ class LinkStateRouter:
         handler(str(sender), msg.body, now)
         self._settle(now)
 
-    def set_mobile_addresses(self, addresses: set[str], now: float) -> None:
-        """This router's local consumer addresses changed: tell every router (differential MAU)."""
+    def set_mobile_addresses(
+        self, addresses: set[str], now: float, *, edges: Iterable[str] = ()
+    ) -> None:
+        """This router's local consumer addresses (and attached edge routers) changed: tell
+        every router (differential MAU)."""
         keys = {wire.encode_mobile_address(address) for address in addresses}
+        keys |= {wire.encode_edge_summary(edge_id) for edge_id in edges}
         added, deleted = keys - self._local_keys, self._local_keys - keys
         if not added and not deleted:
             return
@@ -180,7 +184,13 @@ class LinkStateRouter:
 
     def routers_with_address(self, address: str) -> dict[str, int]:
         """The reachable remote routers with a consumer for ``address``, and their costs."""
-        key = wire.encode_mobile_address(address)
+        return self._routers_with_key(wire.encode_mobile_address(address))
+
+    def routers_with_edge(self, edge_id: str) -> dict[str, int]:
+        """The reachable interior routers that an edge router ``edge_id`` is attached to."""
+        return self._routers_with_key(wire.encode_edge_summary(edge_id))
+
+    def _routers_with_key(self, key: str) -> dict[str, int]:
         return {
             router_id: self._costs[router_id]
             for router_id, node in self._routers.items()

@@ -65,6 +65,14 @@ def encode_mobile_address(address: str) -> str:
     return MOBILE_PREFIX + address
 
 
+EDGE_PREFIX = "H"  # an interior router's summary of an edge router attached to it
+
+
+def encode_edge_summary(edge_id: str) -> str:
+    """The hash key an interior advertises for an attached edge router ("H" + edge id)."""
+    return EDGE_PREFIX + edge_id
+
+
 def decode_mobile_address(key: str) -> str | None:
     """The address of a mobile hash key; None for other classes (e.g. "H" edge summaries)."""
     return key[len(MOBILE_PREFIX) :] if key.startswith(MOBILE_PREFIX) else None

@@ -1,0 +1,190 @@
+"""Whole (non-streamed) messages: the routing protocol, $management, edge address tracking.
+
+These are small messages that arrive complete and are decoded in full, unlike TCP
+streams whose bytes are never decoded. Network-wide routing messages
+(``_topo/0/all/...``) are relayed along the reverse shortest path from their origin.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from proton import Link, Message
+
+from .connection import RouterConnection, next_tag
+from .management import handle_request
+from .message import (
+    MalformedMessage,
+    MessageHeader,
+    RouterAnnotations,
+    decode_message,
+    encode_annotations,
+    encode_message,
+)
+from .routing import ControlMessage, RemoteProtocolError, SendControl
+
+if TYPE_CHECKING:
+    from .core import RouterCore
+
+CONTROL_SUFFIXES = ("qdrouter", "qdrouter.ma", "qdhello")
+MANAGEMENT_ADDRESS = "$management"
+HELLO_ADDRESS = "_local/qdhello"
+
+
+def is_whole_message_address(core: RouterCore, address: str) -> bool:
+    if address in (MANAGEMENT_ADDRESS, HELLO_ADDRESS) or address in core.endpoint_links:
+        return True
+    if address.startswith("_topo/"):
+        parts = address.split("/", 3)
+        if len(parts) == 4 and parts[2] in ("all", core.router_id):
+            return parts[3] in CONTROL_SUFFIXES or parts[3] == MANAGEMENT_ADDRESS
+    return False
+
+
+def handle_message(
+    core: RouterCore,
+    conn: RouterConnection,
+    link: Link,
+    address: str,
+    header: MessageHeader,
+    encoded: bytes,
+    now: float,
+) -> None:
+    try:
+        message = decode_message(encoded, header)
+    except MalformedMessage as e:
+        core.log("warning", "message", str(e))
+        return
+    if link == conn.tracking_link:
+        _on_address_tracking(core, message)
+        return
+    suffix = address.rsplit("/", 1)[-1]
+    if suffix in CONTROL_SUFFIXES:
+        _on_control(core, conn, address, header, message, now)
+    elif suffix == MANAGEMENT_ADDRESS:
+        reply = handle_request(core, message)
+        if reply is not None and message.reply_to:
+            send_message(core, normalize_address(str(message.reply_to)), reply)
+    elif address in core.endpoint_links:
+        send_message(core, address, message)
+
+
+def _on_control(
+    core: RouterCore,
+    conn: RouterConnection,
+    address: str,
+    header: MessageHeader,
+    message: Message,
+    now: float,
+) -> None:
+    if core.routing is None:
+        return
+    opcode = (message.properties or {}).get("opcode")
+    body = message.body
+    if not (isinstance(opcode, str) and isinstance(body, dict)):
+        return
+    control = ControlMessage(opcode, {str(k): v for k, v in body.items()})
+    try:
+        core.routing.receive(control, now)
+    except RemoteProtocolError as e:
+        core.log("warning", "routing", f"ignored a {opcode} from {conn.peer_id}: {e}")
+    if address.startswith("_topo/0/all/") and header.annotations is not None:
+        _relay_flood(core, conn, header.annotations, message)
+
+
+def _relay_flood(
+    core: RouterCore, conn: RouterConnection, annotations: RouterAnnotations, message: Message
+) -> None:
+    """Pass a network-wide message on, if it came along our shortest path from its origin."""
+    assert core.routing is not None
+    body: Any = message.body
+    origin = annotations.ingress or str(body.get("id", ""))
+    hop = core.routing.next_hop(origin)
+    if hop is not None and hop != conn.peer_id:
+        return
+    trace = (*annotations.trace, core.router_id)
+    encoded = encode_annotations(RouterAnnotations(0, None, origin, trace)) + encode_message(
+        message
+    )
+    for peer, neighbor in core.neighbors.items():
+        if peer != conn.peer_id and peer not in trace and neighbor.control_sender is not None:
+            send_encoded(core, neighbor, neighbor.control_sender, encoded)
+
+
+def send_control(core: RouterCore, command: SendControl) -> None:
+    message = Message(
+        address=command.to,
+        properties={"opcode": command.message.opcode},
+        body=command.message.body,
+    )
+    annotations = RouterAnnotations(0, None, core.router_id, ())
+    encoded = encode_annotations(annotations) + encode_message(message)
+    targets = [command.neighbor] if command.neighbor else list(core.neighbors)
+    for peer in targets:
+        neighbor = core.neighbors.get(peer)
+        if neighbor is not None and neighbor.control_sender is not None:
+            send_encoded(core, neighbor, neighbor.control_sender, encoded)
+
+
+def send_message(core: RouterCore, address: str, message: Message) -> None:
+    """Send a whole message: to a local endpoint (a management client) or another router."""
+    endpoint = core.endpoint_links.get(address)
+    if endpoint is not None:
+        conn = core.connections.get(endpoint[0])
+        if conn is not None:
+            message.address = address
+            send_encoded(core, conn, endpoint[1], encode_message(message))
+        return
+    route = core.route_to_address(address)
+    if route is None:
+        return
+    conn, _ = route
+    link = conn.message_link()
+    if link is None:
+        return
+    message.address = address
+    annotations = RouterAnnotations(0, None, core.ingress_id, core.own_trace)
+    send_encoded(core, conn, link, encode_annotations(annotations) + encode_message(message))
+
+
+def send_encoded(core: RouterCore, conn: RouterConnection, link: Link, encoded: bytes) -> None:
+    """One pre-settled delivery holding a whole encoded message."""
+    delivery = link.delivery(next_tag())
+    link.send(encoded)
+    link.advance()
+    delivery.settle()
+    core.mark_dirty(conn.conn_id)
+
+
+# --- edge address tracking: [hash key, reachable] messages from interior to edge -------------
+
+
+def send_tracking_updates(core: RouterCore) -> None:
+    """Tell each attached edge which of the addresses it sends to have consumers elsewhere."""
+    for conn in core.edge_connections.values():
+        tracking = conn.tracking_link
+        if tracking is None:
+            continue
+        for address, last in list(conn.edge_produces.items()):
+            reachable = core.reachable(address, excluding_edge=conn.peer_id)
+            if reachable != last:
+                conn.edge_produces[address] = reachable
+                update = Message(body=["M" + address, reachable])
+                send_encoded(core, conn, tracking, encode_message(update))
+
+
+def _on_address_tracking(core: RouterCore, message: Message) -> None:
+    body = message.body
+    if not (isinstance(body, list) and len(body) >= 2 and isinstance(body[0], str)):
+        core.log("warning", "edge", f"ignored a malformed address-tracking update: {body!r}")
+        return
+    key, reachable = body[0], bool(body[1])
+    if key.startswith("M"):
+        core.uplink_address_changed(key[1:], reachable)
+
+
+def normalize_address(address: str) -> str:
+    """Addresses may come as ``amqp:/name``: the router works with the bare name."""
+    if address.startswith("amqp:/"):
+        address = address[6:].lstrip("/")
+    return address
