@@ -89,21 +89,23 @@ class OutboundStream:
         link.send(header)
 
     def write(self, data: bytes) -> None:
+        if self.settled:
+            return  # the far end already settled it (e.g. its client went away): drop
         self.sent += len(data)
         self.link.send(data)
         self.notify()
 
     def finish(self) -> None:
-        if not self.finished:
+        if not self.finished and not self.settled:
             self.finished = True
             self.link.advance()
             self.notify()
 
     def abort(self) -> None:
-        if not self.finished:
-            self.finished = True
+        if not self.finished and not self.settled:
             self.delivery.abort()
             self.notify()
+        self.finished = True
         self._done()
 
     def settle(self) -> None:

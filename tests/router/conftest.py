@@ -51,6 +51,11 @@ class Router:
     entities: list[list[Any]]
     process: subprocess.Popen[bytes] | None = None
     inter_router_port: int = 0
+    edge_port: int = 0
+
+    @property
+    def mode(self) -> str:
+        return str(self.entities[0][1]["mode"])
 
     @property
     def config_path(self) -> Path:
@@ -122,18 +127,25 @@ class RouterNet:
                        port=router.inter_router_port, role="inter-router",
                        sslProfile="site-server", saslMechanisms="EXTERNAL",
                        authenticatePeer=True)
+            router.edge_port = free_port()
+            router.add("listener", name="edge", host="127.0.0.1", port=router.edge_port,
+                       role="edge", sslProfile="site-server", saslMechanisms="EXTERNAL",
+                       authenticatePeer=True)
         self.routers[name] = router
         return router
 
     def link(self, source: Router, target: Router, *, cost: int = 1) -> None:
-        """Give ``source`` a connector to ``target``'s inter-router listener."""
+        """Give ``source`` a connector to ``target`` (its edge listener if source is an edge)."""
         client = certs.issue_client_cert(self.ca, f"{source.name}-to-{target.name}")
         folder = f"link-{target.name}"
         certs.write_credential(source.folder / folder, client.files())
         source.add("sslProfile", name=folder, caCertFile=f"{folder}/ca.crt",
                    certFile=f"{folder}/tls.crt", privateKeyFile=f"{folder}/tls.key")
-        source.add("connector", name=folder, host="127.0.0.1", port=target.inter_router_port,
-                   role="inter-router", cost=cost, sslProfile=folder, saslMechanisms="EXTERNAL")
+        edge = source.mode == "edge"
+        port = target.edge_port if edge else target.inter_router_port
+        source.add("connector", name=folder, host="127.0.0.1", port=port,
+                   role="edge" if edge else "inter-router", cost=cost, sslProfile=folder,
+                   saslMechanisms="EXTERNAL")
 
     def start(self) -> None:
         for router in self.routers.values():

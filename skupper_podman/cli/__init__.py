@@ -1,0 +1,32 @@
+"""The skupper-podman command line: thin commands over skupper_podman.site.
+
+`main` is the console entry point. Errors reach the user through one place
+(cli/errors.py) and output through one object (cli/output.py).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from skupper_podman.cli import connector, link, listener, site
+from skupper_podman.cli.errors import ErrorReportingGroup, debugging
+
+app = typer.Typer(
+    cls=ErrorReportingGroup,
+    help="Skupper-compatible application networks on Linux hosts, Podman and Docker.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(site.app, name="site")
+app.add_typer(link.app, name="link")
+app.add_typer(listener.app, name="listener")
+app.add_typer(connector.app, name="connector")
+
+
+def main() -> None:
+    """Console entry point."""
+    app(prog_name="skupper-podman")
+
+
+__all__ = ["app", "debugging", "main"]

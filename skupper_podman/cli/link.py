@@ -1,0 +1,66 @@
+"""`skupper-podman link`: generate, create, status, delete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skupper_podman import site as core
+from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
+from skupper_podman.cli.output import OutputFormat, output
+
+app = typer.Typer(help="Link sites together.", no_args_is_help=True)
+
+Cost = Annotated[int | None, typer.Option("--cost", min=1, help="Link cost (default 1).")]
+
+
+@app.command("generate")
+def generate(
+    *,
+    name: Annotated[str | None, typer.Option("--name", help="Link name.")] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Host other sites dial.")] = None,
+    cost: Cost = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Print a link file (Link + Secret YAML) for another site: '> link.yaml'."""
+    output.raw(core.generate_link(namespace, name=name, host=host, cost=cost or 1))
+
+
+@app.command("create")
+def create(
+    file: Annotated[Path, typer.Argument(help="Link file from 'link generate'.")],
+    *,
+    name: Annotated[str | None, typer.Option("--name", help="Link name.")] = None,
+    cost: Cost = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Link this site to the site that generated FILE."""
+    link, reloaded = core.create_link(namespace, file, name=name, cost=cost)
+    output.say(f"Link {link.name} created; see 'skupper-podman link status'.")
+    if not reloaded:
+        output.warn("the router is not running; the link applies when it starts")
+
+
+@app.command("status")
+def status(
+    *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
+) -> None:
+    """Show each link: up or down, remote site, cost."""
+    rows = [s.to_dict() for s in core.link_status(namespace)]
+    columns = ("name", "up", "remoteSite", "cost", "endpoint", "status", "message")
+    output.records(rows, output_format, columns)
+
+
+@app.command("delete")
+def delete(
+    name: Annotated[str, typer.Argument(help="Link name.")],
+    *,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Remove a link and its credentials."""
+    reloaded = core.delete_link(namespace, name)
+    output.say(f"Link {name} deleted.")
+    if not reloaded:
+        output.warn("the router is not running")

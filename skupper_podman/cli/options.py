@@ -1,0 +1,20 @@
+"""Options shared by every command group."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from skupper_podman.cli.output import OutputFormat
+from skupper_podman.paths import DEFAULT_NAMESPACE
+
+Namespace = Annotated[
+    str,
+    typer.Option("--namespace", "-n", help="The namespace of the site.", show_default=True),
+]
+Format = Annotated[
+    OutputFormat, typer.Option("--output", "-o", help="table, json or yaml.", show_default=True)
+]
+
+__all__ = ["DEFAULT_NAMESPACE", "Format", "Namespace"]

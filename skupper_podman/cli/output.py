@@ -1,0 +1,86 @@
+"""The one object that owns the CLI's output: results on stdout, messages and errors on
+stderr, tables or JSON/YAML for status and list commands."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+
+class OutputFormat(enum.StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    YAML = "yaml"
+
+
+class Output:
+    def __init__(self) -> None:
+        # Consoles look up sys.stdout/sys.stderr when printing, so test runners that swap
+        # them still capture everything.
+        self._out = Console(highlight=False, soft_wrap=True)
+        self._err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def raw(self, text: str) -> None:
+        """Exactly `text` on stdout (YAML meant for a file)."""
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def say(self, message: str) -> None:
+        self._out.print(message, markup=False)
+
+    def hint(self, message: str) -> None:
+        """Guidance for a person, on stderr so stdout stays clean for redirection."""
+        self._err.print(message, markup=False, style="dim")
+
+    def warn(self, message: str) -> None:
+        self._err.print(f"warning: {message}", markup=False, style="yellow")
+
+    def error(self, message: str) -> None:
+        self._err.print(f"error: {message}", markup=False, style="red")
+
+    def records(
+        self, rows: Sequence[dict[str, Any]], output_format: OutputFormat, columns: Sequence[str]
+    ) -> None:
+        """Rows as a table (the given columns) or, for machines, complete as JSON/YAML."""
+        if output_format is OutputFormat.JSON:
+            self.raw(json.dumps(list(rows), indent=2) + "\n")
+        elif output_format is OutputFormat.YAML:
+            self.raw(yaml.safe_dump(list(rows), sort_keys=False))
+        elif not rows:
+            self.say("nothing found")
+        else:
+            table = Table(*columns, box=None, header_style="bold")
+            for row in rows:
+                table.add_row(*(_cell(row.get(column)) for column in columns))
+            self._out.print(table)
+
+    def record(self, row: dict[str, Any], output_format: OutputFormat) -> None:
+        """One object: key/value lines, or JSON/YAML."""
+        if output_format is OutputFormat.JSON:
+            self.raw(json.dumps(row, indent=2) + "\n")
+        elif output_format is OutputFormat.YAML:
+            self.raw(yaml.safe_dump(row, sort_keys=False))
+        else:
+            width = max(len(key) for key in row)
+            for key, value in row.items():
+                self.say(f"{key.ljust(width)}  {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+output = Output()

@@ -1,0 +1,70 @@
+"""`skupper-podman site`: init, status, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from skupper_podman import site as core
+from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
+from skupper_podman.cli.output import OutputFormat, output
+
+app = typer.Typer(help="Create, inspect and delete the site of a namespace.", no_args_is_help=True)
+
+
+@app.command("init")
+def init(
+    name: Annotated[str | None, typer.Argument(help="Site name (default: the namespace).")] = None,
+    *,
+    link_access: Annotated[
+        bool, typer.Option("--link-access", help="Accept links from other sites.")
+    ] = False,
+    bind_host: Annotated[
+        str | None, typer.Option("--bind-host", help="Address for link access (default: all).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Link access port (default: 55671 or next free).")
+    ] = None,
+    platform: Annotated[str | None, typer.Option("--platform", help="linux (default).")] = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Create a site: certificates, router config, and a running router."""
+    status = core.init_site(
+        namespace,
+        name,
+        link_access=link_access,
+        bind_host=bind_host,
+        port=port,
+        platform=platform,
+    )
+    output.say(f"Site {status.name} is running in namespace {namespace}.")
+    flag = "" if namespace == DEFAULT_NAMESPACE else f" -n {namespace}"
+    if status.link_access_port is not None:
+        output.say(f"It accepts links on port {status.link_access_port}. Next:")
+        output.say(f"  skupper-podman link generate{flag} > link.yaml   # then, on the other site:")
+        output.say("  skupper-podman link create link.yaml")
+    else:
+        output.say("Next: link it to a site with link access (skupper-podman link create FILE),")
+    output.say(f"  skupper-podman listener create{flag} NAME PORT --routing-key KEY")
+    output.say(f"  skupper-podman connector create{flag} NAME PORT --routing-key KEY --host HOST")
+
+
+@app.command("status")
+def status(
+    *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
+) -> None:
+    """Show whether the site's router runs and answers."""
+    found = core.site_status(namespace)
+    output.record(found.to_dict(), output_format)
+    if not found.router_answering:
+        raise typer.Exit(1)
+
+
+@app.command("delete")
+def delete(*, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
+    """Stop the router and remove everything of the site (nothing to do is fine)."""
+    if core.delete_site(namespace):
+        output.say(f"Site in namespace {namespace} deleted.")
+    else:
+        output.say(f"No site in namespace {namespace}: nothing to delete.")

@@ -1,0 +1,11 @@
+"""Where a site's router runs: the `Platform` seam and its implementations."""
+
+from skupper_podman.platforms.base import (
+    PLATFORM_NAMES,
+    Platform,
+    RouterState,
+    RouterStatus,
+    select_platform,
+)
+
+__all__ = ["PLATFORM_NAMES", "Platform", "RouterState", "RouterStatus", "select_platform"]

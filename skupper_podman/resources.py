@@ -1,0 +1,349 @@
+"""Skupper v2 resources as pydantic models, and the one place user input is validated.
+
+The models keep Skupper's shape (`apiVersion: skupper.io/v2alpha1`, `kind`,
+`metadata.name`, `spec` with Skupper's field names) so a user's Skupper YAML reads the same
+here. Python attributes are snake_case; YAML keys are the camelCase aliases. Kinds and
+fields that skupper-podman does not support are refused, not ignored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+from skupper_podman.errors import SkupperError
+
+API_VERSION = "skupper.io/v2alpha1"
+TLS_SECRET_TYPE = "kubernetes.io/tls"
+TLS_SECRET_KEYS = ("ca.crt", "tls.crt", "tls.key")
+
+_DNS_1123_MAX = 253
+
+
+def _check_dns_1123(name: str) -> str:
+    """A Kubernetes object name: lower-case DNS-1123 subdomain."""
+    labels = name.split(".")
+    if not name or len(name) > _DNS_1123_MAX or not all(_is_dns_label(x) for x in labels):
+        raise ValueError(
+            "must be lower-case letters, digits, '-' or '.', starting and ending with a "
+            "letter or digit"
+        )
+    return name
+
+
+def _is_dns_label(label: str) -> bool:
+    if not 1 <= len(label) <= 63 or label[0] == "-" or label[-1] == "-":
+        return False
+    return all(c.isdigit() or ("a" <= c <= "z") or c == "-" for c in label)
+
+
+def _check_not_blank(value: str) -> str:
+    if not value.strip() or any(c.isspace() for c in value):
+        raise ValueError("must be a non-empty string without spaces")
+    return value
+
+
+ResourceName = Annotated[str, AfterValidator(_check_dns_1123)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+RoutingKey = Annotated[str, AfterValidator(_check_not_blank)]
+Host = Annotated[str, AfterValidator(_check_not_blank)]
+Cost = Annotated[int, Field(ge=1)]
+Settings = dict[str, str]
+# Skupper writes endpoint ports as strings ("55671"); accept both, write strings.
+EndpointPort = Annotated[
+    Port,
+    BeforeValidator(lambda v: int(v) if isinstance(v, str) and v.isdigit() else v),
+    PlainSerializer(str, return_type=str),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+class Metadata(_Model):
+    name: ResourceName
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class _Resource(_Model):
+    # Skupper's YAML may carry a status written by its controller; it is not ours to keep.
+    model_config = ConfigDict(extra="ignore")
+
+    metadata: Metadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+class SiteSpec(_Model):
+    link_access: str | None = None
+    edge: bool = False
+    settings: Settings = Field(default_factory=dict)
+
+    @property
+    def has_link_access(self) -> bool:
+        return self.link_access not in (None, "", "none")
+
+
+class Site(_Resource):
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["Site"] = "Site"
+    spec: SiteSpec = Field(default_factory=SiteSpec)
+
+
+class Endpoint(_Model):
+    name: str
+    host: Host
+    port: EndpointPort
+    group: str | None = None
+
+
+class LinkSpec(_Model):
+    endpoints: Annotated[list[Endpoint], Field(min_length=1)]
+    tls_credentials: ResourceName
+    cost: Cost = 1
+    settings: Settings = Field(default_factory=dict)
+
+    def endpoint_for_role(self, role: str) -> Endpoint | None:
+        return next((e for e in self.endpoints if e.name == role), None)
+
+
+class Link(_Resource):
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["Link"] = "Link"
+    spec: LinkSpec
+
+
+class ListenerSpec(_Model):
+    routing_key: RoutingKey
+    host: Host = "127.0.0.1"
+    port: Port
+    tls_credentials: str | None = None
+    type: Literal["tcp"] = "tcp"
+    settings: Settings = Field(default_factory=dict)
+
+
+class Listener(_Resource):
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["Listener"] = "Listener"
+    spec: ListenerSpec
+
+
+class ConnectorSpec(_Model):
+    routing_key: RoutingKey
+    host: Host
+    port: Port
+    tls_credentials: str | None = None
+    type: Literal["tcp"] = "tcp"
+    settings: Settings = Field(default_factory=dict)
+
+
+class Connector(_Resource):
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["Connector"] = "Connector"
+    spec: ConnectorSpec
+
+
+RouterRole = Literal["inter-router", "edge"]
+
+
+class RouterAccessRole(_Model):
+    name: RouterRole
+    port: Port
+
+
+class RouterAccessSpec(_Model):
+    roles: Annotated[list[RouterAccessRole], Field(min_length=1)]
+    tls_credentials: ResourceName
+    generate_tls_credentials: bool = False
+    bind_host: str | None = None
+    subject_alternative_names: list[str] = Field(default_factory=list)
+    access_type: str | None = None
+    settings: Settings = Field(default_factory=dict)
+
+    def port_for_role(self, role: RouterRole) -> int | None:
+        return next((r.port for r in self.roles if r.name == role), None)
+
+
+class RouterAccess(_Resource):
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["RouterAccess"] = "RouterAccess"
+    spec: RouterAccessSpec
+
+
+def _check_base64(value: str) -> str:
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("is not valid base64") from None
+    return value
+
+
+class Secret(_Resource):
+    """A Kubernetes v1 TLS Secret: base64 PEM under ca.crt, tls.crt and tls.key."""
+
+    api_version: Literal["v1"] = "v1"
+    kind: Literal["Secret"] = "Secret"
+    type: Literal["kubernetes.io/tls"] = "kubernetes.io/tls"
+    data: dict[str, Annotated[str, AfterValidator(_check_base64)]]
+
+    @classmethod
+    def from_pem(cls, name: str, files: dict[str, bytes]) -> Secret:
+        encoded = {key: base64.b64encode(value).decode("ascii") for key, value in files.items()}
+        return cls(metadata=Metadata(name=name), data=encoded)
+
+    def pem(self, key: str) -> bytes:
+        if key not in self.data:
+            raise SkupperError(f"Secret {self.name} has no {key!r} entry")
+        return base64.b64decode(self.data[key])
+
+
+Resource: TypeAlias = Site | Link | Listener | Connector | RouterAccess | Secret
+_RESOURCE_ADAPTER: TypeAdapter[Resource] = TypeAdapter(
+    Annotated[Resource, Field(discriminator="kind")]
+)
+KINDS = ("Site", "Link", "Listener", "Connector", "RouterAccess", "Secret")
+
+
+def describe_validation_error(error: ValidationError, where: str | None = None) -> str:
+    """One line that says which field is wrong and why, in plain words."""
+    problems = []
+    for item in error.errors():
+        location = list(item["loc"])
+        if location and location[0] in KINDS:  # the discriminated-union tag adds nothing
+            location = location[1:]
+        field = ".".join(str(part) for part in location) or "document"
+        message = item["msg"].removeprefix("Value error, ").rstrip(".")
+        problems.append(f"{field}: {message}")
+    prefix = f"{where}: " if where else ""
+    return prefix + "; ".join(problems)
+
+
+def parse_resource(document: Any, where: str) -> Resource:
+    """Validate one decoded YAML document; raise SkupperError naming where it came from."""
+    if not isinstance(document, dict):
+        raise SkupperError(f"{where}: expected a mapping with apiVersion, kind and metadata")
+    kind = document.get("kind")
+    if kind not in KINDS:
+        raise SkupperError(
+            f"{where}: unsupported kind {kind!r} (expected one of {', '.join(KINDS)})"
+        )
+    try:
+        return _RESOURCE_ADAPTER.validate_python(document)
+    except ValidationError as error:
+        raise SkupperError(describe_validation_error(error, f"{where} ({kind})")) from None
+
+
+def load_yaml(text: str, source: str) -> list[Resource]:
+    """Every resource in a multi-document YAML text; empty documents are skipped."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as error:
+        detail = str(error).replace("\n", " ")
+        raise SkupperError(f"{source}: not valid YAML: {detail}") from None
+    if not documents:
+        raise SkupperError(f"{source}: no resources in the file")
+    return [
+        parse_resource(document, f"{source} document {index}")
+        for index, document in enumerate(documents, start=1)
+    ]
+
+
+def to_document(resource: Resource) -> dict[str, Any]:
+    """The resource as Skupper YAML would have it (camelCase keys, no empty fields)."""
+    dumped = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
+    ordered = {key: dumped.pop(key) for key in _DOCUMENT_KEY_ORDER if key in dumped}
+    return _drop_empty(ordered | dumped)
+
+
+_DOCUMENT_KEY_ORDER = ("apiVersion", "kind", "metadata", "type", "spec", "data")
+
+
+def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            item = _drop_empty(item)
+        if item in ({}, []) and key != "spec":
+            continue
+        cleaned[key] = item
+    return cleaned
+
+
+def dump_yaml(resources: Iterable[Resource]) -> str:
+    """A multi-document YAML text of `resources`."""
+    text: str = yaml.safe_dump_all(
+        [to_document(r) for r in resources], sort_keys=False, default_flow_style=False
+    )
+    return text
+
+
+@dataclass(frozen=True)
+class SiteResources:
+    """All resources of one namespace, sorted by kind."""
+
+    site: Site
+    router_access: RouterAccess | None = None
+    links: tuple[Link, ...] = ()
+    listeners: tuple[Listener, ...] = ()
+    connectors: tuple[Connector, ...] = ()
+    secrets: tuple[Secret, ...] = ()
+
+    @classmethod
+    def from_resources(cls, resources: Iterable[Resource], where: str) -> SiteResources:
+        items = list(resources)
+        sites = [r for r in items if isinstance(r, Site)]
+        if len(sites) != 1:
+            raise SkupperError(f"{where}: expected exactly one Site, found {len(sites)}")
+        accesses = [r for r in items if isinstance(r, RouterAccess)]
+        return cls(
+            site=sites[0],
+            router_access=accesses[0] if accesses else None,
+            links=_sorted(r for r in items if isinstance(r, Link)),
+            listeners=_sorted(r for r in items if isinstance(r, Listener)),
+            connectors=_sorted(r for r in items if isinstance(r, Connector)),
+            secrets=_sorted(r for r in items if isinstance(r, Secret)),
+        )
+
+
+_R = TypeVar("_R", Site, Link, Listener, Connector, RouterAccess, Secret)
+
+
+def _sorted(items: Iterable[_R]) -> tuple[_R, ...]:
+    return tuple(sorted(items, key=lambda r: r.name))
+
+
+@contextlib.contextmanager
+def user_input(what: str) -> Iterator[None]:
+    """Turn a ValidationError raised while building models from user input into a
+    SkupperError naming `what` ("listener db") and the fields at fault."""
+    try:
+        yield
+    except ValidationError as error:
+        raise SkupperError(describe_validation_error(error, f"invalid {what}")) from None

@@ -1,0 +1,163 @@
+"""Resources -> the router's skrouterd.json entity list (docs/architecture.md, "The router
+config contract").
+
+A pure function: no files are read or written here. Certificate paths are relative to the
+config file's folder (`runtime/`), so the same file works on the host and mounted in a
+container. Entity names are stable so that the router's reload (SIGHUP) can match old and
+new entities by type and name and leave unchanged ones alone.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from skupper_podman import certs
+from skupper_podman.resources import Link, RouterAccess, SiteResources
+
+Entity = tuple[str, dict[str, Any]]
+
+CREDENTIALS_FROM_RUNTIME = "../certs"
+MANAGEMENT_LISTENER = "skupper-local"
+MANAGEMENT_HOST = "127.0.0.1"
+DEFAULT_LOGGING = "info+"
+
+
+def ssl_profile(credential_name: str) -> Entity:
+    """An sslProfile reading the credential folder certs/<credential_name>/."""
+    folder = f"{CREDENTIALS_FROM_RUNTIME}/{credential_name}"
+    return (
+        "sslProfile",
+        {
+            "name": credential_name,
+            "caCertFile": f"{folder}/{certs.CA_FILE}",
+            "certFile": f"{folder}/{certs.CERT_FILE}",
+            "privateKeyFile": f"{folder}/{certs.KEY_FILE}",
+        },
+    )
+
+
+def _management_entities(management_port: int) -> list[Entity]:
+    return [
+        ssl_profile(certs.LOCAL_SERVER),
+        (
+            "listener",
+            {
+                "name": MANAGEMENT_LISTENER,
+                "host": MANAGEMENT_HOST,
+                "port": management_port,
+                "role": "normal",
+                "sslProfile": certs.LOCAL_SERVER,
+                "saslMechanisms": "EXTERNAL",
+                "authenticatePeer": True,
+                "requireSsl": True,
+            },
+        ),
+    ]
+
+
+def _router_access_entities(access: RouterAccess) -> list[Entity]:
+    credential = access.spec.tls_credentials
+    entities = [ssl_profile(credential)]
+    for role in access.spec.roles:
+        entities.append(
+            (
+                "listener",
+                {
+                    "name": f"{access.name}-{role.name}",
+                    "host": access.spec.bind_host or "0.0.0.0",
+                    "port": role.port,
+                    "role": role.name,
+                    "cost": 1,
+                    "sslProfile": credential,
+                    "saslMechanisms": "EXTERNAL",
+                    "authenticatePeer": True,
+                    "requireSsl": True,
+                },
+            )
+        )
+    return entities
+
+
+def link_role(edge_site: bool) -> str:
+    """The role a link's connector has: an edge site links as an edge."""
+    return "edge" if edge_site else "inter-router"
+
+
+def _link_entities(link: Link, edge_site: bool) -> list[Entity]:
+    role = link_role(edge_site)
+    endpoint = link.spec.endpoint_for_role(role) or link.spec.endpoints[0]
+    credential = link.spec.tls_credentials
+    return [
+        ssl_profile(credential),
+        (
+            "connector",
+            {
+                "name": link.name,
+                "host": endpoint.host,
+                "port": endpoint.port,
+                "role": role,
+                "cost": link.spec.cost,
+                "sslProfile": credential,
+                "saslMechanisms": "EXTERNAL",
+                "verifyHostname": True,
+            },
+        ),
+    ]
+
+
+def build_router_config(
+    resources: SiteResources, *, namespace: str, platform: str, management_port: int
+) -> list[Entity]:
+    """The skrouterd.json entities for a site."""
+    site = resources.site
+    edge = site.spec.edge
+    entities: list[Entity] = [
+        ("router", {"id": site.name, "mode": "edge" if edge else "interior"}),
+        ("site", {"name": site.name, "namespace": namespace, "platform": platform}),
+        (
+            "log",
+            {
+                "module": "DEFAULT",
+                "enable": site.spec.settings.get("router-logging", DEFAULT_LOGGING),
+            },
+        ),
+    ]
+    entities += _management_entities(management_port)
+    access = resources.router_access
+    if access is not None and site.spec.has_link_access and not edge:
+        entities += _router_access_entities(access)
+    for link in resources.links:
+        entities += _link_entities(link, edge)
+    for listener in resources.listeners:
+        local = listener.spec
+        entities.append(
+            (
+                "tcpListener",
+                {
+                    "name": listener.name,
+                    "host": local.host,
+                    "port": local.port,
+                    "address": local.routing_key,
+                },
+            )
+        )
+    for connector in resources.connectors:
+        target = connector.spec
+        entities.append(
+            (
+                "tcpConnector",
+                {
+                    "name": connector.name,
+                    "host": target.host,
+                    "port": target.port,
+                    "address": target.routing_key,
+                },
+            )
+        )
+    return entities
+
+
+def render(entities: list[Entity]) -> str:
+    """The file text: a JSON array of [entityType, attributes] pairs."""
+    return json.dumps([[kind, attributes] for kind, attributes in entities], indent=2) + "\n"

@@ -1,0 +1,235 @@
+"""Site init, status and delete.
+
+`init_site` either leaves a running, answering site or nothing at all: any failure stops
+what was started and removes the namespace folder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+from skupper_podman import certs
+from skupper_podman import resources as res
+from skupper_podman.errors import SkupperError
+from skupper_podman.paths import namespace_paths
+from skupper_podman.platforms import RouterState, select_platform
+from skupper_podman.platforms.base import DEFAULT_PLATFORM
+from skupper_podman.site import ports
+from skupper_podman.site.runtime import (
+    platform_of,
+    query,
+    wait_until_answering,
+    write_router_config,
+)
+from skupper_podman.site.store import RuntimeFacts, SiteStore, open_site
+
+DEFAULT_INTER_ROUTER_PORT = 55671
+ROUTER_ACCESS_NAME = "skupper-router"
+WILDCARD_HOSTS = ("", "0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    """A site as seen from its files, its platform and its router's answer."""
+
+    name: str
+    namespace: str
+    platform: str
+    router_state: str
+    router_answering: bool
+    detail: str
+    link_access_port: int | None
+    links: int
+    listeners: int
+    connectors: int
+    router: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "platform": self.platform,
+            "routerState": self.router_state,
+            "routerAnswering": self.router_answering,
+            "detail": self.detail,
+            "linkAccessPort": self.link_access_port,
+            "links": self.links,
+            "listeners": self.listeners,
+            "connectors": self.connectors,
+            "router": self.router,
+        }
+
+
+def default_site_name(namespace: str) -> str:
+    """The namespace name; for the default namespace, this host's name (router ids must
+    differ across the network)."""
+    if namespace != "default":
+        return namespace
+    label = socket.gethostname().split(".")[0].lower()
+    cleaned = "".join(c if c.isalnum() else "-" for c in label).strip("-")
+    return cleaned or "default"
+
+
+def server_hosts(bind_host: str | None, extra: list[str]) -> list[str]:
+    """The names and addresses other sites may use to reach this host."""
+    hostname = socket.gethostname()
+    hosts = [hostname, socket.getfqdn(), "localhost", "127.0.0.1", "::1", *extra]
+    if bind_host and bind_host not in WILDCARD_HOSTS:
+        hosts.append(bind_host)
+    try:
+        for *_rest, address in socket.getaddrinfo(hostname, None):
+            hosts.append(str(address[0]))
+    except OSError:
+        pass  # an unresolvable host name still gets its name in the certificate
+    return [h for h in dict.fromkeys(hosts) if h]
+
+
+def _site_resources(
+    name: str, link_access: bool, bind_host: str | None, port: int
+) -> list[res.Resource]:
+    site = res.Site(
+        metadata=res.Metadata(name=name),
+        spec=res.SiteSpec(link_access="default" if link_access else None),
+    )
+    if not link_access:
+        return [site]
+    access = res.RouterAccess(
+        metadata=res.Metadata(name=ROUTER_ACCESS_NAME),
+        spec=res.RouterAccessSpec(
+            roles=[res.RouterAccessRole(name="inter-router", port=port)],
+            tls_credentials=certs.SITE_SERVER,
+            generate_tls_credentials=True,
+            bind_host=bind_host,
+        ),
+    )
+    return [site, access]
+
+
+def _write_certificates(store: SiteStore, site_name: str, access: res.RouterAccess | None) -> None:
+    site_ca = certs.new_ca(f"{site_name} site CA")
+    certs.write_credential(store.credential_folder(certs.SITE_CA), site_ca.files())
+    if access is not None:
+        hosts = server_hosts(access.spec.bind_host, access.spec.subject_alternative_names)
+        server = certs.issue_server_cert(site_ca, site_name, hosts)
+        certs.write_credential(store.credential_folder(access.spec.tls_credentials), server.files())
+    local_ca = certs.new_ca(f"{site_name} local CA")
+    local_server = certs.issue_server_cert(
+        local_ca, "skupper-router-local", ["127.0.0.1", "localhost"]
+    )
+    local_client = certs.issue_client_cert(local_ca, "skupper-podman")
+    certs.write_credential(store.credential_folder(certs.LOCAL_SERVER), local_server.files())
+    certs.write_credential(store.credential_folder(certs.LOCAL_CLIENT), local_client.files())
+
+
+def _choose_port(bind_host: str | None, port: int | None) -> int:
+    host = bind_host or "0.0.0.0"
+    if port is None:
+        return ports.first_free(host, DEFAULT_INTER_ROUTER_PORT)
+    if not 1 <= port <= ports.MAX_PORT:
+        raise SkupperError(f"invalid port {port}: use 1 to {ports.MAX_PORT}")
+    ports.require_free(host, port, what="link access")
+    return port
+
+
+def _check_bind_host(bind_host: str | None) -> None:
+    if bind_host is None or bind_host in WILDCARD_HOSTS:
+        return
+    try:
+        ipaddress.ip_address(bind_host)
+    except ValueError:
+        try:
+            socket.getaddrinfo(bind_host, None)
+        except OSError:
+            raise SkupperError(f"bind host {bind_host!r} does not resolve") from None
+
+
+def init_site(
+    namespace: str,
+    name: str | None = None,
+    *,
+    link_access: bool = False,
+    bind_host: str | None = None,
+    port: int | None = None,
+    platform: str | None = None,
+) -> SiteStatus:
+    """Create a site in `namespace` and start its router; roll everything back on failure."""
+    store = SiteStore(namespace_paths(namespace))
+    if store.has_site():
+        raise SkupperError(f"namespace {namespace} already has a site: 'site delete' it first")
+    runner = select_platform(platform)
+    site_name = name or default_site_name(namespace)
+    with res.user_input("site name"):
+        res.Metadata(name=site_name)
+    if port is not None and not link_access:
+        raise SkupperError("--port is the link access port: add --link-access")
+    _check_bind_host(bind_host)
+    chosen_port = _choose_port(bind_host, port) if link_access else DEFAULT_INTER_ROUTER_PORT
+    with res.user_input(f"site {site_name}"):
+        resources = _site_resources(site_name, link_access, bind_host, chosen_port)
+    facts = RuntimeFacts(platform=runner.name, management_port=ports.ephemeral_loopback_port())
+    started = False
+    try:
+        for resource in resources:
+            store.write(resource)
+        access = next((r for r in resources if isinstance(r, res.RouterAccess)), None)
+        _write_certificates(store, site_name, access)
+        store.write_facts(facts)
+        write_router_config(store, facts)
+        started = True
+        runner.start(store.paths)
+        wait_until_answering(store)
+    except BaseException:
+        if started:
+            runner.stop(store.paths)
+        shutil.rmtree(store.paths.root, ignore_errors=True)
+        raise
+    return site_status(namespace)
+
+
+def site_status(namespace: str) -> SiteStatus:
+    """The site's resources, whether its router runs and whether it answers."""
+    store = open_site(namespace)
+    resources = store.load()
+    facts = store.facts()
+    runtime = platform_of(store).status(store.paths)
+    answering, detail, router = False, runtime.detail, {}
+    if runtime.state is RouterState.RUNNING:
+        try:
+            found = query(store, "router")
+            router = found[0] if found else {}
+            answering = True
+        except SkupperError as error:
+            detail = str(error)
+    access = resources.router_access
+    link_port = access.spec.port_for_role("inter-router") if access else None
+    return SiteStatus(
+        name=resources.site.name,
+        namespace=namespace,
+        platform=facts.platform,
+        router_state=runtime.state.value,
+        router_answering=answering,
+        detail=detail,
+        link_access_port=link_port if resources.site.spec.has_link_access else None,
+        links=len(resources.links),
+        listeners=len(resources.listeners),
+        connectors=len(resources.connectors),
+        router=router,
+    )
+
+
+def delete_site(namespace: str) -> bool:
+    """Stop the router and remove the namespace's files; False if there was nothing."""
+    store = SiteStore(namespace_paths(namespace))
+    if not store.paths.root.exists():
+        return False
+    try:
+        platform_name = store.facts().platform
+    except SkupperError:
+        platform_name = DEFAULT_PLATFORM  # half-written namespace: still stop what may run
+    select_platform(platform_name).stop(store.paths)
+    shutil.rmtree(store.paths.root)
+    return True

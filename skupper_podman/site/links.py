@@ -1,0 +1,231 @@
+"""Links between sites: generate a link file on the accepting site, create it on the
+linking site, see whether it is up, delete it.
+
+A link file is Skupper v2 YAML: a Link (where to connect, which credentials, cost) and a
+TLS Secret (a client certificate signed by the accepting site's CA, its key, and that CA).
+`create_link` checks the file completely before it writes anything.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+
+from skupper_podman import certs
+from skupper_podman import resources as res
+from skupper_podman.errors import SkupperError
+from skupper_podman.routerconfig import link_role
+from skupper_podman.site.runtime import query, reconfigure
+from skupper_podman.site.store import SiteStore, open_site
+
+RESERVED_CREDENTIALS = (
+    certs.SITE_CA,
+    certs.SITE_SERVER,
+    certs.LOCAL_CA,
+    certs.LOCAL_SERVER,
+    certs.LOCAL_CLIENT,
+)
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    name: str
+    endpoint: str
+    cost: int
+    up: bool
+    remote_site: str | None
+    status: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "cost": self.cost,
+            "up": self.up,
+            "remoteSite": self.remote_site,
+            "status": self.status,
+            "message": self.message,
+        }
+
+
+def _certificate_names(store: SiteStore, credential: str) -> list[str]:
+    cert = certs.read_credential(store.credential_folder(credential)).cert
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n.value) for n in extension.value]
+
+
+def generate_link(
+    namespace: str, *, name: str | None = None, host: str | None = None, cost: int = 1
+) -> str:
+    """A link file (Link + Secret YAML) that lets another site link to this one."""
+    store = open_site(namespace)
+    resources = store.load()
+    access = resources.router_access
+    if not resources.site.spec.has_link_access or access is None:
+        raise SkupperError(
+            f"site {resources.site.name} has no link access: "
+            "init it with 'skupper-podman site init --link-access'"
+        )
+    link_name = name or f"link-{resources.site.name}"
+    with res.user_input("link name"):
+        res.Metadata(name=link_name)
+    target = host or socket.gethostname()
+    known = _certificate_names(store, access.spec.tls_credentials)
+    if target not in known:
+        raise SkupperError(
+            f"host {target!r} is not in this site's certificate; use one of: {', '.join(known)}"
+        )
+    with res.user_input(f"link {link_name}"):
+        endpoints = [
+            res.Endpoint(name=role.name, host=target, port=role.port) for role in access.spec.roles
+        ]
+        link = res.Link(
+            metadata=res.Metadata(name=link_name),
+            spec=res.LinkSpec(endpoints=endpoints, tls_credentials=link_name, cost=cost),
+        )
+    site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
+    client = certs.issue_client_cert(site_ca, link_name)
+    secret = res.Secret.from_pem(link_name, client.files())
+    return res.dump_yaml([link, secret])
+
+
+def _read_link_file(path: Path) -> tuple[res.Link, res.Secret]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise SkupperError(f"cannot read link file {path}: {error.strerror}") from None
+    items = res.load_yaml(text, str(path))
+    links = [r for r in items if isinstance(r, res.Link)]
+    others = [r for r in items if not isinstance(r, res.Link | res.Secret)]
+    if len(links) != 1 or others:
+        raise SkupperError(f"{path}: a link file holds exactly one Link and its Secret")
+    link = links[0]
+    secret = next(
+        (r for r in items if isinstance(r, res.Secret) and r.name == link.spec.tls_credentials),
+        None,
+    )
+    if secret is None:
+        raise SkupperError(
+            f"{path}: no Secret named {link.spec.tls_credentials!r} (the Link's tlsCredentials)"
+        )
+    return link, secret
+
+
+def _check_secret(path: Path, secret: res.Secret, store: SiteStore) -> None:
+    missing = [key for key in res.TLS_SECRET_KEYS if key not in secret.data]
+    if missing:
+        raise SkupperError(f"{path}: Secret {secret.name} lacks {', '.join(missing)}")
+    try:
+        certs.verify_client_credential(
+            secret.pem(certs.CA_FILE), secret.pem(certs.CERT_FILE), secret.pem(certs.KEY_FILE)
+        )
+    except SkupperError as error:
+        raise SkupperError(f"{path}: link refused: {error}") from None
+    own_ca = certs.read_credential(store.credential_folder(certs.SITE_CA)).cert
+    if certs.same_certificate(secret.pem(certs.CA_FILE), own_ca):
+        raise SkupperError(
+            f"{path}: this link file was generated by this site; create it on another site"
+        )
+
+
+def _renamed(
+    link: res.Link, secret: res.Secret, name: str | None, cost: int | None
+) -> tuple[res.Link, res.Secret]:
+    link_name = name or link.name
+    link_document = res.to_document(link)
+    link_document["metadata"] = {"name": link_name}
+    link_document["spec"]["tlsCredentials"] = link_name
+    if cost is not None:
+        link_document["spec"]["cost"] = cost
+    secret_document = res.to_document(secret)
+    secret_document["metadata"] = {"name": link_name}
+    new_link = res.parse_resource(link_document, "link")
+    new_secret = res.parse_resource(secret_document, "link secret")
+    assert isinstance(new_link, res.Link) and isinstance(new_secret, res.Secret)
+    return new_link, new_secret
+
+
+def create_link(
+    namespace: str, path: Path, *, name: str | None = None, cost: int | None = None
+) -> tuple[res.Link, bool]:
+    """Link this site to the one that generated `path`; returns the Link and whether the
+    running router was reloaded."""
+    store = open_site(namespace)
+    resources = store.load()
+    link, secret = _read_link_file(path)
+    _check_secret(path, secret, store)
+    link, secret = _renamed(link, secret, name, cost)
+    if store.has("Link", link.name):
+        raise SkupperError(f"a link named {link.name} already exists in namespace {namespace}")
+    if link.name in RESERVED_CREDENTIALS:
+        raise SkupperError(f"the link name {link.name} is reserved: choose another with --name")
+    role = link_role(resources.site.spec.edge)
+    if link.spec.endpoint_for_role(role) is None:
+        raise SkupperError(f"{path}: the Link has no {role!r} endpoint")
+    certs.write_credential(
+        store.credential_folder(link.name), {key: secret.pem(key) for key in res.TLS_SECRET_KEYS}
+    )
+    store.write(secret)
+    store.write(link)
+    return link, reconfigure(store)
+
+
+def delete_link(namespace: str, name: str) -> bool:
+    """Remove a link and its credentials; returns whether the router was reloaded."""
+    store = open_site(namespace)
+    if not store.has("Link", name):
+        raise SkupperError(f"no link named {name} in namespace {namespace}")
+    link = next(link for link in store.load().links if link.name == name)
+    store.remove("Link", name)
+    store.remove("Secret", link.spec.tls_credentials)
+    shutil.rmtree(store.credential_folder(link.spec.tls_credentials), ignore_errors=True)
+    return reconfigure(store)
+
+
+def link_status(namespace: str) -> list[LinkStatus]:
+    """Each link's state as the router reports it: connector status and its connection."""
+    store = open_site(namespace)
+    resources = store.load()
+    if not resources.links:
+        return []
+    connectors = {c.get("name"): c for c in query(store, "connector")}
+    connections = [
+        c
+        for c in query(store, "connection")
+        if c.get("dir") == "out" and c.get("role") in ("inter-router", "edge")
+    ]
+    role = link_role(resources.site.spec.edge)
+    statuses = []
+    for link in resources.links:
+        endpoint = link.spec.endpoint_for_role(role) or link.spec.endpoints[0]
+        address = f"{endpoint.host}:{endpoint.port}"
+        connector = connectors.get(link.name, {})
+        connection = next(
+            (c for c in connections if c.get("linkName") == link.name or c.get("host") == address),
+            None,
+        )
+        state = str(connector.get("connectionStatus") or "UNKNOWN")
+        up = state == "SUCCESS" and connection is not None and bool(connection.get("opened", True))
+        statuses.append(
+            LinkStatus(
+                name=link.name,
+                endpoint=address,
+                cost=int(connection.get("cost") or link.spec.cost)
+                if connection
+                else link.spec.cost,
+                up=up,
+                remote_site=str(connection.get("container")) if connection else None,
+                status=state,
+                message=str(connector.get("connectionMsg") or ""),
+            )
+        )
+    return statuses

@@ -1,0 +1,82 @@
+"""Bringing the running router in line with the resources, and asking it questions.
+
+Every change goes the same way: the resources are written first, then the router config
+is regenerated from all of them, then the running router is told to re-read it (SIGHUP;
+no restart, established connections stay).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from skupper_podman import certs, management, routerconfig
+from skupper_podman.errors import SkupperError
+from skupper_podman.platforms import Platform, RouterState, select_platform
+from skupper_podman.site.store import RuntimeFacts, SiteStore, write_atomically
+
+ROUTER_START_TIMEOUT_SECONDS = 20.0
+_POLL_SECONDS = 0.2
+
+
+def write_router_config(store: SiteStore, facts: RuntimeFacts) -> None:
+    entities = routerconfig.build_router_config(
+        store.load(),
+        namespace=store.namespace,
+        platform=facts.platform,
+        management_port=facts.management_port,
+    )
+    write_atomically(store.paths.router_config, routerconfig.render(entities))
+
+
+def platform_of(store: SiteStore) -> Platform:
+    return select_platform(store.facts().platform)
+
+
+def reconfigure(store: SiteStore) -> bool:
+    """Regenerate the config and reload the router; False if the router is not running
+    (the change then applies when it next starts)."""
+    facts = store.facts()
+    write_router_config(store, facts)
+    platform = select_platform(facts.platform)
+    if platform.status(store.paths).state is not RouterState.RUNNING:
+        return False
+    platform.reload(store.paths)
+    return True
+
+
+def query(
+    store: SiteStore, entity_type: str, attribute_names: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """One management query to the site's router."""
+    return management.query(
+        store.facts().management_port,
+        store.credential_folder(certs.LOCAL_CLIENT),
+        entity_type,
+        attribute_names,
+    )
+
+
+def wait_until_answering(store: SiteStore, timeout: float = ROUTER_START_TIMEOUT_SECONDS) -> None:
+    """Return once the router answers a management query; raise if it died or stayed mute."""
+    platform = platform_of(store)
+    deadline = time.monotonic() + timeout
+    last_error = "no answer yet"
+    while time.monotonic() < deadline:
+        if platform.status(store.paths).state is not RouterState.RUNNING:
+            raise SkupperError(f"the router exited at start: {last_log_line(store)}")
+        try:
+            query(store, "router", ("id",))
+            return
+        except SkupperError as error:
+            last_error = str(error)
+        time.sleep(_POLL_SECONDS)
+    raise SkupperError(f"the router did not answer within {timeout:.0f} s: {last_error}")
+
+
+def last_log_line(store: SiteStore) -> str:
+    try:
+        lines = store.paths.log_file.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no log output"

@@ -1,0 +1,149 @@
+"""Listeners (a local port that reaches a routing key) and connectors (a routing key that
+reaches a host:port from this site): create, list, status, delete.
+
+Both kinds share one implementation; they differ in their resource model, their router
+entity (tcpListener / tcpConnector) and that a listener's port must be free here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from skupper_podman import resources as res
+from skupper_podman.errors import SkupperError
+from skupper_podman.site import ports
+from skupper_podman.site.runtime import query, reconfigure
+from skupper_podman.site.store import SiteStore, open_site
+
+ServiceResource = res.Listener | res.Connector
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """A listener or connector as configured and as the router reports it."""
+
+    name: str
+    routing_key: str
+    host: str
+    port: int
+    status: str
+    connections_opened: int
+    connections_closed: int
+    bytes_in: int
+    bytes_out: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "routingKey": self.routing_key,
+            "host": self.host,
+            "port": self.port,
+            "status": self.status,
+            "connectionsOpened": self.connections_opened,
+            "connectionsClosed": self.connections_closed,
+            "bytesIn": self.bytes_in,
+            "bytesOut": self.bytes_out,
+        }
+
+
+def _existing(store: SiteStore, kind: str) -> tuple[ServiceResource, ...]:
+    resources = store.load()
+    return resources.listeners if kind == "Listener" else resources.connectors
+
+
+def _create(store: SiteStore, resource: ServiceResource) -> bool:
+    noun = resource.kind.lower()
+    if store.has(resource.kind, resource.name):
+        raise SkupperError(
+            f"a {noun} named {resource.name} already exists in namespace {store.namespace}"
+        )
+    store.write(resource)
+    return reconfigure(store)
+
+
+def _delete(store: SiteStore, kind: str, name: str) -> bool:
+    if not store.has(kind, name):
+        raise SkupperError(f"no {kind.lower()} named {name} in namespace {store.namespace}")
+    store.remove(kind, name)
+    return reconfigure(store)
+
+
+def _status(store: SiteStore, kind: str, name: str | None) -> list[ServiceStatus]:
+    configured = [r for r in _existing(store, kind) if name is None or r.name == name]
+    if name is not None and not configured:
+        raise SkupperError(f"no {kind.lower()} named {name} in namespace {store.namespace}")
+    if not configured:
+        return []
+    entity = "tcpListener" if kind == "Listener" else "tcpConnector"
+    reported = {e.get("name"): e for e in query(store, entity)}
+    statuses = []
+    for resource in configured:
+        found = reported.get(resource.name, {})
+        statuses.append(
+            ServiceStatus(
+                name=resource.name,
+                routing_key=resource.spec.routing_key,
+                host=resource.spec.host,
+                port=resource.spec.port,
+                status=str(found.get("operStatus") or "unknown"),
+                connections_opened=int(found.get("connectionsOpened") or 0),
+                connections_closed=int(found.get("connectionsClosed") or 0),
+                bytes_in=int(found.get("bytesIn") or 0),
+                bytes_out=int(found.get("bytesOut") or 0),
+            )
+        )
+    return statuses
+
+
+def create_listener(
+    namespace: str, name: str, port: int, *, routing_key: str, host: str = "127.0.0.1"
+) -> tuple[res.Listener, bool]:
+    """Add a listener; returns it and whether the running router was reloaded."""
+    with res.user_input(f"listener {name}"):
+        listener = res.Listener(
+            metadata=res.Metadata(name=name),
+            spec=res.ListenerSpec(routing_key=routing_key, host=host, port=port),
+        )
+    store = open_site(namespace)
+    if store.has("Listener", name):
+        raise SkupperError(f"a listener named {name} already exists in namespace {namespace}")
+    ports.require_free(host, port, what=f"listener {name}")
+    return listener, _create(store, listener)
+
+
+def list_listeners(namespace: str) -> list[res.Listener]:
+    return list(open_site(namespace).load().listeners)
+
+
+def listener_status(namespace: str, name: str | None = None) -> list[ServiceStatus]:
+    return _status(open_site(namespace), "Listener", name)
+
+
+def delete_listener(namespace: str, name: str) -> bool:
+    return _delete(open_site(namespace), "Listener", name)
+
+
+def create_connector(
+    namespace: str, name: str, port: int, *, routing_key: str, host: str
+) -> tuple[res.Connector, bool]:
+    """Add a connector; returns it and whether the running router was reloaded."""
+    with res.user_input(f"connector {name}"):
+        connector = res.Connector(
+            metadata=res.Metadata(name=name),
+            spec=res.ConnectorSpec(routing_key=routing_key, host=host, port=port),
+        )
+    store = open_site(namespace)
+    return connector, _create(store, connector)
+
+
+def list_connectors(namespace: str) -> list[res.Connector]:
+    return list(open_site(namespace).load().connectors)
+
+
+def connector_status(namespace: str, name: str | None = None) -> list[ServiceStatus]:
+    return _status(open_site(namespace), "Connector", name)
+
+
+def delete_connector(namespace: str, name: str) -> bool:
+    return _delete(open_site(namespace), "Connector", name)

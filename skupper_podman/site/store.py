@@ -1,0 +1,108 @@
+"""A namespace's files: the resources (the source of truth), runtime facts and the
+generated router config. Files are replaced atomically so the router never reads half a
+file when it reloads."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from skupper_podman import resources as res
+from skupper_podman.errors import SkupperError
+from skupper_podman.paths import NamespacePaths, home, namespace_paths
+
+
+@dataclass(frozen=True)
+class RuntimeFacts:
+    """What is not a resource but the site needs to run: runtime/platform.json."""
+
+    platform: str
+    management_port: int
+
+    def to_json(self) -> str:
+        return json.dumps({"platform": self.platform, "managementPort": self.management_port})
+
+
+def write_atomically(path: Path, content: str | bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = content.encode() if isinstance(content, str) else content
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class SiteStore:
+    """Read and write one namespace's resources and runtime files."""
+
+    def __init__(self, paths: NamespacePaths) -> None:
+        self.paths = paths
+
+    @property
+    def namespace(self) -> str:
+        return self.paths.name
+
+    def has_site(self) -> bool:
+        return any(self.paths.resources.glob("Site-*.yaml"))
+
+    def load(self) -> res.SiteResources:
+        items: list[res.Resource] = []
+        for path in sorted(self.paths.resources.glob("*.yaml")):
+            items += res.load_yaml(path.read_text(), str(path))
+        return res.SiteResources.from_resources(items, f"namespace {self.namespace}")
+
+    def has(self, kind: str, name: str) -> bool:
+        return self.paths.resource_file(kind, name).exists()
+
+    def write(self, resource: res.Resource) -> None:
+        # Secrets hold private keys: readable by the owner only.
+        mode = 0o600 if isinstance(resource, res.Secret) else 0o644
+        path = self.paths.resource_file(resource.kind, resource.name)
+        write_atomically(path, res.dump_yaml([resource]), mode)
+
+    def remove(self, kind: str, name: str) -> None:
+        self.paths.resource_file(kind, name).unlink(missing_ok=True)
+
+    def facts(self) -> RuntimeFacts:
+        try:
+            data = json.loads(self.paths.platform_file.read_text())
+            return RuntimeFacts(platform=data["platform"], management_port=data["managementPort"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise SkupperError(
+                f"namespace {self.namespace} has no usable {self.paths.platform_file}: "
+                "run 'skupper-podman site delete' and 'site init' again"
+            ) from None
+
+    def write_facts(self, facts: RuntimeFacts) -> None:
+        write_atomically(self.paths.platform_file, facts.to_json() + "\n")
+
+    def credential_folder(self, name: str) -> Path:
+        return self.paths.certs / name
+
+
+def open_site(namespace: str) -> SiteStore:
+    """The store of an existing site; a clear error if the namespace has none."""
+    store = SiteStore(namespace_paths(namespace))
+    if not store.has_site():
+        raise SkupperError(
+            f"no site in namespace {namespace}: run 'skupper-podman site init' first"
+        )
+    return store
+
+
+def all_stores() -> list[SiteStore]:
+    """Every namespace that holds a site (to find ports other sites already claim)."""
+
+    root = home() / "namespaces"
+    if not root.is_dir():
+        return []
+    stores = [SiteStore(NamespacePaths(folder)) for folder in sorted(root.iterdir())]
+    return [store for store in stores if store.has_site()]

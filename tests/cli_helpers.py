@@ -1,0 +1,57 @@
+"""Helpers for CLI tests: run a command, expect success or exactly one error line."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner, Result
+
+from skupper_podman.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> Result:
+    return runner.invoke(app, list(args))
+
+
+def ok(*args: str) -> Result:
+    result = run(*args)
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def fails(*args: str, code: int = 1) -> str:
+    """Run a command that must fail; return its one error line."""
+    result = run(*args)
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    return lines[0].removeprefix("error: ")
+
+
+def files_under(folder: Path) -> list[str]:
+    if not folder.exists():
+        return []
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def namespace_folder(home: Path, namespace: str) -> Path:
+    return home / "namespaces" / namespace
+
+
+def status_json(*command: str) -> Any:
+    return json.loads(ok(*command, "-o", "json").stdout)
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 now; test sites use these rather than the default 55671,
+    which other programs on a shared machine may want at the same time."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

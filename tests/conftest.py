@@ -1,0 +1,42 @@
+"""Shared fixtures: every test gets its own SKUPPER_PODMAN_HOME, and any site a test
+started is deleted afterwards so no router process outlives its test."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skupper_podman.paths import home
+from skupper_podman.site import delete_site
+
+
+@pytest.fixture(autouse=True)
+def skupper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "skupper-home"
+    monkeypatch.setenv("SKUPPER_PODMAN_HOME", str(folder))
+    monkeypatch.delenv("SKUPPER_PODMAN_DEBUG", raising=False)
+    yield folder
+    namespaces = home() / "namespaces"
+    if namespaces.is_dir():
+        for namespace in sorted(namespaces.iterdir()):
+            delete_site(namespace.name)
+
+
+@pytest.fixture
+def router_available() -> None:
+    """Tests that start real sites need the router (skupper_podman/router/main.py)."""
+    if importlib.util.find_spec("skupper_podman.router.main") is None:
+        pytest.skip("the router (skupper_podman.router.main) is not there yet")
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port with a real listening socket on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
