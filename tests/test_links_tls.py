@@ -189,11 +189,6 @@ def test_inter_router_port_refuses_a_tls_client_without_a_certificate(
     assert _refused(port, use_tls=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="router: with requireSsl a plain client gets a SASL header with no mechanisms "
-    "and the socket stays open; skupper-router closes it",
-)
 def test_inter_router_port_refuses_a_plain_tcp_client(sites: tuple[str, str]) -> None:
     port = status_json("site", "status", "-n", sites[0])["linkAccessPort"]
     assert _refused(port, use_tls=False)

@@ -47,6 +47,9 @@ def process(core: RouterCore, conn: RouterConnection, now: float) -> None:
 def _on_remote_open(core: RouterCore, conn: RouterConnection, event: Event, now: float) -> None:
     connection = event.connection
     conn.peer_id = connection.remote_container or ""
+    if not conn.dialled and conn.engine.peer_fingerprint in core.config.revoked:
+        core.refuse_connection(conn, "amqp:unauthorized-access", "certificate revoked")
+        return
     properties = connection.remote_properties or {}
     conn.peer_cost = int(properties.get("qd.inter-router-cost", 1) or 1)
     if not conn.dialled:

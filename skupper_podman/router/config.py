@@ -124,6 +124,37 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True)
+class GrantServerSettings:
+    """The HTTPS server that redeems access tokens (AccessGrants) for link credentials."""
+
+    port: int
+    host: str = ""
+    sslProfile: str = ""  # the server certificate the tokens' CA verifies
+    grantsDir: str = ""  # one file per AccessGrant, kept by the site
+    caCertFile: str = ""  # the CA that signs the client certificates handed out
+    caKeyFile: str = ""
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """Client certificates refused on every listener, by SHA-256 fingerprint (hex)."""
+
+    name: str
+    fingerprints: str = ""  # comma-separated
+    file: str = ""  # or one fingerprint a line
+
+    def fingerprint_set(self) -> frozenset[str]:
+        items = [f for f in self.fingerprints.split(",") if f.strip()]
+        if self.file:
+            try:
+                with open(self.file) as stream:
+                    items += stream.read().split()
+            except OSError:
+                pass
+        return frozenset(f.strip().lower().replace(":", "") for f in items)
+
+
+@dataclass(frozen=True)
 class RouterConfig:
     router: RouterSettings
     ssl_profiles: dict[str, SslProfile] = field(default_factory=dict)
@@ -135,6 +166,8 @@ class RouterConfig:
     logs: tuple[LogSettings, ...] = ()
     site: SiteInfo = SiteInfo()
     metrics: MetricsSettings | None = None
+    grant_server: GrantServerSettings | None = None
+    revoked: frozenset[str] = frozenset()
 
     def distribution(self, address: str) -> Distribution:
         """The distribution of ``address``: the longest matching configured prefix wins."""
@@ -158,8 +191,13 @@ _ENTITY_TYPES: dict[str, type] = {
     "log": LogSettings,
     "site": SiteInfo,
     "metrics": MetricsSettings,
+    "grantServer": GrantServerSettings,
+    "revocation": Revocation,
 }
-_PATH_ATTRIBUTES = ("caCertFile", "certFile", "privateKeyFile", "outputFile", "debugDumpFile")
+_PATH_ATTRIBUTES = (
+    "caCertFile", "certFile", "privateKeyFile", "outputFile", "debugDumpFile", "grantsDir",
+    "caKeyFile", "file",
+)
 
 
 def load_config(path: Path) -> RouterConfig:
@@ -198,6 +236,8 @@ def parse_config(raw: Any, *, base_dir: Path) -> RouterConfig:
         logs=tuple(entities["log"]),
         site=entities["site"][0] if entities["site"] else SiteInfo(),
         metrics=entities["metrics"][0] if entities["metrics"] else None,
+        grant_server=entities["grantServer"][0] if entities["grantServer"] else None,
+        revoked=frozenset().union(*(r.fingerprint_set() for r in entities["revocation"])),
     )
     _check_references(config)
     return config
@@ -259,6 +299,9 @@ def _check_references(config: RouterConfig) -> None:
             raise ConfigError(f"{entity.name}: unknown sslProfile {entity.sslProfile!r}")
         if not 0 <= entity.port <= 65535:
             raise ConfigError(f"{entity.name}: port {entity.port} out of range")
+    grants = config.grant_server
+    if grants is not None and grants.sslProfile and grants.sslProfile not in config.ssl_profiles:
+        raise ConfigError(f"grantServer: unknown sslProfile {grants.sslProfile!r}")
     for tcp in (*config.tcp_listeners.values(), *config.tcp_connectors.values()):
         if not 0 < tcp.port <= 65535:
             raise ConfigError(f"{tcp.name}: port {tcp.port} out of range")

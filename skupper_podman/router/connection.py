@@ -65,6 +65,7 @@ class RouterConnection:
     idle_streaming_links: list[Link] = field(default_factory=list)
     streaming_session: Session | None = None
     transmit_pending: bool = False
+    received_any: bool = False
     tick_at: float = 0.0
     dynamic_addresses: set[str] = field(default_factory=set)
     active_streams: set[Any] = field(default_factory=set)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
+from proton import Condition
+
 from . import VERSION, amqp_events, control
 from . import commands as cmd
 from .addressing import AddressTable, Destination
@@ -32,6 +34,7 @@ from .streams import LocalStream, OutboundStream, StreamOwner
 from .tcp import TcpCounters, TcpFlow
 
 RECONNECT_DELAYS = (1.0, 1.0, 2.0, 4.0, 8.0)
+TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection (a handshake record)
 LogLevel = Literal["debug", "info", "warning", "error"]
 ConnectorStatus = Literal["CONNECTING", "SUCCESS", "FAILED"]
 
@@ -123,6 +126,9 @@ class RouterCore:
             if new.tcp_listeners.get(name) != tcp_listener and name in self.listening_tcp:
                 self.listening_tcp.discard(name)
                 self._emit(cmd.StopListening("tcp", name))
+        for conn in list(self.connections.values()):
+            if not conn.dialled and conn.engine.peer_fingerprint in new.revoked:
+                self.refuse_connection(conn, "amqp:unauthorized-access", "certificate revoked")
         self._sync_addresses(now)
         self._after(now)
 
@@ -214,6 +220,15 @@ class RouterCore:
         conn = self.connections.get(conn_id)
         if conn is None:
             return
+        if not conn.received_any and not conn.dialled and conn.engine.ssl is not None:
+            conn.received_any = True
+            if data[:1] != TLS_HANDSHAKE:
+                # proton would answer a plain AMQP/SASL header and wait: refuse it at once.
+                self.log("warning", "conn", f"connection {conn.conn_id} from {conn.peer_host}: "
+                         "not TLS on a TLS listener, closed")
+                self.connection_down(conn, "not TLS", now)
+                self._after(now)
+                return
         conn.engine.push(data)
         self._process(conn, now)
         self._after(now)
@@ -229,6 +244,17 @@ class RouterCore:
         conn.engine.close_input()
         self.connection_down(conn, earlier or error, now)
         self._after(now)
+
+    def refuse_connection(self, conn: RouterConnection, condition: str, text: str) -> None:
+        """Close an AMQP connection with an error the peer sees (e.g. a revoked identity)."""
+        connection = conn.engine.connection
+        connection.condition = Condition(condition, text)
+        if connection.state & connection.LOCAL_UNINIT:
+            connection.open()
+        connection.close()
+        self.log("warning", "conn", f"connection {conn.conn_id} from {conn.peer_host} "
+                 f"({conn.engine.peer_subject}) refused: {text}")
+        self.mark_dirty(conn.conn_id)
 
     def amqp_output(self, conn_id: int) -> bytes:
         conn = self.connections.get(conn_id)

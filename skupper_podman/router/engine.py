@@ -135,6 +135,13 @@ class AmqpEngine:
         return float(self.transport.tick(now))
 
     @property
+    def peer_fingerprint(self) -> str:
+        """SHA-256 of the peer's certificate, lowercase hex ("" without TLS)."""
+        if self.ssl is None:
+            return ""
+        return str(self.ssl.get_cert_fingerprint_sha256() or "")
+
+    @property
     def peer_subject(self) -> str:
         return self.ssl.remote_subject if self.ssl is not None else ""
 
