@@ -74,10 +74,12 @@ class AddressTable:
         if not candidates:
             return None
         if closest:
-            best = min(cost for _, cost in candidates)
-            ties = [d for d, cost in candidates if cost == best]
-            return ties[next(self._rotation) % len(ties)]
-        return min(candidates, key=lambda c: (self.outstanding[c[0]] + c[1], c[1], c[0]))[0]
+            scores = [(cost, d) for d, cost in candidates]
+        else:
+            scores = [(self.outstanding[d] + cost, d) for d, cost in candidates]
+        best = min(score for score, _ in scores)
+        ties = sorted(d for score, d in scores if score == best)
+        return ties[next(self._rotation) % len(ties)]  # equal scores take turns
 
     def flow_started(self, destination: Destination) -> None:
         self.outstanding[destination] += 1

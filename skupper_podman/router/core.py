@@ -419,7 +419,8 @@ class RouterCore:
         parts = address.split("/", 3)
         if len(parts) < 3 or parts[0] not in ("_topo", "_edge"):
             return None
-        router = parts[2]
+        # _topo/<area>/<router>/... and _edge/<edge router>/...
+        router = parts[1] if parts[0] == "_edge" else parts[2]
         if parts[0] == "_topo" and (parts[1] != "0" or router == "all"):
             return None
         if router == self.router_id:

@@ -53,3 +53,194 @@ def test_hub_with_three_edges_edge_to_edge(net: RouterNet) -> None:
         payload = f"via {port}".encode() * 100
         assert echo_once(port, payload) == payload
     backend.close()
+
+
+def test_full_mesh_of_five(net: RouterNet) -> None:
+    routers = [net.router(f"m{i}", link_access=True) for i in range(5)]
+    for i, source in enumerate(routers):
+        for target in routers[:i]:
+            net.link(source, target)
+    backend = Backend(EchoHandler)
+    serve(routers[4], backend)
+    ports = [expose(r) for r in routers[:4]]
+    net.start()
+    for port in ports:
+        wait_for_port(port, timeout=20)
+        assert echo_once(port, b"mesh" * 1000) == b"mesh" * 1000
+    backend.close()
+
+
+def test_diamond_survives_the_loss_of_a_middle_router(net: RouterNet) -> None:
+    """a - (b | c) - d; b is cheaper. Killing b moves traffic to c within 5 s."""
+    a, b, c, d = (net.router(n, link_access=True) for n in "abcd")
+    net.link(b, a)
+    net.link(c, a, cost=5)
+    net.link(d, b)
+    net.link(d, c, cost=5)
+    backend = Backend(EchoHandler)
+    serve(d, backend)
+    port = expose(a)
+    net.start()
+    wait_for_port(port, timeout=20)
+    assert echo_once(port, b"via b") == b"via b"
+    b.kill(signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            if echo_once(port, b"via c", timeout=2) == b"via c":
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "no new flow succeeded within 5 s"
+        time.sleep(0.1)
+    for _ in range(20):  # after detection, every new flow succeeds
+        assert echo_once(port, b"steady") == b"steady"
+    backend.close()
+
+
+def test_three_sites_share_a_routing_key_and_one_dies(net: RouterNet) -> None:
+    hub = net.router("hub", link_access=True)
+    servers = [net.router(f"s{i}", link_access=True) for i in range(3)]
+    backends = [Backend(EchoHandler) for _ in servers]
+    counts = [0, 0, 0]
+    for i, (router, backend) in enumerate(zip(servers, backends, strict=True)):
+        net.link(router, hub)
+        router.add("tcpConnector", name="svc", host="127.0.0.1", port=backend.port,
+                   address="svc")
+        backend.RequestHandlerClass = _counting(counts, i)
+    port = expose(hub)
+    net.start()
+    wait_for_port(port, timeout=20)
+    time.sleep(2)  # let every server's address reach the hub
+
+    def flow(i: int) -> bool:
+        return echo_once(port, f"flow {i}".encode(), timeout=20) == f"flow {i}".encode()
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        assert all(pool.map(flow, range(300)))
+    assert all(count >= 50 for count in counts), counts
+    servers[0].kill(signal.SIGKILL)
+    time.sleep(3.5)  # HELLO silence detection (the connection drop is seen at once anyway)
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        assert all(pool.map(flow, range(100)))
+    for backend in backends:
+        backend.close()
+
+
+def _counting(counts: list[int], index: int) -> type[EchoHandler]:
+    class Counting(EchoHandler):
+        def handle(self) -> None:
+            counts[index] += 1
+            super().handle()
+
+    return Counting
+
+
+def test_thousand_concurrent_flows_over_three_hops(net: RouterNet) -> None:
+    routers = [net.router(f"h{i}", link_access=True) for i in range(3)]
+    net.link(routers[1], routers[0])
+    net.link(routers[2], routers[1])
+    backend = Backend(EchoHandler)
+    serve(routers[2], backend)
+    port = expose(routers[0])
+    net.start()
+    wait_for_port(port, timeout=20)
+    sockets = []
+    try:
+        for i in range(1000):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(f"{i:06d}".encode() * 100)
+            sockets.append(sock)
+        for i, sock in enumerate(sockets):
+            expected = f"{i:06d}".encode() * 100
+            got = b""
+            while len(got) < len(expected):
+                data = sock.recv(65536)
+                assert data, f"flow {i} closed early"
+                got += data
+            assert got == expected
+    finally:
+        for sock in sockets:
+            sock.close()
+    backend.close()
+
+
+def test_stalled_reader_keeps_router_memory_flat(net: RouterNet) -> None:
+    """A client that never reads: the backend's sender is held back, RSS stays bounded."""
+    backend = Backend(StreamHandler, send_size=512 * MIB)
+    west = net.router("west", link_access=True)
+    east = net.router("east")
+    net.link(east, west)
+    serve(west, backend)
+    port = expose(east)
+    net.start()
+    wait_for_port(port, timeout=20)
+    time.sleep(0.5)
+    baseline = max(west.rss_kib(), east.rss_kib())
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"go")
+        time.sleep(3)  # nobody reads: windows fill up and everything stops
+        grown = max(west.rss_kib(), east.rss_kib()) - baseline
+        assert grown < 40 * 1024, f"router RSS grew by {grown} KiB with a stalled reader"
+        received = 0
+        sock.settimeout(0.5)
+        try:
+            while received < 4 * MIB:
+                data = sock.recv(1 << 20)
+                if not data:
+                    break
+                received += len(data)
+        except TimeoutError:
+            pass
+        assert received > 0  # it still flows once the reader reads
+    backend.close()
+
+
+def test_edge_fails_over_to_its_other_uplink(net: RouterNet) -> None:
+    """edge -> (hub0 | hub1) -> svc: killing the active uplink's hub moves the edge over."""
+    hubs = [net.router(f"hub{i}", link_access=True) for i in range(2)]
+    service = net.router("svc", link_access=True)
+    for hub in hubs:
+        net.link(service, hub)
+    edge = net.router("edge", mode="edge")
+    for hub in hubs:
+        net.link(edge, hub)
+    backend = Backend(EchoHandler)
+    serve(service, backend)
+    port = expose(edge)
+    net.start()
+    wait_for_port(port, timeout=20)
+    assert echo_once(port, b"first") == b"first"
+    active = next(h for h in hubs if f"uplink to {h.name} active" in edge.log)
+    active.kill(signal.SIGKILL)
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            if echo_once(port, b"second", timeout=2) == b"second":
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the edge did not fail over within 5 s"
+        time.sleep(0.1)
+    standby = next(h for h in hubs if h is not active)
+    assert f"uplink to {standby.name} active" in edge.log
+    backend.close()
+
+
+def test_restarted_router_is_noticed_and_serves_again(net: RouterNet) -> None:
+    west = net.router("west", link_access=True)
+    east = net.router("east")
+    net.link(east, west)
+    backend = Backend(EchoHandler)
+    serve(west, backend)
+    port = expose(east)
+    net.start()
+    wait_for_port(port, timeout=20)
+    assert echo_once(port, b"one") == b"one"
+    west.kill(signal.SIGKILL)
+    wait_for_port(port, open_=False, timeout=10)  # no consumer left: the listener closes
+    west.start()
+    wait_for_port(port, timeout=20)
+    assert echo_once(port, b"two") == b"two"
+    backend.close()
