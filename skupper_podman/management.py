@@ -82,12 +82,21 @@ class ManagementClient:
             self._connection.close()
 
     def query(
-        self, entity_type: str, attribute_names: tuple[str, ...] = ()
+        self,
+        entity_type: str,
+        attribute_names: tuple[str, ...] = (),
+        *,
+        agent: str | None = None,
     ) -> list[dict[str, Any]]:
-        """All entities of `entity_type` (short name, e.g. "connector") as dicts."""
+        """All entities of `entity_type` (short name, e.g. "connector") as dicts.
+
+        `agent` is the management address of another router of the network (see
+        `agent_address`); by default the site's own router answers.
+        """
         request_id = str(uuid.uuid4())
         request = Message(
             id=request_id,
+            address=agent,
             reply_to=self._reply_to,
             properties={
                 "operation": "QUERY",
@@ -129,6 +138,13 @@ def _results(reply: Message, entity_type: str) -> list[dict[str, Any]]:
         raise SkupperError(f"router sent a malformed reply to the query of {entity_type}")
     names = list(body.get("attributeNames", []))
     return [dict(zip(names, row, strict=False)) for row in body.get("results", [])]
+
+
+def agent_address(router_id: str, *, edge: bool) -> str:
+    """The management address of any router of the network, routed by the local router."""
+    if edge:
+        return f"_edge/{router_id}/{MANAGEMENT_ADDRESS}"
+    return f"_topo/0/{router_id}/{MANAGEMENT_ADDRESS}"
 
 
 def query(

@@ -74,6 +74,7 @@ class RouterConnection:
     consumer_links: dict[str, Link] = field(default_factory=dict)
     producer_links: dict[str, Link] = field(default_factory=dict)
     tracking_link: Link | None = None
+    anonymous_sender: Link | None = None
     # edge connections, on the interior's side: what the edge consumes and produces to,
     # and the reachability last reported to it per produced address.
     edge_consumes: set[str] = field(default_factory=set)
@@ -175,11 +176,20 @@ class RouterConnection:
         capability = DATA_CAPABILITY if self.origin.role == "inter-router" else None
         return _attach(self.streaming_session.sender, capability)
 
-    def message_link(self) -> Link | None:
-        """The shared sender for whole (non-streamed) messages at the default priority."""
+    def message_link(self) -> Link:
+        """The shared sender for whole (non-streamed) messages at the default priority.
+
+        Edge connections have no priority data links: there it is an anonymous sender.
+        """
         if len(self.data_senders) > DEFAULT_PRIORITY:
             return self.data_senders[DEFAULT_PRIORITY]
-        return self.data_senders[0] if self.data_senders else None
+        if self.data_senders:
+            return self.data_senders[0]
+        if self.anonymous_sender is None:
+            if self.streaming_session is None:
+                self.streaming_session = self._session()
+            self.anonymous_sender = _attach(self.streaming_session.sender, None)
+        return self.anonymous_sender
 
     def _session(self) -> Session:
         session = self.engine.connection.session()

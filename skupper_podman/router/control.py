@@ -38,7 +38,7 @@ def is_whole_message_address(core: RouterCore, address: str) -> bool:
         parts = address.split("/", 3)
         if len(parts) == 4 and parts[2] in ("all", core.router_id):
             return parts[3] in CONTROL_SUFFIXES or parts[3] == MANAGEMENT_ADDRESS
-    return False
+    return address == f"_edge/{core.router_id}/{MANAGEMENT_ADDRESS}"
 
 
 def handle_message(
@@ -140,8 +140,6 @@ def send_message(core: RouterCore, address: str, message: Message) -> None:
         return
     conn, _ = route
     link = conn.message_link()
-    if link is None:
-        return
     message.address = address
     annotations = RouterAnnotations(0, None, core.ingress_id, core.own_trace)
     send_encoded(core, conn, link, encode_annotations(annotations) + encode_message(message))

@@ -57,6 +57,13 @@ def query(
     )
 
 
+def management_client(store: SiteStore) -> management.ManagementClient:
+    """A management connection to the site's router, for several queries."""
+    return management.ManagementClient(
+        store.facts().management_port, store.credential_folder(certs.LOCAL_CLIENT)
+    )
+
+
 def wait_until_answering(store: SiteStore, timeout: float = ROUTER_START_TIMEOUT_SECONDS) -> None:
     """Return once the router answers a management query; raise if it died or stayed mute."""
     platform = platform_of(store)

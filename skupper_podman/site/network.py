@@ -1,0 +1,132 @@
+"""The whole application network as seen from one site: every router, link and routing key.
+
+Starting at the site's own router, every router found is asked over AMQP management
+(the requests are routed through the network to ``_topo/0/<id>/$management`` or
+``_edge/<id>/$management``): its identity, its router links, its tcpListeners and
+tcpConnectors. Its links name further routers to ask, until none are new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from skupper_podman.errors import SkupperError
+from skupper_podman.management import ManagementClient, agent_address
+from skupper_podman.site.runtime import management_client
+from skupper_podman.site.store import open_site
+
+ROUTER_ROLES = ("inter-router", "edge")
+
+
+@dataclass(frozen=True)
+class NetworkRouter:
+    id: str
+    mode: str
+    site: str
+    namespace: str
+    platform: str
+    version: str
+    local: bool
+    reachable: bool = True
+
+
+@dataclass(frozen=True)
+class NetworkLink:
+    source: str  # the router that dialled
+    target: str
+    role: str
+    cost: int
+    state: str
+
+
+@dataclass
+class RoutingKey:
+    key: str
+    listeners: list[str] = field(default_factory=list)  # router ids with a tcpListener
+    connectors: list[str] = field(default_factory=list)  # router ids with a tcpConnector
+
+
+@dataclass
+class NetworkStatus:
+    routers: list[NetworkRouter]
+    links: list[NetworkLink]
+    routing_keys: list[RoutingKey]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "routers": [asdict(r) for r in self.routers],
+            "links": [asdict(link) for link in self.links],
+            "routingKeys": [asdict(k) for k in self.routing_keys],
+        }
+
+
+def network_status(namespace: str) -> NetworkStatus:
+    store = open_site(namespace)
+    with management_client(store) as client:
+        local = client.query("router")[0]
+        local_id = str(local["id"])
+        pending: list[tuple[str, bool]] = [(local_id, local.get("mode") == "edge")]
+        seen: set[str] = {local_id}
+        routers: list[NetworkRouter] = []
+        links: dict[tuple[str, str], NetworkLink] = {}
+        keys: dict[str, RoutingKey] = {}
+        while pending:
+            router_id, edge = pending.pop(0)
+            agent = None if router_id == local_id else agent_address(router_id, edge=edge)
+            try:
+                found = _survey(client, router_id, agent, keys, links)
+            except SkupperError:
+                routers.append(NetworkRouter(router_id, "edge" if edge else "interior", "",
+                                             "", "", "", router_id == local_id, False))
+                continue
+            routers.append(found[0])
+            for peer, peer_is_edge in found[1]:
+                if peer not in seen:
+                    seen.add(peer)
+                    pending.append((peer, peer_is_edge))
+    return NetworkStatus(
+        sorted(routers, key=lambda r: (not r.local, r.id)),
+        sorted(links.values(), key=lambda link: (link.source, link.target)),
+        sorted(keys.values(), key=lambda k: k.key),
+    )
+
+
+def _survey(
+    client: ManagementClient,
+    router_id: str,
+    agent: str | None,
+    keys: dict[str, RoutingKey],
+    links: dict[tuple[str, str], NetworkLink],
+) -> tuple[NetworkRouter, list[tuple[str, bool]]]:
+    """Ask one router about itself; returns it and the routers its links lead to."""
+    info = client.query("router", agent=agent)[0]
+    router = NetworkRouter(
+        id=router_id,
+        mode=str(info.get("mode", "")),
+        site=str(info.get("site", "")),
+        namespace=str(info.get("namespace", "")),
+        platform=str(info.get("platform", "")),
+        version=str(info.get("version", "")),
+        local=agent is None,
+    )
+    peers: list[tuple[str, bool]] = []
+    for conn in client.query("connection", agent=agent):
+        role, peer = str(conn.get("role", "")), str(conn.get("container", ""))
+        if role not in ROUTER_ROLES or not peer:
+            continue
+        dialled = conn.get("dir") == "out"
+        source, target = (router_id, peer) if dialled else (peer, router_id)
+        links[(source, target)] = NetworkLink(
+            source, target, role, int(conn.get("cost") or 1),
+            "up" if conn.get("opened") else "down",
+        )
+        # an interior sees its edges as incoming "edge" connections
+        peers.append((peer, role == "edge" and not dialled))
+    for kind, attribute in (("tcpListener", "listeners"), ("tcpConnector", "connectors")):
+        for row in client.query(kind, agent=agent):
+            key = keys.setdefault(str(row["address"]), RoutingKey(str(row["address"])))
+            where: list[str] = getattr(key, attribute)
+            if router_id not in where:
+                where.append(router_id)
+    return router, peers
