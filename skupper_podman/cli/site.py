@@ -27,6 +27,9 @@ def init(
         int | None, typer.Option("--port", help="Link access port (default: 55671 or next free).")
     ] = None,
     platform: Annotated[str | None, typer.Option("--platform", help="linux (default).")] = None,
+    edge: Annotated[
+        bool, typer.Option("--edge", help="An edge site: links to one interior site at a time.")
+    ] = False,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Create a site: certificates, router config, and a running router."""
@@ -37,6 +40,7 @@ def init(
         bind_host=bind_host,
         port=port,
         platform=platform,
+        edge=edge,
     )
     output.say(f"Site {status.name} is running in namespace {namespace}.")
     flag = "" if namespace == DEFAULT_NAMESPACE else f" -n {namespace}"

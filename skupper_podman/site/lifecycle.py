@@ -28,6 +28,7 @@ from skupper_podman.site.runtime import (
 from skupper_podman.site.store import RuntimeFacts, SiteStore, open_site
 
 DEFAULT_INTER_ROUTER_PORT = 55671
+DEFAULT_EDGE_PORT = 45671
 ROUTER_ACCESS_NAME = "skupper-router"
 WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
@@ -89,18 +90,23 @@ def server_hosts(bind_host: str | None, extra: list[str]) -> list[str]:
 
 
 def _site_resources(
-    name: str, link_access: bool, bind_host: str | None, port: int
+    name: str, link_access: bool, bind_host: str | None, port: int, *, edge: bool = False
 ) -> list[res.Resource]:
     site = res.Site(
         metadata=res.Metadata(name=name),
-        spec=res.SiteSpec(link_access="default" if link_access else None),
+        spec=res.SiteSpec(link_access="default" if link_access else None, edge=edge),
     )
     if not link_access:
         return [site]
+    # Interior sites accept links from interior sites and from edge sites, on two ports.
+    edge_port = ports.first_free(bind_host or "0.0.0.0", DEFAULT_EDGE_PORT, exclude={port})
     access = res.RouterAccess(
         metadata=res.Metadata(name=ROUTER_ACCESS_NAME),
         spec=res.RouterAccessSpec(
-            roles=[res.RouterAccessRole(name="inter-router", port=port)],
+            roles=[
+                res.RouterAccessRole(name="inter-router", port=port),
+                res.RouterAccessRole(name="edge", port=edge_port),
+            ],
             tls_credentials=certs.SITE_SERVER,
             generate_tls_credentials=True,
             bind_host=bind_host,
@@ -155,8 +161,12 @@ def init_site(
     bind_host: str | None = None,
     port: int | None = None,
     platform: str | None = None,
+    edge: bool = False,
 ) -> SiteStatus:
-    """Create a site in `namespace` and start its router; roll everything back on failure."""
+    """Create a site in `namespace` and start its router; roll everything back on failure.
+
+    An edge site (``edge``) links to one interior site at a time and accepts no links.
+    """
     store = SiteStore(namespace_paths(namespace))
     if store.has_site():
         raise SkupperError(f"namespace {namespace} already has a site: 'site delete' it first")
@@ -166,10 +176,12 @@ def init_site(
         res.Metadata(name=site_name)
     if port is not None and not link_access:
         raise SkupperError("--port is the link access port: add --link-access")
+    if edge and link_access:
+        raise SkupperError("an edge site accepts no links: use --edge or --link-access, not both")
     _check_bind_host(bind_host)
     chosen_port = _choose_port(bind_host, port) if link_access else DEFAULT_INTER_ROUTER_PORT
     with res.user_input(f"site {site_name}"):
-        resources = _site_resources(site_name, link_access, bind_host, chosen_port)
+        resources = _site_resources(site_name, link_access, bind_host, chosen_port, edge=edge)
     facts = RuntimeFacts(platform=runner.name, management_port=ports.ephemeral_loopback_port())
     started = False
     try:

@@ -53,9 +53,9 @@ def require_free(host: str, port: int, *, what: str) -> None:
         raise SkupperError(f"port {port} for {what} is in use on {host}")
 
 
-def first_free(host: str, start: int) -> int:
+def first_free(host: str, start: int, *, exclude: set[int] | None = None) -> int:
     """The first port from `start` up that is free (used when no port was asked for)."""
-    claimed = claimed_ports()
+    claimed = set(claimed_ports()) | (exclude or set())
     for port in range(start, MAX_PORT + 1):
         if port not in claimed and can_bind(host, port):
             return port

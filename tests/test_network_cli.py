@@ -1,0 +1,49 @@
+"""`site init --edge` and `network status` with real routers: a hub and two edge sites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli_helpers import fails, free_port, ok, status_json
+from tests.router.conftest import wait_for_port
+from tests.router.peers import Backend, EchoHandler, echo_once
+
+
+def test_edge_sites_reach_each_other_and_network_status_shows_all(tmp_path: Path) -> None:
+    ok("site", "init", "hub", "-n", "hub", "--link-access", "--port", str(free_port()))
+    ok("site", "init", "e1", "-n", "e1", "--edge")
+    ok("site", "init", "e2", "-n", "e2", "--edge")
+    link_file = tmp_path / "link.yaml"
+    link_file.write_text(ok("link", "generate", "-n", "hub", "--host", "127.0.0.1").stdout)
+    ok("link", "create", str(link_file), "-n", "e1")
+    ok("link", "create", str(link_file), "-n", "e2")
+    backend = Backend(EchoHandler)
+    port = free_port()
+    try:
+        ok("connector", "create", "echo", str(backend.port), "--routing-key", "echo",
+           "--host", "127.0.0.1", "-n", "e2")
+        ok("listener", "create", "echo", str(port), "--routing-key", "echo", "-n", "e1")
+        wait_for_port(port, timeout=20)
+        assert echo_once(port, b"edge to edge") == b"edge to edge"
+        network = status_json("network", "status", "-n", "e1")
+        routers = {r["id"]: r for r in network["routers"]}
+        assert set(routers) == {"hub", "e1", "e2"}
+        assert routers["e1"]["local"] and routers["e2"]["mode"] == "edge"
+        assert routers["hub"]["mode"] == "interior"
+        links = {(link["source"], link["target"], link["role"], link["state"])
+                 for link in network["links"]}
+        assert links == {("e1", "hub", "edge", "up"), ("e2", "hub", "edge", "up")}
+        assert network["routingKeys"] == [
+            {"key": "echo", "listeners": ["e1"], "connectors": ["e2"]}
+        ]
+        table = ok("network", "status", "-n", "hub").stdout
+        assert "Routing keys" in table and "echo" in table
+    finally:
+        backend.close()
+        for namespace in ("e1", "e2", "hub"):
+            ok("site", "delete", "-n", namespace)
+
+
+def test_edge_site_cannot_accept_links() -> None:
+    message = fails("site", "init", "-n", "x", "--edge", "--link-access")
+    assert "edge site accepts no links" in message
