@@ -8,6 +8,7 @@ same file works on the host and mounted into a container.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -284,6 +285,15 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
     return value
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _by_name(items: list[Any], kind: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for item in items:
@@ -299,6 +309,8 @@ def _check_references(config: RouterConfig) -> None:
             raise ConfigError(f"{entity.name}: unknown sslProfile {entity.sslProfile!r}")
         if not 0 <= entity.port <= 65535:
             raise ConfigError(f"{entity.name}: port {entity.port} out of range")
+    if config.metrics is not None and not _is_loopback(config.metrics.host):
+        raise ConfigError(f"metrics: host {config.metrics.host!r} is not a loopback address")
     grants = config.grant_server
     if grants is not None and grants.sslProfile and grants.sslProfile not in config.ssl_profiles:
         raise ConfigError(f"grantServer: unknown sslProfile {grants.sslProfile!r}")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import commands as cmd
+from . import metrics
 from .core import RouterCore
 
 log = logging.getLogger("skupper-router")
@@ -316,6 +317,29 @@ class RouterDriver:
             task.cancel()
         if self._timer is not None:
             self._timer.cancel()
+
+
+async def start_metrics_server(core: RouterCore, host: str, port: int) -> asyncio.AbstractServer:
+    """Serve ``GET /metrics`` (Prometheus text) to loopback clients."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+            path = request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b""
+            if path.split(b"?")[0] in (b"/metrics", b"/"):
+                body, status = metrics.render(core).encode(), b"200 OK"
+            else:
+                body, status = b"not found\n", b"404 Not Found"
+            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; version=0.0.4"
+                         b"\r\nContent-Length: " + str(len(body)).encode() +
+                         b"\r\nConnection: close\r\n\r\n" + body)
+            await writer.drain()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(answer, host, port)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

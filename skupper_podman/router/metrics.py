@@ -1,0 +1,60 @@
+"""Prometheus text exposition of the router's counters (served on loopback only).
+
+``render`` is pure: it reads the core's state and returns the text of one scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .core import RouterCore
+
+_PREFIX = "skupper_router"
+
+
+def render(core: RouterCore) -> str:
+    lines: list[str] = []
+    router = f'router="{_escape(core.router_id)}"'
+    _family(lines, "routers_known", "gauge", "Routers reachable from this one (itself included).",
+            [(router, 1 + (len(core.routing.reachable_routers()) if core.routing else 0))])
+    _family(lines, "tcp_flows_active", "gauge", "TCP flows in progress.",
+            [(router, len(core.flows))])
+    for kind, label in (("listener", "tcp_listener"), ("connector", "tcp_connector")):
+        entities = core.config.tcp_listeners if kind == "listener" else core.config.tcp_connectors
+        rows = []
+        for name, entity in entities.items():
+            counters = core.tcp_counters.get((kind, name))
+            labels = f'{router},{label}="{_escape(name)}",address="{_escape(entity.address)}"'
+            rows.append((labels, counters))
+        for metric, attribute, help_text in (
+            ("connections_opened_total", "connections_opened", "TCP connections opened."),
+            ("connections_closed_total", "connections_closed", "TCP connections closed."),
+            ("bytes_in_total", "bytes_in", "Bytes read from the TCP sockets."),
+            ("bytes_out_total", "bytes_out", "Bytes written to the TCP sockets."),
+        ):
+            _family(lines, f"{label}_{metric}", "counter", help_text,
+                    [(labels, getattr(c, attribute) if c else 0) for labels, c in rows])
+    links = []
+    for name, state in core.connectors.items():
+        labels = f'{router},link="{_escape(name)}",role="{state.config.role}"'
+        links.append((labels, 1 if state.status == "SUCCESS" else 0))
+    _family(lines, "link_up", "gauge", "1 while the link's connection is open.", links)
+    peers = [(f'{router},peer="{_escape(peer)}",role="{conn.origin.role}"', conn.cost)
+             for peer, conn in (*core.neighbors.items(), *core.edge_connections.items())]
+    _family(lines, "router_link_cost", "gauge", "Cost of each open router link.", peers)
+    return "\n".join(lines) + "\n"
+
+
+def _family(
+    lines: list[str], name: str, kind: str, help_text: str, samples: Iterable[tuple[str, object]]
+) -> None:
+    full = f"{_PREFIX}_{name}"
+    lines.append(f"# HELP {full} {help_text}")
+    lines.append(f"# TYPE {full} {kind}")
+    lines.extend(f"{full}{{{labels}}} {value}" for labels, value in samples)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
