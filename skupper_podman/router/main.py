@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .config import ConfigError, RouterConfig, load_config
 from .core import RouterCore
-from .driver import RouterDriver
+from .driver import RouterDriver, start_metrics_server
+from .grants import GrantServerRunner
 
 log = logging.getLogger("skupper-router")
 
@@ -39,6 +40,8 @@ async def _serve(config: RouterConfig, path: Path) -> None:
     loop = asyncio.get_running_loop()
     core = RouterCore(config, now=loop.time(), instance=int(time.time()))
     driver = RouterDriver(core, loop)
+    grants = GrantServerRunner(log)
+    pending: set[asyncio.Task[None]] = set()
     stopped = asyncio.Event()
 
     def reload() -> None:
@@ -50,6 +53,9 @@ async def _serve(config: RouterConfig, path: Path) -> None:
         log.info("config reloaded from %s", path)
         core.apply_config(new, loop.time())
         driver.run()
+        task = loop.create_task(grants.apply(new))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
 
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGTERM, stopped.set)
@@ -57,8 +63,12 @@ async def _serve(config: RouterConfig, path: Path) -> None:
     log.info("router %s (%s) starting", config.router.id, config.router.mode)
     core.start(loop.time())
     driver.run()
+    if config.metrics is not None:
+        await start_metrics_server(core, config.metrics.host, config.metrics.port)
+    await grants.apply(config)
     await stopped.wait()
     log.info("router %s stopping", config.router.id)
+    grants.close()
     await driver.close()
 
 

@@ -1,0 +1,373 @@
+"""Access grants as files, and redeeming one: no sockets here (router/grants.py serves it).
+
+A grant is one JSON file, `<grantsDir>/<uid>.json`, written by the issuing site's
+`token issue` and afterwards only by the grant server (the router) when a token is
+redeemed. The file is replaced atomically (temporary file + rename), so a reader never
+sees half of it. The site side (skupper_podman/site/tokens.py) imports this module for the
+format, which is why it lives in the router package: the router imports nothing from the
+rest of skupper_podman.
+
+Every certificate handed out, by a redemption or by `link generate`, is recorded as an
+`IssuedIdentity` (who holds it and its SHA-256 fingerprint), so that `link revoke NAME`
+can later refuse exactly those certificates.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import datetime
+import hmac
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CLIENT_VALIDITY = datetime.timedelta(days=5 * 365)
+_CLOCK_SKEW = datetime.timedelta(minutes=5)
+_UID = re.compile(r"^[0-9a-f][0-9a-f-]{7,63}$")
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+
+
+class GrantFileError(ValueError):
+    """A grant file that cannot be read or does not hold a grant."""
+
+
+class GrantRefused(Exception):
+    """A redemption the grant server refuses: an HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str  # the role: inter-router or edge
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class IssuedIdentity:
+    """A client certificate this site signed, and for whom."""
+
+    name: str  # the holder: the redeeming site, or the name of a generated link
+    link: str  # the Link (and Secret) name inside the credential
+    fingerprint: str  # SHA-256 of the DER certificate, lowercase hex
+    issued: str  # ISO 8601 UTC
+
+    def to_json(self) -> dict[str, str]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Any) -> IssuedIdentity:
+        try:
+            return cls(**{f.name: str(data[f.name]) for f in dataclasses.fields(cls)})
+        except (KeyError, TypeError):
+            raise GrantFileError(f"not an issued identity: {data!r}") from None
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """One AccessGrant with its status (Skupper's field names where it has them)."""
+
+    uid: str
+    name: str
+    code: str
+    url: str
+    created: datetime.datetime
+    expiration: datetime.datetime
+    redemptions_allowed: int
+    link_cost: int
+    endpoints: tuple[Endpoint, ...]
+    redemptions: int = 0
+    identities: tuple[IssuedIdentity, ...] = ()
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.redemptions_allowed - self.redemptions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "uid": self.uid,
+            "name": self.name,
+            "code": self.code,
+            "url": self.url,
+            "created": iso(self.created),
+            "expirationTime": iso(self.expiration),
+            "redemptionsAllowed": self.redemptions_allowed,
+            "redemptions": self.redemptions,
+            "linkCost": self.link_cost,
+            "endpoints": [dataclasses.asdict(e) for e in self.endpoints],
+            "identities": [i.to_json() for i in self.identities],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> GrantRecord:
+        try:
+            return cls(
+                uid=str(data["uid"]),
+                name=str(data["name"]),
+                code=str(data["code"]),
+                url=str(data["url"]),
+                created=parse_iso(data["created"]),
+                expiration=parse_iso(data["expirationTime"]),
+                redemptions_allowed=int(data["redemptionsAllowed"]),
+                redemptions=int(data["redemptions"]),
+                link_cost=int(data["linkCost"]),
+                endpoints=tuple(
+                    Endpoint(str(e["name"]), str(e["host"]), int(e["port"]))
+                    for e in data["endpoints"]
+                ),
+                identities=tuple(IssuedIdentity.from_json(i) for i in data["identities"]),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise GrantFileError(f"not a grant record: {error}") from None
+
+
+def iso(moment: datetime.datetime) -> str:
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_iso(text: Any) -> datetime.datetime:
+    moment = datetime.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
+
+
+# --- files ----------------------------------------------------------------------------------
+
+
+def grant_path(grants_dir: Path, uid: str) -> Path | None:
+    """Where grant `uid` lives; None if `uid` cannot be a grant (e.g. '../x')."""
+    return grants_dir / f"{uid}.json" if _UID.match(uid) else None
+
+
+def read_grant(path: Path) -> GrantRecord:
+    try:
+        return GrantRecord.from_json(json.loads(path.read_text()))
+    except OSError as error:
+        raise GrantFileError(f"cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise GrantFileError(f"{path}: not valid JSON: {error}") from None
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Replace `path` at once (temp + rename), readable by the owner only (codes, keys)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as stream:
+            json.dump(data, stream, indent=2)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_grant(path: Path, record: GrantRecord) -> None:
+    write_json_atomically(path, record.to_json())
+
+
+def read_grants(grants_dir: Path) -> list[GrantRecord]:
+    """Every readable grant in `grants_dir`, oldest first."""
+    records = []
+    for path in sorted(grants_dir.glob("*.json")):
+        try:
+            records.append(read_grant(path))
+        except GrantFileError:
+            continue  # a broken file must not hide the others
+    return sorted(records, key=lambda r: r.created)
+
+
+# --- redeeming ------------------------------------------------------------------------------
+
+
+def check_redemption(record: GrantRecord, code: str, now: datetime.datetime) -> None:
+    """Raise GrantRefused unless `code` may redeem `record` now. The code is checked
+    first, so that a caller without it learns nothing about the grant."""
+    if not hmac.compare_digest(record.code.encode(), code.encode()):
+        raise GrantRefused(403, "the token's code does not match its grant (altered token?)")
+    if now >= record.expiration:
+        raise GrantRefused(403, f"the token expired at {iso(record.expiration)}")
+    if record.remaining <= 0:
+        raise GrantRefused(
+            403,
+            f"the token was already redeemed {record.redemptions} of "
+            f"{record.redemptions_allowed} times",
+        )
+
+
+def link_name_for(record: GrantRecord, requested: str) -> str:
+    """The Link name asked for by the redeemer, or the grant's name."""
+    name = requested.strip().lower() or record.name
+    if not _NAME.match(name):
+        raise GrantRefused(400, f"invalid link name {requested!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class ClientCredential:
+    cert_pem: bytes
+    key_pem: bytes
+    fingerprint: str
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def sign_client_certificate(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    subject: str,
+    now: datetime.datetime,
+) -> ClientCredential:
+    """A fresh TLS client certificate for `subject`, signed by the site CA."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    start = now - _CLOCK_SKEW
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + CLIENT_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return ClientCredential(
+        cert.public_bytes(serialization.Encoding.PEM), key_pem, fingerprint(cert)
+    )
+
+
+@dataclass(frozen=True)
+class SigningCa:
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @classmethod
+    def load(cls, cert_file: str, key_file: str) -> SigningCa:
+        with open(cert_file, "rb") as cert_stream, open(key_file, "rb") as key_stream:
+            cert = x509.load_pem_x509_certificate(cert_stream.read())
+            key = serialization.load_pem_private_key(key_stream.read(), None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"{key_file}: not an EC private key")
+        return cls(cert, key)
+
+
+@dataclass(frozen=True)
+class Redemption:
+    record: GrantRecord  # as written back, with the new identity
+    identity: IssuedIdentity
+    link_yaml: str
+
+
+def redeem(
+    grants_dir: Path,
+    uid: str,
+    code: str,
+    *,
+    requested_name: str,
+    subject: str,
+    ca: SigningCa,
+    now: datetime.datetime,
+) -> Redemption:
+    """Check and use one redemption of grant `uid`; raise GrantRefused if refused.
+
+    The file is rewritten before the credential is returned; the server runs this with
+    no await in between, so two requests can never take the same last use."""
+    path = grant_path(grants_dir, uid)
+    if path is None or not path.exists():
+        raise GrantRefused(404, "no such access grant (unknown or deleted token)")
+    try:
+        record = read_grant(path)
+    except GrantFileError as error:
+        raise GrantRefused(500, f"the grant cannot be read: {error}") from None
+    check_redemption(record, code, now)
+    link_name = link_name_for(record, requested_name)
+    holder = subject.strip() or link_name
+    credential = sign_client_certificate(ca.cert, ca.key, holder, now)
+    identity = IssuedIdentity(
+        name=holder, link=link_name, fingerprint=credential.fingerprint, issued=iso(now)
+    )
+    updated = dataclasses.replace(
+        record,
+        redemptions=record.redemptions + 1,
+        identities=(*record.identities, identity),
+    )
+    write_grant(path, updated)
+    link_yaml = render_link(link_name, record.endpoints, record.link_cost, ca.cert_pem, credential)
+    return Redemption(updated, identity, link_yaml)
+
+
+# --- the answer: a Link and its Secret, Skupper v2 YAML ----------------------------------------
+
+
+def render_link(
+    name: str,
+    endpoints: tuple[Endpoint, ...],
+    cost: int,
+    ca_pem: bytes,
+    credential: ClientCredential,
+) -> str:
+    """The same two documents `link generate` prints (written without a YAML library:
+    the router ships without one; strings are JSON-quoted, which YAML reads the same)."""
+
+    def b64(data: bytes) -> str:
+        return json.dumps(base64.b64encode(data).decode("ascii"))
+
+    lines = [
+        "apiVersion: skupper.io/v2alpha1",
+        "kind: Link",
+        "metadata:",
+        f"  name: {json.dumps(name)}",
+        "spec:",
+        "  endpoints:",
+    ]
+    for endpoint in endpoints:
+        lines += [
+            f"  - name: {json.dumps(endpoint.name)}",
+            f"    host: {json.dumps(endpoint.host)}",
+            f"    port: {json.dumps(str(endpoint.port))}",
+        ]
+    lines += [
+        f"  tlsCredentials: {json.dumps(name)}",
+        f"  cost: {int(cost)}",
+        "---",
+        "apiVersion: v1",
+        "kind: Secret",
+        "metadata:",
+        f"  name: {json.dumps(name)}",
+        "type: kubernetes.io/tls",
+        "data:",
+        f"  ca.crt: {b64(ca_pem)}",
+        f"  tls.crt: {b64(credential.cert_pem)}",
+        f"  tls.key: {b64(credential.key_pem)}",
+    ]
+    return "\n".join(lines) + "\n"
