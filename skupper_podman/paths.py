@@ -78,6 +78,21 @@ class NamespacePaths:
     def log_file(self) -> Path:
         return self.runtime / "router.log"
 
+    @property
+    def grants(self) -> Path:
+        """Access grants, one JSON file each (router/grant_records.py)."""
+        return self.root / "grants"
+
+    @property
+    def issued(self) -> Path:
+        """Client certificates handed out by `link generate`, one JSON file each."""
+        return self.root / "issued"
+
+    @property
+    def revoked_file(self) -> Path:
+        """Revoked client certificate fingerprints, one a line (read by the router)."""
+        return self.root / "revoked.txt"
+
     def resource_file(self, kind: str, name: str) -> Path:
         return self.resources / f"{kind}-{name}.yaml"
 

@@ -224,11 +224,47 @@ class Secret(_Resource):
         return base64.b64decode(self.data[key])
 
 
-Resource: TypeAlias = Site | Link | Listener | Connector | RouterAccess | Secret
+class AccessGrantSpec(_Model):
+    redemptions_allowed: Annotated[int, Field(ge=1)] = 1
+    expiration_window: str = "15m"
+    code: str | None = None
+    issuer: str | None = None
+    settings: Settings = Field(default_factory=dict)
+
+
+class AccessGrant(_Resource):
+    """Permission to redeem tokens for links; its status lives in the site's grant file."""
+
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["AccessGrant"] = "AccessGrant"
+    spec: AccessGrantSpec = Field(default_factory=AccessGrantSpec)
+
+
+class AccessTokenSpec(_Model):
+    url: Annotated[str, AfterValidator(_check_not_blank)]
+    code: Annotated[str, AfterValidator(_check_not_blank)]
+    ca: Annotated[str, Field(min_length=1)]  # PEM
+    link_cost: Cost | None = None
+    settings: Settings = Field(default_factory=dict)
+
+
+class AccessToken(_Resource):
+    """What `token issue` prints: where to redeem (url), the code, and the CA to trust."""
+
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["AccessToken"] = "AccessToken"
+    spec: AccessTokenSpec
+
+
+Resource: TypeAlias = (
+    Site | Link | Listener | Connector | RouterAccess | Secret | AccessGrant | AccessToken
+)
 _RESOURCE_ADAPTER: TypeAdapter[Resource] = TypeAdapter(
     Annotated[Resource, Field(discriminator="kind")]
 )
-KINDS = ("Site", "Link", "Listener", "Connector", "RouterAccess", "Secret")
+KINDS = (
+    "Site", "Link", "Listener", "Connector", "RouterAccess", "Secret", "AccessGrant", "AccessToken"
+)
 
 
 def describe_validation_error(error: ValidationError, where: str | None = None) -> str:

@@ -21,6 +21,8 @@ CREDENTIALS_FROM_RUNTIME = "../certs"
 MANAGEMENT_LISTENER = "skupper-local"
 MANAGEMENT_HOST = "127.0.0.1"
 DEFAULT_LOGGING = "info+"
+GRANTS_FROM_RUNTIME = "../grants"
+REVOKED_FILE = "../revoked.txt"
 
 
 def ssl_profile(credential_name: str) -> Entity:
@@ -79,6 +81,28 @@ def _router_access_entities(access: RouterAccess) -> list[Entity]:
     return entities
 
 
+def _grant_entities(access: RouterAccess, grant_server_port: int | None) -> list[Entity]:
+    """The grant server (token redemption, on its own port, with the link access server
+    certificate) and the list of revoked client certificates, both files of the site."""
+    entities: list[Entity] = [("revocation", {"name": "revoked", "file": REVOKED_FILE})]
+    if grant_server_port is not None:
+        site_ca = f"{CREDENTIALS_FROM_RUNTIME}/{certs.SITE_CA}"
+        entities.append(
+            (
+                "grantServer",
+                {
+                    "host": access.spec.bind_host or "",
+                    "port": grant_server_port,
+                    "sslProfile": access.spec.tls_credentials,
+                    "grantsDir": GRANTS_FROM_RUNTIME,
+                    "caCertFile": f"{site_ca}/{certs.CERT_FILE}",
+                    "caKeyFile": f"{site_ca}/{certs.KEY_FILE}",
+                },
+            )
+        )
+    return entities
+
+
 def link_role(edge_site: bool) -> str:
     """The role a link's connector has: an edge site links as an edge."""
     return "edge" if edge_site else "inter-router"
@@ -107,7 +131,12 @@ def _link_entities(link: Link, edge_site: bool) -> list[Entity]:
 
 
 def build_router_config(
-    resources: SiteResources, *, namespace: str, platform: str, management_port: int
+    resources: SiteResources,
+    *,
+    namespace: str,
+    platform: str,
+    management_port: int,
+    grant_server_port: int | None = None,
 ) -> list[Entity]:
     """The skrouterd.json entities for a site."""
     site = resources.site
@@ -127,6 +156,7 @@ def build_router_config(
     access = resources.router_access
     if access is not None and site.spec.has_link_access and not edge:
         entities += _router_access_entities(access)
+        entities += _grant_entities(access, grant_server_port)
     for link in resources.links:
         entities += _link_entities(link, edge)
     for listener in resources.listeners:

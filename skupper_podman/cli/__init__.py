@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from skupper_podman.cli import connector, link, listener, network, site
+from skupper_podman.cli import connector, link, listener, network, site, token
 from skupper_podman.cli.errors import ErrorReportingGroup, debugging
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(site.app, name="site")
 app.add_typer(link.app, name="link")
 app.add_typer(listener.app, name="listener")
 app.add_typer(connector.app, name="connector")
+app.add_typer(token.app, name="token")
 app.add_typer(network.app, name="network")
 
 

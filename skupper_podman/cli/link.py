@@ -1,4 +1,4 @@
-"""`skupper-podman link`: generate, create, status, delete."""
+"""`skupper-podman link`: generate, create, status, delete, revoke."""
 
 from __future__ import annotations
 
@@ -64,3 +64,19 @@ def delete(
     output.say(f"Link {name} deleted.")
     if not reloaded:
         output.warn("the router is not running")
+
+
+@app.command("revoke")
+def revoke(
+    name: Annotated[str, typer.Argument(help="The linked site (or generated link) to revoke.")],
+    *,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Refuse the credentials this site issued to NAME: its links drop and stay down."""
+    revoked = core.revoke_link(namespace, name)
+    if revoked.certificates == 0:
+        output.say(f"{name} was already revoked.")
+    else:
+        output.say(f"Revoked {revoked.certificates} certificate(s) issued to {name}.")
+    if not revoked.reloaded:
+        output.warn("the router is not running; the revocation applies when it starts")

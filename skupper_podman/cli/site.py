@@ -27,6 +27,10 @@ def init(
         int | None, typer.Option("--port", help="Link access port (default: 55671 or next free).")
     ] = None,
     platform: Annotated[str | None, typer.Option("--platform", help="linux (default).")] = None,
+    grant_port: Annotated[
+        int | None,
+        typer.Option("--grant-port", help="Token redemption port (default: 9090 or next free)."),
+    ] = None,
     edge: Annotated[
         bool, typer.Option("--edge", help="An edge site: links to one interior site at a time.")
     ] = False,
@@ -40,6 +44,7 @@ def init(
         bind_host=bind_host,
         port=port,
         platform=platform,
+        grant_port=grant_port,
         edge=edge,
     )
     output.say(f"Site {status.name} is running in namespace {namespace}.")

@@ -12,6 +12,7 @@ from skupper_podman.site.links import (
     generate_link,
     link_status,
 )
+from skupper_podman.site.revocation import Revoked, revoke_link
 from skupper_podman.site.services import (
     ServiceStatus,
     connector_status,
@@ -23,9 +24,19 @@ from skupper_podman.site.services import (
     list_listeners,
     listener_status,
 )
+from skupper_podman.site.tokens import (
+    GrantStatus,
+    IssuedToken,
+    issue_token,
+    list_grants,
+    redeem_token,
+)
 
 __all__ = [
+    "GrantStatus",
+    "IssuedToken",
     "LinkStatus",
+    "Revoked",
     "ServiceStatus",
     "SiteStatus",
     "connector_status",
@@ -38,9 +49,13 @@ __all__ = [
     "delete_site",
     "generate_link",
     "init_site",
+    "issue_token",
     "link_status",
     "list_connectors",
+    "list_grants",
     "list_listeners",
     "listener_status",
+    "redeem_token",
+    "revoke_link",
     "site_status",
 ]

@@ -26,6 +26,7 @@ from skupper_podman.site.runtime import (
     write_router_config,
 )
 from skupper_podman.site.store import RuntimeFacts, SiteStore, open_site
+from skupper_podman.site.tokens import choose_grant_port
 
 DEFAULT_INTER_ROUTER_PORT = 55671
 DEFAULT_EDGE_PORT = 45671
@@ -162,6 +163,7 @@ def init_site(
     port: int | None = None,
     platform: str | None = None,
     edge: bool = False,
+    grant_port: int | None = None,
 ) -> SiteStatus:
     """Create a site in `namespace` and start its router; roll everything back on failure.
 
@@ -176,13 +178,24 @@ def init_site(
         res.Metadata(name=site_name)
     if port is not None and not link_access:
         raise SkupperError("--port is the link access port: add --link-access")
+    if grant_port is not None and not link_access:
+        raise SkupperError("--grant-port is the token redemption port: add --link-access")
     if edge and link_access:
         raise SkupperError("an edge site accepts no links: use --edge or --link-access, not both")
     _check_bind_host(bind_host)
     chosen_port = _choose_port(bind_host, port) if link_access else DEFAULT_INTER_ROUTER_PORT
     with res.user_input(f"site {site_name}"):
         resources = _site_resources(site_name, link_access, bind_host, chosen_port, edge=edge)
-    facts = RuntimeFacts(platform=runner.name, management_port=ports.ephemeral_loopback_port())
+    access_ports = {
+        role.port for r in resources if isinstance(r, res.RouterAccess) for role in r.spec.roles
+    }
+    facts = RuntimeFacts(
+        platform=runner.name,
+        management_port=ports.ephemeral_loopback_port(),
+        grant_server_port=choose_grant_port(bind_host, grant_port, access_ports)
+        if link_access
+        else None,
+    )
     started = False
     try:
         for resource in resources:

@@ -20,6 +20,7 @@ from skupper_podman import certs
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.routerconfig import link_role
+from skupper_podman.site.revocation import record_generated
 from skupper_podman.site.runtime import query, reconfigure
 from skupper_podman.site.store import SiteStore, open_site
 
@@ -63,11 +64,8 @@ def _certificate_names(store: SiteStore, credential: str) -> list[str]:
     return [str(n.value) for n in extension.value]
 
 
-def generate_link(
-    namespace: str, *, name: str | None = None, host: str | None = None, cost: int = 1
-) -> str:
-    """A link file (Link + Secret YAML) that lets another site link to this one."""
-    store = open_site(namespace)
+def require_link_access(store: SiteStore) -> res.RouterAccess:
+    """The site's RouterAccess; a clear error if it accepts no links."""
     resources = store.load()
     access = resources.router_access
     if not resources.site.spec.has_link_access or access is None:
@@ -75,15 +73,31 @@ def generate_link(
             f"site {resources.site.name} has no link access: "
             "init it with 'skupper-podman site init --link-access'"
         )
-    link_name = name or f"link-{resources.site.name}"
-    with res.user_input("link name"):
-        res.Metadata(name=link_name)
+    return access
+
+
+def dial_host(store: SiteStore, access: res.RouterAccess, host: str | None) -> str:
+    """The host other sites dial (`host` or this host's name); it must be in the site's
+    server certificate, or their TLS verification would fail."""
     target = host or socket.gethostname()
     known = _certificate_names(store, access.spec.tls_credentials)
     if target not in known:
         raise SkupperError(
             f"host {target!r} is not in this site's certificate; use one of: {', '.join(known)}"
         )
+    return target
+
+
+def generate_link(
+    namespace: str, *, name: str | None = None, host: str | None = None, cost: int = 1
+) -> str:
+    """A link file (Link + Secret YAML) that lets another site link to this one."""
+    store = open_site(namespace)
+    access = require_link_access(store)
+    link_name = name or f"link-{store.load().site.name}"
+    with res.user_input("link name"):
+        res.Metadata(name=link_name)
+    target = dial_host(store, access, host)
     with res.user_input(f"link {link_name}"):
         endpoints = [
             res.Endpoint(name=role.name, host=target, port=role.port) for role in access.spec.roles
@@ -94,6 +108,7 @@ def generate_link(
         )
     site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
     client = certs.issue_client_cert(site_ca, link_name)
+    record_generated(store, link_name, client.cert)
     secret = res.Secret.from_pem(link_name, client.files())
     return res.dump_yaml([link, secret])
 
@@ -103,11 +118,15 @@ def _read_link_file(path: Path) -> tuple[res.Link, res.Secret]:
         text = path.read_text()
     except OSError as error:
         raise SkupperError(f"cannot read link file {path}: {error.strerror}") from None
-    items = res.load_yaml(text, str(path))
+    return link_and_secret(res.load_yaml(text, str(path)), str(path))
+
+
+def link_and_secret(items: list[res.Resource], where: str) -> tuple[res.Link, res.Secret]:
+    """The one Link and its Secret of a link file (or of a grant server's answer)."""
     links = [r for r in items if isinstance(r, res.Link)]
     others = [r for r in items if not isinstance(r, res.Link | res.Secret)]
     if len(links) != 1 or others:
-        raise SkupperError(f"{path}: a link file holds exactly one Link and its Secret")
+        raise SkupperError(f"{where}: a link file holds exactly one Link and its Secret")
     link = links[0]
     secret = next(
         (r for r in items if isinstance(r, res.Secret) and r.name == link.spec.tls_credentials),
@@ -115,12 +134,12 @@ def _read_link_file(path: Path) -> tuple[res.Link, res.Secret]:
     )
     if secret is None:
         raise SkupperError(
-            f"{path}: no Secret named {link.spec.tls_credentials!r} (the Link's tlsCredentials)"
+            f"{where}: no Secret named {link.spec.tls_credentials!r} (the Link's tlsCredentials)"
         )
     return link, secret
 
 
-def _check_secret(path: Path, secret: res.Secret, store: SiteStore) -> None:
+def _check_secret(path: Path | str, secret: res.Secret, store: SiteStore) -> None:
     missing = [key for key in res.TLS_SECRET_KEYS if key not in secret.data]
     if missing:
         raise SkupperError(f"{path}: Secret {secret.name} lacks {', '.join(missing)}")
@@ -160,17 +179,35 @@ def create_link(
     """Link this site to the one that generated `path`; returns the Link and whether the
     running router was reloaded."""
     store = open_site(namespace)
-    resources = store.load()
     link, secret = _read_link_file(path)
-    _check_secret(path, secret, store)
+    return install_link(store, link, secret, str(path), name=name, cost=cost)
+
+
+def check_new_link_name(store: SiteStore, name: str) -> None:
+    if store.has("Link", name):
+        raise SkupperError(f"a link named {name} already exists in namespace {store.namespace}")
+    if name in RESERVED_CREDENTIALS:
+        raise SkupperError(f"the link name {name} is reserved: choose another with --name")
+
+
+def install_link(
+    store: SiteStore,
+    link: res.Link,
+    secret: res.Secret,
+    where: str,
+    *,
+    name: str | None = None,
+    cost: int | None = None,
+) -> tuple[res.Link, bool]:
+    """Check a Link and its Secret (from a link file or a redeemed token), then write
+    them and reload the router."""
+    resources = store.load()
+    _check_secret(where, secret, store)
     link, secret = _renamed(link, secret, name, cost)
-    if store.has("Link", link.name):
-        raise SkupperError(f"a link named {link.name} already exists in namespace {namespace}")
-    if link.name in RESERVED_CREDENTIALS:
-        raise SkupperError(f"the link name {link.name} is reserved: choose another with --name")
+    check_new_link_name(store, link.name)
     role = link_role(resources.site.spec.edge)
     if link.spec.endpoint_for_role(role) is None:
-        raise SkupperError(f"{path}: the Link has no {role!r} endpoint")
+        raise SkupperError(f"{where}: the Link has no {role!r} endpoint")
     certs.write_credential(
         store.credential_folder(link.name), {key: secret.pem(key) for key in res.TLS_SECRET_KEYS}
     )

@@ -40,7 +40,10 @@ def claimed_ports() -> dict[int, str]:
                 for role in resources.router_access.spec.roles:
                     claimed[role.port] = f"site {resources.site.name} ({store.namespace})"
         with contextlib.suppress(SkupperError):
-            claimed[store.facts().management_port] = f"management of {store.namespace}"
+            facts = store.facts()
+            claimed[facts.management_port] = f"management of {store.namespace}"
+            if facts.grant_server_port is not None:
+                claimed[facts.grant_server_port] = f"grant server of {store.namespace}"
     return claimed
 
 

@@ -25,6 +25,7 @@ def write_router_config(store: SiteStore, facts: RuntimeFacts) -> None:
         namespace=store.namespace,
         platform=facts.platform,
         management_port=facts.management_port,
+        grant_server_port=facts.grant_server_port,
     )
     write_atomically(store.paths.router_config, routerconfig.render(entities))
 

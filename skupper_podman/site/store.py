@@ -21,9 +21,16 @@ class RuntimeFacts:
 
     platform: str
     management_port: int
+    grant_server_port: int | None = None  # sites with link access redeem tokens there
 
     def to_json(self) -> str:
-        return json.dumps({"platform": self.platform, "managementPort": self.management_port})
+        data: dict[str, object] = {
+            "platform": self.platform,
+            "managementPort": self.management_port,
+        }
+        if self.grant_server_port is not None:
+            data["grantServerPort"] = self.grant_server_port
+        return json.dumps(data)
 
 
 def write_atomically(path: Path, content: str | bytes, mode: int = 0o644) -> None:
@@ -63,8 +70,8 @@ class SiteStore:
         return self.paths.resource_file(kind, name).exists()
 
     def write(self, resource: res.Resource) -> None:
-        # Secrets hold private keys: readable by the owner only.
-        mode = 0o600 if isinstance(resource, res.Secret) else 0o644
+        # Secrets hold private keys, grants their codes: readable by the owner only.
+        mode = 0o600 if isinstance(resource, res.Secret | res.AccessGrant) else 0o644
         path = self.paths.resource_file(resource.kind, resource.name)
         write_atomically(path, res.dump_yaml([resource]), mode)
 
@@ -74,7 +81,12 @@ class SiteStore:
     def facts(self) -> RuntimeFacts:
         try:
             data = json.loads(self.paths.platform_file.read_text())
-            return RuntimeFacts(platform=data["platform"], management_port=data["managementPort"])
+            grant_port = data.get("grantServerPort")
+            return RuntimeFacts(
+                platform=data["platform"],
+                management_port=data["managementPort"],
+                grant_server_port=int(grant_port) if grant_port is not None else None,
+            )
         except (OSError, ValueError, KeyError, TypeError):
             raise SkupperError(
                 f"namespace {self.namespace} has no usable {self.paths.platform_file}: "

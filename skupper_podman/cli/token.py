@@ -1,0 +1,62 @@
+"""`skupper-podman token`: issue, redeem and list access tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from skupper_podman import site as core
+from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
+from skupper_podman.cli.output import OutputFormat, output
+
+app = typer.Typer(help="Link sites with one-time, expiring tokens.", no_args_is_help=True)
+
+Cost = Annotated[int | None, typer.Option("--cost", min=1, help="Link cost (default 1).")]
+COLUMNS = ("name", "status", "expirationTime", "remaining", "redemptions", "redeemedBy")
+
+
+@app.command("issue")
+def issue(
+    *,
+    name: Annotated[str | None, typer.Option("--name", help="Grant name.")] = None,
+    expiry: Annotated[
+        str, typer.Option("--expiry", help="How long the token can be redeemed: 30s, 15m, 2h.")
+    ] = "15m",
+    uses: Annotated[int, typer.Option("--uses", min=1, help="How many sites may redeem it.")] = 1,
+    cost: Cost = None,
+    host: Annotated[str | None, typer.Option("--host", help="Host other sites dial.")] = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Print an access token (AccessToken YAML) for other sites: '> token.yaml'."""
+    issued = core.issue_token(
+        namespace, name=name, expiry=expiry, uses=uses, cost=cost or 1, host=host
+    )
+    output.raw(issued.token_yaml)
+    if not issued.server_answering:
+        output.warn(f"the grant server ({issued.grant.url}) does not answer; see the router log")
+
+
+@app.command("redeem")
+def redeem(
+    file: Annotated[Path, typer.Argument(help="Token file from 'token issue'.")],
+    *,
+    name: Annotated[str | None, typer.Option("--name", help="Link name.")] = None,
+    cost: Cost = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Redeem a token: get a credential from the issuing site and link to it."""
+    link, reloaded = core.redeem_token(namespace, file, name=name, cost=cost)
+    output.say(f"Link {link.name} created; see 'skupper-podman link status'.")
+    if not reloaded:
+        output.warn("the router is not running; the link applies when it starts")
+
+
+@app.command("list")
+def list_(
+    *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
+) -> None:
+    """List the site's grants: expiry, remaining uses, and who redeemed them."""
+    rows = [g.to_dict() for g in core.list_grants(namespace)]
+    output.records(rows, output_format, COLUMNS)
