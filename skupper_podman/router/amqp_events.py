@@ -13,7 +13,8 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from proton import Data, Delivery, Event, Link
+from cproton import lib as _lib
+from proton import Data, Delivery, Link
 
 from . import VERSION, control
 from .connection import (
@@ -25,6 +26,7 @@ from .connection import (
     RouterConnection,
     capability_of,
 )
+from .engine import ProtonEvent as Event
 from .engine import receive
 from .message import MalformedMessage, MessageHeader, header_of_complete, parse_header
 from .streams import MODIFIED, REJECTED, RELEASED, InboundStream, OutboundStream
@@ -35,10 +37,8 @@ if TYPE_CHECKING:
 
 
 def process(core: RouterCore, conn: RouterConnection, now: float) -> None:
-    for event in conn.engine.events():
-        handler = _HANDLERS.get(event.type)
-        if handler is not None:
-            handler(core, conn, event, now)
+    for event in conn.engine.events(_WANTED):
+        _HANDLERS[event.type](core, conn, event, now)
 
 
 # --- connection, session and link lifecycle ----------------------------------------------------
@@ -357,13 +357,14 @@ class _Discard:
 _DISCARD = _Discard()
 
 _Handler = Callable[["RouterCore", RouterConnection, Event, float], None]
-_HANDLERS: dict[Any, _Handler] = {
-    Event.CONNECTION_REMOTE_OPEN: _on_remote_open,
-    Event.CONNECTION_REMOTE_CLOSE: _on_remote_close,
-    Event.SESSION_REMOTE_OPEN: _on_session_open,
-    Event.LINK_REMOTE_OPEN: _on_link_open,
-    Event.LINK_REMOTE_CLOSE: _on_link_close,
-    Event.LINK_REMOTE_DETACH: _on_link_close,
-    Event.DELIVERY: _on_delivery,
-    Event.TRANSPORT_CLOSED: _on_transport_closed,
+_HANDLERS: dict[int, _Handler] = {
+    _lib.PN_CONNECTION_REMOTE_OPEN: _on_remote_open,
+    _lib.PN_CONNECTION_REMOTE_CLOSE: _on_remote_close,
+    _lib.PN_SESSION_REMOTE_OPEN: _on_session_open,
+    _lib.PN_LINK_REMOTE_OPEN: _on_link_open,
+    _lib.PN_LINK_REMOTE_CLOSE: _on_link_close,
+    _lib.PN_LINK_REMOTE_DETACH: _on_link_close,
+    _lib.PN_DELIVERY: _on_delivery,
+    _lib.PN_TRANSPORT_CLOSED: _on_transport_closed,
 }
+_WANTED = frozenset(_HANDLERS)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from cproton import ffi as _ffi
 from cproton import lib as _lib
-from proton import SSL, Collector, Connection, Event, Link, SSLDomain, Transport
+from proton import SSL, Collector, Connection, Delivery, Link, Session, SSLDomain, Transport
 
 from .config import SslProfile
 
@@ -34,6 +34,32 @@ def receive(link: Link, size: int) -> bytes:
         return b""
     got = _lib.pn_link_recv(link._impl, _ffi.from_buffer(_recv_buffer), size)
     return bytes(memoryview(_recv_buffer)[:got]) if got > 0 else b""
+
+
+class ProtonEvent:
+    """One proton event; its objects are wrapped only when asked for."""
+
+    __slots__ = ("_impl", "type")
+
+    def __init__(self, kind: int, impl: object) -> None:
+        self.type = kind
+        self._impl = impl
+
+    @property
+    def delivery(self) -> Delivery:
+        return Delivery.wrap(_lib.pn_event_delivery(self._impl))
+
+    @property
+    def link(self) -> Link:
+        return Link.wrap(_lib.pn_event_link(self._impl))
+
+    @property
+    def session(self) -> Session:
+        return Session.wrap(_lib.pn_event_session(self._impl))
+
+    @property
+    def connection(self) -> Connection:
+        return Connection.wrap(_lib.pn_event_connection(self._impl))
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +103,7 @@ class AmqpEngine:
         self.transport.bind(self.connection)
         self._input_closed = False
         self._impl = self.transport._impl
+        self._collector_impl = self.collector._impl
         self._output = bytearray(OUTPUT_CHUNK)
 
     def push(self, data: bytes | memoryview) -> None:
@@ -121,14 +148,22 @@ class AmqpEngine:
     def output_closed(self) -> bool:
         return self.transport.pending() < 0
 
-    def events(self) -> Iterator[Event]:
-        collector = self.collector
+    def events(self, wanted: frozenset[int]) -> Iterator[ProtonEvent]:
+        """The collector's events of the ``wanted`` types (``PN_*`` numbers), in order.
+
+        The binding's ``Collector.peek`` wraps every event together with its delivery,
+        link, session, connection and transport: most events are of no interest, so they
+        are filtered on their type number before anything is wrapped.
+        """
+        collector = self._collector_impl
         while True:
-            event = collector.peek()
-            if event is None:
+            impl = _lib.pn_collector_peek(collector)
+            if impl == _ffi.NULL:
                 return
-            yield event
-            collector.pop()
+            kind = _lib.pn_event_type(impl)
+            if kind in wanted:
+                yield ProtonEvent(kind, impl)
+            _lib.pn_collector_pop(collector)
 
     def tick(self, now: float) -> float:
         """Advance proton's idle-timeout clock; returns the next deadline (0 = none)."""
