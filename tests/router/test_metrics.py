@@ -1,0 +1,51 @@
+"""The Prometheus endpoint of a real router: counters after real flows."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from .conftest import RouterNet, free_port, wait_for_port
+from .peers import Backend, EchoHandler, echo_once
+
+
+def scrape(port: int) -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def test_metrics_count_flows_bytes_and_links(net: RouterNet) -> None:
+    west = net.router("west", link_access=True)
+    east = net.router("east")
+    net.link(east, west)
+    backend = Backend(EchoHandler)
+    west.add("tcpConnector", name="svc", host="127.0.0.1", port=backend.port, address="svc")
+    port, metrics_port = free_port(), free_port()
+    east.add("tcpListener", name="svc", host="127.0.0.1", port=port, address="svc")
+    east.add("metrics", host="127.0.0.1", port=metrics_port)
+    net.start()
+    wait_for_port(port, timeout=20)
+    before = scrape(metrics_port)
+    for _ in range(3):
+        assert echo_once(port, b"x" * 1000) == b"x" * 1000
+    after = scrape(metrics_port)
+    labels = 'router="east",tcp_listener="svc",address="svc"'
+    opened = f"skupper_router_tcp_listener_connections_opened_total{{{labels}}}"
+    assert after[opened] - before[opened] == 3
+    assert after[f"skupper_router_tcp_listener_bytes_in_total{{{labels}}}"] >= 3000
+    assert after['skupper_router_link_up{router="east",link="link-west",role="inter-router"}'] == 1
+    assert after['skupper_router_routers_known{router="east"}'] == 2
+    backend.close()
+
+
+def test_metrics_refuse_a_non_loopback_host(net: RouterNet) -> None:
+    router = net.router("solo")
+    router.add("metrics", host="0.0.0.0", port=free_port())
+    router.start()
+    assert router.process is not None
+    assert router.process.wait(10) != 0
+    assert "not a loopback address" in router.log
