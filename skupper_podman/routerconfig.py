@@ -20,6 +20,10 @@ Entity = tuple[str, dict[str, Any]]
 CREDENTIALS_FROM_RUNTIME = "../certs"
 MANAGEMENT_LISTENER = "skupper-local"
 MANAGEMENT_HOST = "127.0.0.1"
+# In a container the router binds every address of its own network namespace: the
+# engine publishes the ports on the host at the addresses the user asked for.
+CONTAINER_PLATFORMS = ("podman", "docker")
+CONTAINER_BIND_HOST = "0.0.0.0"
 DEFAULT_LOGGING = "info+"
 GRANTS_FROM_RUNTIME = "../grants"
 REVOKED_FILE = "../revoked.txt"
@@ -39,14 +43,14 @@ def ssl_profile(credential_name: str) -> Entity:
     )
 
 
-def _management_entities(management_port: int) -> list[Entity]:
+def _management_entities(management_port: int, host: str = MANAGEMENT_HOST) -> list[Entity]:
     return [
         ssl_profile(certs.LOCAL_SERVER),
         (
             "listener",
             {
                 "name": MANAGEMENT_LISTENER,
-                "host": MANAGEMENT_HOST,
+                "host": host,
                 "port": management_port,
                 "role": "normal",
                 "sslProfile": certs.LOCAL_SERVER,
@@ -58,7 +62,7 @@ def _management_entities(management_port: int) -> list[Entity]:
     ]
 
 
-def _router_access_entities(access: RouterAccess) -> list[Entity]:
+def _router_access_entities(access: RouterAccess, bind_host: str | None = None) -> list[Entity]:
     credential = access.spec.tls_credentials
     entities = [ssl_profile(credential)]
     for role in access.spec.roles:
@@ -67,7 +71,7 @@ def _router_access_entities(access: RouterAccess) -> list[Entity]:
                 "listener",
                 {
                     "name": f"{access.name}-{role.name}",
-                    "host": access.spec.bind_host or "0.0.0.0",
+                    "host": bind_host or access.spec.bind_host or "0.0.0.0",
                     "port": role.port,
                     "role": role.name,
                     "cost": 1,
@@ -81,7 +85,9 @@ def _router_access_entities(access: RouterAccess) -> list[Entity]:
     return entities
 
 
-def _grant_entities(access: RouterAccess, grant_server_port: int | None) -> list[Entity]:
+def _grant_entities(
+    access: RouterAccess, grant_server_port: int | None, bind_host: str | None = None
+) -> list[Entity]:
     """The grant server (token redemption, on its own port, with the link access server
     certificate) and the list of revoked client certificates, both files of the site."""
     entities: list[Entity] = [("revocation", {"name": "revoked", "file": REVOKED_FILE})]
@@ -91,7 +97,7 @@ def _grant_entities(access: RouterAccess, grant_server_port: int | None) -> list
             (
                 "grantServer",
                 {
-                    "host": access.spec.bind_host or "",
+                    "host": bind_host or access.spec.bind_host or "",
                     "port": grant_server_port,
                     "sslProfile": access.spec.tls_credentials,
                     "grantsDir": GRANTS_FROM_RUNTIME,
@@ -152,11 +158,13 @@ def build_router_config(
             },
         ),
     ]
-    entities += _management_entities(management_port)
+    in_container = platform in CONTAINER_PLATFORMS
+    container_host = CONTAINER_BIND_HOST if in_container else None
+    entities += _management_entities(management_port, container_host or MANAGEMENT_HOST)
     access = resources.router_access
     if access is not None and site.spec.has_link_access and not edge:
-        entities += _router_access_entities(access)
-        entities += _grant_entities(access, grant_server_port)
+        entities += _router_access_entities(access, container_host)
+        entities += _grant_entities(access, grant_server_port, container_host)
     for link in resources.links:
         entities += _link_entities(link, edge)
     for listener in resources.listeners:
@@ -166,7 +174,7 @@ def build_router_config(
                 "tcpListener",
                 {
                     "name": listener.name,
-                    "host": local.host,
+                    "host": container_host or local.host,
                     "port": local.port,
                     "address": local.routing_key,
                 },

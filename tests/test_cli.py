@@ -88,9 +88,6 @@ def test_site_init_with_invalid_name(skupper_home: Path) -> None:
 
 def test_unknown_platform(skupper_home: Path) -> None:
     assert fails("site", "init", "--platform", "vms").startswith("unknown platform 'vms'")
-    assert fails("site", "init", "--platform", "podman").startswith(
-        "platform 'podman' is not available yet"
-    )
     assert files_under(skupper_home) == []
 
 

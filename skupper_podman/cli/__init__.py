@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from skupper_podman.cli import connector, link, listener, network, site, token
+from skupper_podman.cli import connector, image, link, listener, network, site, token
 from skupper_podman.cli.errors import ErrorReportingGroup, debugging
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(listener.app, name="listener")
 app.add_typer(connector.app, name="connector")
 app.add_typer(token.app, name="token")
 app.add_typer(network.app, name="network")
+app.add_typer(image.app, name="image")
 
 
 def main() -> None:

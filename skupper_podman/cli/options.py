@@ -17,4 +17,13 @@ Format = Annotated[
     OutputFormat, typer.Option("--output", "-o", help="table, json or yaml.", show_default=True)
 ]
 
-__all__ = ["DEFAULT_NAMESPACE", "Format", "Namespace"]
+__all__ = ["DEFAULT_NAMESPACE", "ContainerEndpoint", "Format", "Namespace"]
+
+ContainerEndpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--container-endpoint",
+        envvar="CONTAINER_ENDPOINT",
+        help="Podman or Docker API socket (default: the engine's usual socket).",
+    ),
+]

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from skupper_podman import site as core
-from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
+from skupper_podman.cli.options import DEFAULT_NAMESPACE, ContainerEndpoint, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
 
 app = typer.Typer(help="Create, inspect and delete the site of a namespace.", no_args_is_help=True)
@@ -26,7 +26,23 @@ def init(
     port: Annotated[
         int | None, typer.Option("--port", help="Link access port (default: 55671 or next free).")
     ] = None,
-    platform: Annotated[str | None, typer.Option("--platform", help="linux (default).")] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(
+            "--platform",
+            help="podman, docker or linux (default: podman if it answers, else docker, "
+            "else linux).",
+        ),
+    ] = None,
+    container_endpoint: ContainerEndpoint = None,
+    router_image: Annotated[
+        str | None,
+        typer.Option("--router-image", help="Router image (default: ours, built if missing)."),
+    ] = None,
+    subject_alternative_names: Annotated[
+        list[str] | None,
+        typer.Option("--subject-alternative-name", help="Another name or address for link access."),
+    ] = None,
     grant_port: Annotated[
         int | None,
         typer.Option("--grant-port", help="Token redemption port (default: 9090 or next free)."),
@@ -46,8 +62,11 @@ def init(
         platform=platform,
         grant_port=grant_port,
         edge=edge,
+        container_endpoint=container_endpoint,
+        router_image=router_image,
+        subject_alternative_names=tuple(subject_alternative_names or ()),
     )
-    output.say(f"Site {status.name} is running in namespace {namespace}.")
+    output.say(f"Site {status.name} is running on {status.platform} in namespace {namespace}.")
     flag = "" if namespace == DEFAULT_NAMESPACE else f" -n {namespace}"
     if status.link_access_port is not None:
         output.say(f"It accepts links on port {status.link_access_port}. Next:")

@@ -2,10 +2,20 @@
 
 from skupper_podman.platforms.base import (
     PLATFORM_NAMES,
+    Exposure,
+    HostPort,
     Platform,
     RouterState,
     RouterStatus,
     select_platform,
 )
 
-__all__ = ["PLATFORM_NAMES", "Platform", "RouterState", "RouterStatus", "select_platform"]
+__all__ = [
+    "PLATFORM_NAMES",
+    "Exposure",
+    "HostPort",
+    "Platform",
+    "RouterState",
+    "RouterStatus",
+    "select_platform",
+]

@@ -2,20 +2,22 @@
 
 A platform starts the router with the namespace's `runtime/skrouterd.json`, stops it,
 makes it re-read its config (SIGHUP) and reports whether it runs. `linux` runs a
-background process; `podman` and `docker` will run a container with the namespace's
-folders mounted (the config's relative paths make that work unchanged).
+background process; `podman` and `docker` run a container with the namespace's folder
+mounted read-only (the config's relative paths make that work unchanged) and publish
+the site's ports on the host (`Exposure`; platforms/container.py).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import NamespacePaths
 
 PLATFORM_NAMES = ("linux", "podman", "docker")
+CONTAINER_PLATFORMS = ("podman", "docker")
 DEFAULT_PLATFORM = "linux"
 
 
@@ -33,35 +35,77 @@ class RouterStatus:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class HostPort:
+    """A router port that must be reachable from the host (and, for listeners, by
+    `aliases` from containers on the site network)."""
+
+    name: str
+    host: str
+    port: int
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """What a site shows outside its router: the linux platform needs none of it (the
+    router binds on the host itself); container platforms publish it."""
+
+    site_name: str
+    management_port: int
+    link_ports: tuple[HostPort, ...] = ()  # fixed for the site's life
+    listeners: tuple[HostPort, ...] = field(default=())  # change with every listener
+
+
 class Platform(Protocol):
     """Runs one site's router. Every method takes the site's namespace paths."""
 
     name: str
 
-    def start(self, site: NamespacePaths) -> None:
+    def start(self, site: NamespacePaths, exposure: Exposure) -> None:
         """Start the router in the background; return once it is launched."""
         ...
 
     def stop(self, site: NamespacePaths) -> None:
-        """Stop the router and wait for it to exit; no error if it is not running."""
+        """Stop the router and remove what the platform made; no error if nothing runs."""
         ...
 
-    def reload(self, site: NamespacePaths) -> None:
-        """Make the running router re-read its config file (SIGHUP)."""
+    def reload(self, site: NamespacePaths, exposure: Exposure) -> None:
+        """Make the running router re-read its config file (SIGHUP), and publish the
+        listeners of `exposure`, without restarting the router."""
         ...
 
     def status(self, site: NamespacePaths) -> RouterStatus:
         """Whether the router runs (process or container state), without side effects."""
         ...
 
+    def log_tail(self, site: NamespacePaths) -> str:
+        """The router's last log line (to explain a failed start)."""
+        ...
 
-def select_platform(name: str | None) -> Platform:
-    """The platform called `name`; None means the default (linux)."""
-    chosen = name or DEFAULT_PLATFORM
+
+def select_platform(
+    name: str | None, *, endpoint: str | None = None, image: str | None = None
+) -> Platform:
+    """The platform called `name`. None means the default: podman when its socket
+    answers, else docker, else linux. `endpoint` and `image` matter to podman/docker."""
+    from skupper_podman import engines
+
+    chosen_endpoint = engines.chosen_endpoint(endpoint)
+    chosen = name
+    if chosen is None:
+        chosen = engines.answering_engine(chosen_endpoint)
+        if chosen is None and chosen_endpoint is not None:
+            raise SkupperError(
+                f"no container engine answers at {chosen_endpoint}; {engines.start_hint('podman')}"
+            )
+        chosen = chosen or DEFAULT_PLATFORM
     if chosen == "linux":
         from skupper_podman.platforms.linux import LinuxPlatform
 
         return LinuxPlatform()
-    if chosen in ("podman", "docker"):
-        raise SkupperError(f"platform {chosen!r} is not available yet: use --platform linux")
+    if chosen in CONTAINER_PLATFORMS:
+        from skupper_podman.platforms.container import ContainerPlatform
+
+        return ContainerPlatform(chosen, endpoint=chosen_endpoint, image=image)
     raise SkupperError(f"unknown platform {chosen!r}: choose one of {', '.join(PLATFORM_NAMES)}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import NamespacePaths
-from skupper_podman.platforms.base import RouterState, RouterStatus
+from skupper_podman.platforms.base import Exposure, RouterState, RouterStatus
 
 ROUTER_MODULE = "skupper_podman.router.main"
 STOP_TIMEOUT_SECONDS = 5.0
@@ -34,7 +34,7 @@ def router_command(config: Path) -> list[str]:
 class LinuxPlatform:
     name = "linux"
 
-    def start(self, site: NamespacePaths) -> None:
+    def start(self, site: NamespacePaths, exposure: Exposure) -> None:
         if self._running_pid(site) is not None:
             raise SkupperError(f"the router of namespace {site.name} is already running")
         site.runtime.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ class LinuxPlatform:
                     raise SkupperError(f"the router (pid {pid}) did not exit after SIGKILL")
         site.pid_file.unlink(missing_ok=True)
 
-    def reload(self, site: NamespacePaths) -> None:
+    def reload(self, site: NamespacePaths, exposure: Exposure) -> None:
         pid = self._running_pid(site)
         if pid is None:
             raise SkupperError(f"the router of namespace {site.name} is not running")
@@ -73,6 +73,13 @@ class LinuxPlatform:
         if pid is None:
             return RouterStatus(RouterState.STOPPED, detail="no router process")
         return RouterStatus(RouterState.RUNNING, pid=pid, detail=f"process {pid}")
+
+    def log_tail(self, site: NamespacePaths) -> str:
+        try:
+            lines = site.log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no log output"
 
     def _running_pid(self, site: NamespacePaths) -> int | None:
         try:

@@ -17,9 +17,10 @@ from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import namespace_paths
 from skupper_podman.platforms import RouterState, select_platform
-from skupper_podman.platforms.base import DEFAULT_PLATFORM
+from skupper_podman.platforms.base import CONTAINER_PLATFORMS, DEFAULT_PLATFORM
 from skupper_podman.site import ports
 from skupper_podman.site.runtime import (
+    exposure,
     platform_of,
     query,
     wait_until_answering,
@@ -116,6 +117,28 @@ def _site_resources(
     return [site, access]
 
 
+def _with_names(
+    resources: list[res.Resource], platform: str, extra: tuple[str, ...]
+) -> list[res.Resource]:
+    """Add names to the link access certificate: the user's, and on a container platform
+    the names containers use for the host (links between sites on one host)."""
+    names = list(extra)
+    if platform in CONTAINER_PLATFORMS:
+        names += ["host.containers.internal", "host.docker.internal"]
+    if not names:
+        return resources
+    updated: list[res.Resource] = []
+    for resource in resources:
+        if isinstance(resource, res.RouterAccess):
+            known = resource.spec.subject_alternative_names
+            spec = resource.spec.model_copy(
+                update={"subject_alternative_names": list(dict.fromkeys([*known, *names]))}
+            )
+            resource = resource.model_copy(update={"spec": spec})
+        updated.append(resource)
+    return updated
+
+
 def _write_certificates(store: SiteStore, site_name: str, access: res.RouterAccess | None) -> None:
     site_ca = certs.new_ca(f"{site_name} site CA")
     certs.write_credential(store.credential_folder(certs.SITE_CA), site_ca.files())
@@ -164,15 +187,19 @@ def init_site(
     platform: str | None = None,
     edge: bool = False,
     grant_port: int | None = None,
+    container_endpoint: str | None = None,
+    router_image: str | None = None,
+    subject_alternative_names: tuple[str, ...] = (),
 ) -> SiteStatus:
     """Create a site in `namespace` and start its router; roll everything back on failure.
 
     An edge site (``edge``) links to one interior site at a time and accepts no links.
+    `container_endpoint` and `router_image` apply to the podman and docker platforms.
     """
     store = SiteStore(namespace_paths(namespace))
     if store.has_site():
         raise SkupperError(f"namespace {namespace} already has a site: 'site delete' it first")
-    runner = select_platform(platform)
+    runner = select_platform(platform, endpoint=container_endpoint, image=router_image)
     site_name = name or default_site_name(namespace)
     with res.user_input("site name"):
         res.Metadata(name=site_name)
@@ -186,6 +213,7 @@ def init_site(
     chosen_port = _choose_port(bind_host, port) if link_access else DEFAULT_INTER_ROUTER_PORT
     with res.user_input(f"site {site_name}"):
         resources = _site_resources(site_name, link_access, bind_host, chosen_port, edge=edge)
+        resources = _with_names(resources, runner.name, subject_alternative_names)
     access_ports = {
         role.port for r in resources if isinstance(r, res.RouterAccess) for role in r.spec.roles
     }
@@ -205,7 +233,7 @@ def init_site(
         store.write_facts(facts)
         write_router_config(store, facts)
         started = True
-        runner.start(store.paths)
+        runner.start(store.paths, exposure(store))
         wait_until_answering(store)
     except BaseException:
         if started:

@@ -12,7 +12,7 @@ from typing import Any
 
 from skupper_podman import certs, management, routerconfig
 from skupper_podman.errors import SkupperError
-from skupper_podman.platforms import Platform, RouterState, select_platform
+from skupper_podman.platforms import Exposure, HostPort, Platform, RouterState, select_platform
 from skupper_podman.site.store import RuntimeFacts, SiteStore, write_atomically
 
 ROUTER_START_TIMEOUT_SECONDS = 20.0
@@ -34,6 +34,35 @@ def platform_of(store: SiteStore) -> Platform:
     return select_platform(store.facts().platform)
 
 
+def exposure(store: SiteStore) -> Exposure:
+    """The ports a container platform publishes for the site (the linux platform's router
+    binds them itself)."""
+    resources = store.load()
+    access = resources.router_access
+    link_ports: tuple[HostPort, ...] = ()
+    if access is not None and resources.site.spec.has_link_access:
+        host = access.spec.bind_host or "0.0.0.0"
+        link_ports = tuple(HostPort(r.name, host, r.port) for r in access.spec.roles)
+        grant_port = store.facts().grant_server_port
+        if grant_port is not None:
+            link_ports += (HostPort("grant-server", host, grant_port),)
+    listeners = tuple(
+        HostPort(
+            listener.name,
+            listener.spec.host,
+            listener.spec.port,
+            aliases=tuple(dict.fromkeys((listener.spec.routing_key, listener.name))),
+        )
+        for listener in resources.listeners
+    )
+    return Exposure(
+        site_name=resources.site.name,
+        management_port=store.facts().management_port,
+        link_ports=link_ports,
+        listeners=listeners,
+    )
+
+
 def reconfigure(store: SiteStore) -> bool:
     """Regenerate the config and reload the router; False if the router is not running
     (the change then applies when it next starts)."""
@@ -42,7 +71,7 @@ def reconfigure(store: SiteStore) -> bool:
     platform = select_platform(facts.platform)
     if platform.status(store.paths).state is not RouterState.RUNNING:
         return False
-    platform.reload(store.paths)
+    platform.reload(store.paths, exposure(store))
     return True
 
 
@@ -72,7 +101,7 @@ def wait_until_answering(store: SiteStore, timeout: float = ROUTER_START_TIMEOUT
     last_error = "no answer yet"
     while time.monotonic() < deadline:
         if platform.status(store.paths).state is not RouterState.RUNNING:
-            raise SkupperError(f"the router exited at start: {last_log_line(store)}")
+            raise SkupperError(f"the router exited at start: {platform.log_tail(store.paths)}")
         try:
             query(store, "router", ("id",))
             return
@@ -80,11 +109,3 @@ def wait_until_answering(store: SiteStore, timeout: float = ROUTER_START_TIMEOUT
             last_error = str(error)
         time.sleep(_POLL_SECONDS)
     raise SkupperError(f"the router did not answer within {timeout:.0f} s: {last_error}")
-
-
-def last_log_line(store: SiteStore) -> str:
-    try:
-        lines = store.paths.log_file.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return "no log"
-    return lines[-1] if lines else "no log output"

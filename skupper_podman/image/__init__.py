@@ -1,0 +1,138 @@
+"""The router image: build it from the installed package, without a registry.
+
+The build context is assembled in a temporary folder: this package's `Containerfile` and
+`router_image/` (the repository's top-level `Containerfile` and `router_image/` point
+here), and `wheels/`: a wheel of skupper-podman and of each dependency, built on this
+host with pip (cached under $XDG_CACHE_HOME/skupper-podman/wheels). The image installs
+them with `pip install --no-index`, so the only thing the engine needs is the base image
+(a build argument). Host-built wheels fit an image whose Python has the host's version:
+the default base is `python:<host major.minor>-slim`.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+from skupper_podman.engines import Engine
+from skupper_podman.errors import SkupperError
+
+IMAGE_NAME = "skupper-podman-router"
+BASE_IMAGE_VARIABLE = "SKUPPER_PODMAN_BASE_IMAGE"
+DISTRIBUTION = "skupper-podman"
+_HERE = Path(__file__).parent
+
+
+def default_image() -> str:
+    return f"{IMAGE_NAME}:{importlib.metadata.version(DISTRIBUTION)}"
+
+
+def default_base_image() -> str:
+    major, minor = sys.version_info[:2]
+    return os.environ.get(BASE_IMAGE_VARIABLE) or f"docker.io/library/python:{major}.{minor}-slim"
+
+
+def build(engine: Engine, tag: str | None = None, base_image: str | None = None) -> str:
+    """Build the router image in `engine`; returns its tag."""
+    chosen = tag or default_image()
+    base = base_image or default_base_image()
+    with tempfile.TemporaryDirectory(prefix="skupper-image-") as folder:
+        context = Path(folder)
+        shutil.copy(_HERE / "Containerfile", context / "Containerfile")
+        shutil.copytree(_HERE / "router_image", context / "router_image")
+        wheels = context / "wheels"
+        wheels.mkdir()
+        _package_wheel(wheels)
+        _dependency_wheels(wheels)
+        engine.build_image(context, "Containerfile", chosen, {"BASE_IMAGE": base})
+    return chosen
+
+
+def ensure(engine: Engine, image: str | None) -> str:
+    """The image to run: `image` if given (it must exist), else ours, built if missing."""
+    if image is not None:
+        if not engine.has_image(image):
+            raise SkupperError(
+                f"image {image} is not in {engine.name}: build it or load it first "
+                "(skupper-podman image build --tag NAME)"
+            )
+        return image
+    ours = default_image()
+    if engine.has_image(ours):
+        return ours
+    try:
+        return build(engine, ours)
+    except SkupperError as error:
+        raise SkupperError(
+            f"image {ours} is missing and could not be built ({error}); "
+            f"build it with 'skupper-podman image build --base-image IMAGE'"
+        ) from None
+
+
+def _pip(*arguments: str) -> None:
+    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", *arguments]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        raise SkupperError(f"pip {arguments[0]} failed: {lines[-1] if lines else 'no output'}")
+
+
+def _source_tree() -> Path | None:
+    root = _HERE.parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def _package_wheel(target: Path) -> None:
+    """A wheel of skupper-podman: from the source tree (editable installs) or repacked
+    from the installed files."""
+    source = _source_tree()
+    if source is not None:
+        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(target), str(source))
+        return
+    _repack_installed(target)
+
+
+def _repack_installed(target: Path) -> None:
+    distribution = importlib.metadata.distribution(DISTRIBUTION)
+    version = distribution.version
+    wheel = target / f"skupper_podman-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry in distribution.files or []:
+            path = Path(str(distribution.locate_file(entry)))
+            name = str(entry)
+            if name.startswith("..") or "__pycache__" in name or not path.is_file():
+                continue
+            if name.endswith(".dist-info/RECORD") or name.endswith(".dist-info/INSTALLER"):
+                continue
+            archive.write(path, name)
+        record = f"skupper_podman-{version}.dist-info/RECORD"
+        archive.writestr(record, "")
+
+
+def _requirements() -> list[str]:
+    found = importlib.metadata.requires(DISTRIBUTION) or []
+    return [r.split(";")[0].strip() for r in found if "extra ==" not in r]
+
+
+def _cache() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    folder = Path(root) / "skupper-podman" / "wheels"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _dependency_wheels(target: Path) -> None:
+    cache = _cache()
+    requirements = _requirements()
+    try:  # offline first: everything may be in the cache already
+        _pip("wheel", "--no-index", "--find-links", str(cache), "-w", str(cache), *requirements)
+    except SkupperError:
+        _pip("wheel", "--find-links", str(cache), "-w", str(cache), *requirements)
+    for wheel in cache.glob("*.whl"):
+        shutil.copy(wheel, target / wheel.name)
