@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from skupper_podman.cli import apply as declarative
 from skupper_podman.cli import connector, image, link, listener, network, site, token
 from skupper_podman.cli.errors import ErrorReportingGroup, debugging
 
@@ -25,6 +26,8 @@ app.add_typer(connector.app, name="connector")
 app.add_typer(token.app, name="token")
 app.add_typer(network.app, name="network")
 app.add_typer(image.app, name="image")
+app.command("apply")(declarative.apply)
+app.command("delete")(declarative.delete)
 
 
 def main() -> None:

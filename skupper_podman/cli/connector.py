@@ -9,7 +9,8 @@ import typer
 from skupper_podman import site as core
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
-from skupper_podman.resources import to_document
+from skupper_podman.resources import dump_yaml, to_document
+from skupper_podman.site.apply import generate_connector
 
 app = typer.Typer(
     help="Make a service on HOST:PORT reachable by routing key.", no_args_is_help=True
@@ -72,3 +73,15 @@ def delete(name: Name, *, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
     """Remove a connector."""
     core.delete_connector(namespace, name)
     output.say(f"Connector {name} deleted.")
+
+
+@app.command("generate")
+def generate(
+    name: Name,
+    port: Annotated[int, typer.Argument(help="Port of the service.")],
+    *,
+    routing_key: Annotated[str, typer.Option("--routing-key", help="Key listeners use.")],
+    host: Annotated[str, typer.Option("--host", help="Host of the service.")],
+) -> None:
+    """Print a Connector as YAML for 'skupper-podman apply -f' (nothing is created)."""
+    output.raw(dump_yaml([generate_connector(name, port, routing_key=routing_key, host=host)]))

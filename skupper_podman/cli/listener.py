@@ -9,7 +9,8 @@ import typer
 from skupper_podman import site as core
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
-from skupper_podman.resources import to_document
+from skupper_podman.resources import dump_yaml, to_document
+from skupper_podman.site.apply import generate_listener
 
 app = typer.Typer(help="Expose a routing key on a local port.", no_args_is_help=True)
 
@@ -70,3 +71,15 @@ def delete(name: Name, *, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
     """Remove a listener."""
     core.delete_listener(namespace, name)
     output.say(f"Listener {name} deleted.")
+
+
+@app.command("generate")
+def generate(
+    name: Name,
+    port: Annotated[int, typer.Argument(help="Local port to listen on.")],
+    *,
+    routing_key: Annotated[str, typer.Option("--routing-key", help="Where connections go.")],
+    host: Annotated[str, typer.Option("--host", help="Local address.")] = "127.0.0.1",
+) -> None:
+    """Print a Listener as YAML for 'skupper-podman apply -f' (nothing is created)."""
+    output.raw(dump_yaml([generate_listener(name, port, routing_key=routing_key, host=host)]))

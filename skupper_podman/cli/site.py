@@ -9,6 +9,8 @@ import typer
 from skupper_podman import site as core
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, ContainerEndpoint, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
+from skupper_podman.resources import dump_yaml
+from skupper_podman.site.apply import generate_site
 
 app = typer.Typer(help="Create, inspect and delete the site of a namespace.", no_args_is_help=True)
 
@@ -96,3 +98,10 @@ def delete(*, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
         output.say(f"Site in namespace {namespace} deleted.")
     else:
         output.say(f"No site in namespace {namespace}: nothing to delete.")
+
+
+@app.command("generate")
+def generate(*, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
+    """Print all of the site's resources as YAML that 'skupper-podman apply -f' reproduces
+    (it holds the links' private keys: keep it like a link file)."""
+    output.raw(dump_yaml(generate_site(namespace)))

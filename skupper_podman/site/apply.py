@@ -1,0 +1,379 @@
+"""`apply -f` and `delete -f`: a site described by Skupper v2 YAML.
+
+Three steps, in this order, so that a bad document changes nothing: parse every document
+(documents.py), check the whole set against the namespace as it is now (`_plan`), then
+write. A Site applied to an empty namespace creates the site the way `site init` does
+(fresh certificates, a started router); everything else is create-or-update of resource
+files followed by one `reconfigure` (new config + SIGHUP), so a running router takes the
+change without a restart.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+from skupper_podman import certs
+from skupper_podman import resources as res
+from skupper_podman.errors import SkupperError
+from skupper_podman.paths import namespace_paths
+from skupper_podman.routerconfig import link_role
+from skupper_podman.site import ports
+from skupper_podman.site.documents import Document, SiteResource, site_documents
+from skupper_podman.site.lifecycle import delete_site, init_site, server_hosts
+from skupper_podman.site.links import RESERVED_CREDENTIALS, _check_secret
+from skupper_podman.site.runtime import reconfigure
+from skupper_podman.site.store import SiteStore, open_site
+
+_NOT_FOR_ROUTER_ACCESS = (certs.SITE_CA, certs.LOCAL_CA, certs.LOCAL_SERVER, certs.LOCAL_CLIENT)
+
+
+@dataclass
+class Outcome:
+    """What `apply` or `delete` did, per resource ("Listener db")."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    site_created: bool = False
+    site_deleted: bool = False
+    reloaded: bool = False
+
+
+def _key(resource: SiteResource) -> str:
+    return f"{resource.kind} {resource.name}"
+
+
+def _one(documents: list[Document], kind: str) -> Document | None:
+    found = [d for d in documents if d.kind == kind]
+    if len(found) > 1:
+        raise SkupperError(
+            f"{found[1].label}: a site has one {kind}; document {found[0].index} is one already"
+        )
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    store: SiteStore
+    current: res.SiteResources | None
+    site: res.Site
+    access: res.RouterAccess | None
+    documents: list[Document]
+
+
+def _current_resources(store: SiteStore) -> res.SiteResources | None:
+    return store.load() if store.has_site() else None
+
+
+def _plan(namespace: str, documents: list[Document]) -> _Plan:
+    """Check every document against the namespace; raise before anything is written."""
+    store = SiteStore(namespace_paths(namespace))
+    current = _current_resources(store)
+    site_document = _one(documents, "Site")
+    access_document = _one(documents, "RouterAccess")
+    if site_document is None and current is None:
+        raise SkupperError(
+            f"namespace {namespace} has no site: add a Site document to the file "
+            "or run 'skupper-podman site init' first"
+        )
+    site = site_document.resource if site_document else None
+    assert current is not None or site is not None
+    final_site = site if isinstance(site, res.Site) else current.site  # type: ignore[union-attr]
+    if current is not None and site_document is not None:
+        _check_site_update(site_document, current.site, final_site)
+    access = access_document.resource if access_document else None
+    assert access is None or isinstance(access, res.RouterAccess)
+    if access is not None and access_document is not None:
+        _check_access(access_document, access, current)
+    elif final_site.spec.has_link_access and current is not None and current.router_access is None:
+        raise SkupperError(
+            f"{site_document.label if site_document else namespace}: link access needs a "
+            "RouterAccess document (its ports) in the same file"
+        )
+    _check_links(documents, store, current, final_site)
+    _check_listeners(documents, current)
+    return _Plan(store, current, final_site, access, documents)
+
+
+def _check_site_update(document: Document, current: res.Site, site: res.Site) -> None:
+    if site.name != current.name:
+        raise SkupperError(
+            f"{document.label}: metadata.name: this namespace's site is {current.name}; "
+            "a site cannot be renamed (its name is its router id and in its certificates)"
+        )
+    if site.spec.edge != current.spec.edge:
+        raise SkupperError(
+            f"{document.label}: spec.edge: cannot change on an existing site; "
+            "delete the site and apply it again"
+        )
+
+
+def _check_access(
+    document: Document, access: res.RouterAccess, current: res.SiteResources | None
+) -> None:
+    roles = [role.name for role in access.spec.roles]
+    if len(set(roles)) != len(roles):
+        raise SkupperError(f"{document.label}: spec.roles: each role may appear once")
+    numbers = [role.port for role in access.spec.roles]
+    if len(set(numbers)) != len(numbers):
+        raise SkupperError(f"{document.label}: spec.roles: each role needs its own port")
+    own = set()
+    if current is not None and current.router_access is not None:
+        own = {role.port for role in current.router_access.spec.roles}
+    host = access.spec.bind_host or "0.0.0.0"
+    for index, role in enumerate(access.spec.roles):
+        if role.port in own:
+            continue
+        try:
+            ports.require_free(host, role.port, what=f"link access ({role.name})")
+        except SkupperError as error:
+            raise SkupperError(f"{document.label}: spec.roles.{index}.port: {error}") from None
+    if access.spec.tls_credentials in _NOT_FOR_ROUTER_ACCESS:
+        raise SkupperError(
+            f"{document.label}: spec.tlsCredentials: {access.spec.tls_credentials} is reserved"
+        )
+
+
+def _check_links(
+    documents: list[Document],
+    store: SiteStore,
+    current: res.SiteResources | None,
+    site: res.Site,
+) -> None:
+    secrets = {d.name: d for d in documents if isinstance(d.resource, res.Secret)}
+    existing_secrets = {s.name for s in current.secrets} if current else set()
+    links = [d for d in documents if isinstance(d.resource, res.Link)]
+    used = {d.resource.spec.tls_credentials for d in links if isinstance(d.resource, res.Link)}
+    if current is not None:
+        used |= {link.spec.tls_credentials for link in current.links}
+    role = link_role(site.spec.edge)
+    for document in links:
+        link = document.resource
+        assert isinstance(link, res.Link)
+        credential = link.spec.tls_credentials
+        if link.name in RESERVED_CREDENTIALS or credential in RESERVED_CREDENTIALS:
+            raise SkupperError(f"{document.label}: metadata.name: {link.name} is reserved")
+        if credential not in secrets and credential not in existing_secrets:
+            raise SkupperError(
+                f"{document.label}: spec.tlsCredentials: no Secret named {credential} "
+                "in the file or the namespace"
+            )
+        if link.spec.endpoint_for_role(role) is None:
+            raise SkupperError(f"{document.label}: spec.endpoints: no {role!r} endpoint")
+    for name, document in secrets.items():
+        if name not in used:
+            raise SkupperError(f"{document.label}: no Link uses this Secret as its tlsCredentials")
+        secret = document.resource
+        assert isinstance(secret, res.Secret)
+        if current is None:
+            _check_secret_alone(document, secret)
+        else:
+            _check_secret(document.label, secret, store)
+
+
+def _check_secret_alone(document: Document, secret: res.Secret) -> None:
+    """A new site has no CA yet to compare with: check the credential itself."""
+    missing = [key for key in res.TLS_SECRET_KEYS if key not in secret.data]
+    if missing:
+        raise SkupperError(f"{document.label}: data: lacks {', '.join(missing)}")
+    try:
+        certs.verify_client_credential(
+            secret.pem(certs.CA_FILE), secret.pem(certs.CERT_FILE), secret.pem(certs.KEY_FILE)
+        )
+    except SkupperError as error:
+        raise SkupperError(f"{document.label}: data: {error}") from None
+
+
+def _check_listeners(documents: list[Document], current: res.SiteResources | None) -> None:
+    existing = {item.name: item for item in current.listeners} if current else {}
+    taken: dict[int, Document] = {}
+    for document in documents:
+        listener = document.resource
+        if not isinstance(listener, res.Listener):
+            continue
+        port = listener.spec.port
+        if port in taken:
+            raise SkupperError(
+                f"{document.label}: spec.port: {port} is also the port of document "
+                f"{taken[port].index}"
+            )
+        taken[port] = document
+        before = existing.get(listener.name)
+        if (
+            before is not None
+            and before.spec.port == port
+            and before.spec.host == listener.spec.host
+        ):
+            continue
+        try:
+            ports.require_free(listener.spec.host, port, what=f"listener {listener.name}")
+        except SkupperError as error:
+            raise SkupperError(f"{document.label}: spec.port: {error}") from None
+
+
+def apply_documents(
+    namespace: str, documents: list[Document], *, platform: str | None = None
+) -> Outcome:
+    """Create or update the site of `namespace` from `documents` (see module docstring)."""
+    plan = _plan(namespace, documents)
+    outcome = Outcome()
+    store = plan.store
+    current = plan.current
+    if current is None:
+        _create_site(namespace, plan, platform)
+        outcome.site_created = True
+        outcome.created.append(_key(plan.site))
+        current = store.load()
+    elif plan.site != current.site:
+        store.write(plan.site)
+        outcome.updated.append(_key(plan.site))
+    elif any(d.kind == "Site" for d in documents):
+        outcome.unchanged.append(_key(plan.site))
+    if plan.access is not None:
+        _write_access(store, plan.site, plan.access, current.router_access, outcome)
+    existing: dict[str, SiteResource] = {}
+    for group in (current.links, current.secrets, current.listeners, current.connectors):
+        existing |= {_key(r): r for r in group}
+    for document in documents:
+        if isinstance(document.resource, res.Site | res.RouterAccess):
+            continue
+        _write_one(store, document.resource, existing.get(_key(document.resource)), outcome)
+    outcome.reloaded = reconfigure(store)
+    return outcome
+
+
+def _create_site(namespace: str, plan: _Plan, platform: str | None) -> None:
+    """`site init` with the file's name, link access and ports; then the file's exact
+    Site and RouterAccess replace the defaults it wrote."""
+    access = plan.access
+    link_access = plan.site.spec.has_link_access
+    init_site(
+        namespace,
+        plan.site.name,
+        link_access=link_access,
+        bind_host=access.spec.bind_host if access and link_access else None,
+        port=access.spec.port_for_role("inter-router") if access and link_access else None,
+        platform=platform,
+        edge=plan.site.spec.edge,
+    )
+    plan.store.write(plan.site)
+
+
+def _write_access(
+    store: SiteStore,
+    site: res.Site,
+    access: res.RouterAccess,
+    before: res.RouterAccess | None,
+    outcome: Outcome,
+) -> None:
+    if before == access:
+        outcome.unchanged.append(_key(access))
+        return
+    same_names = before is not None and (
+        before.spec.tls_credentials == access.spec.tls_credentials
+        and before.spec.bind_host == access.spec.bind_host
+        and before.spec.subject_alternative_names == access.spec.subject_alternative_names
+    )
+    folder = store.credential_folder(access.spec.tls_credentials)
+    if not same_names or not folder.is_dir():
+        site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
+        hosts = server_hosts(access.spec.bind_host, access.spec.subject_alternative_names)
+        server = certs.issue_server_cert(site_ca, site.name, hosts)
+        certs.write_credential(folder, server.files())
+    if before is not None and before.name != access.name:
+        store.remove("RouterAccess", before.name)
+    store.write(access)
+    (outcome.updated if before is not None else outcome.created).append(_key(access))
+
+
+def _write_one(
+    store: SiteStore, resource: SiteResource, before: SiteResource | None, outcome: Outcome
+) -> None:
+    if before == resource:
+        outcome.unchanged.append(_key(resource))
+        return
+    if isinstance(resource, res.Secret):
+        certs.write_credential(
+            store.credential_folder(resource.name),
+            {key: resource.pem(key) for key in res.TLS_SECRET_KEYS},
+        )
+    store.write(resource)
+    (outcome.updated if before is not None else outcome.created).append(_key(resource))
+
+
+def delete_documents(
+    namespace: str, documents: list[Document], *, ignore_not_found: bool = False
+) -> Outcome:
+    """Remove the resources named by `documents`; a Site document removes the whole site.
+    Unless `ignore_not_found`, every named resource must exist (checked before any
+    removal)."""
+    outcome = Outcome()
+    store = SiteStore(namespace_paths(namespace))
+    if any(d.kind == "Site" for d in documents):
+        outcome.site_deleted = delete_site(namespace)
+        if not outcome.site_deleted and not ignore_not_found:
+            raise SkupperError(f"no site in namespace {namespace}")
+        return outcome
+    store = open_site(namespace)
+    current = store.load()
+    links = {link.name: link for link in current.links}
+    going_with_links = {
+        links[d.name].spec.tls_credentials
+        for d in documents
+        if d.kind == "Link" and d.name in links
+    }
+    targets: list[Document] = []
+    for document in documents:
+        found = store.has(document.kind, document.name)
+        if document.kind == "Secret" and document.name in going_with_links:
+            continue
+        if not found:
+            if not ignore_not_found:
+                raise SkupperError(f"{document.label}: not found in namespace {namespace}")
+            outcome.not_found.append(_key(document.resource))
+            continue
+        if document.kind == "Secret" and any(
+            link.spec.tls_credentials == document.name for link in current.links
+        ):
+            raise SkupperError(
+                f"{document.label}: a Link still uses it; delete the Link (with its Secret)"
+            )
+        targets.append(document)
+    for document in targets:
+        store.remove(document.kind, document.name)
+        outcome.deleted.append(_key(document.resource))
+        if document.kind == "Link":
+            credential = links[document.name].spec.tls_credentials
+            store.remove("Secret", credential)
+            shutil.rmtree(store.credential_folder(credential), ignore_errors=True)
+        if document.kind == "Secret":
+            shutil.rmtree(store.credential_folder(document.name), ignore_errors=True)
+    if outcome.deleted:
+        outcome.reloaded = reconfigure(store)
+    return outcome
+
+
+def generate_site(namespace: str) -> list[SiteResource]:
+    """All resources of the site of `namespace`, in the order `apply` takes them."""
+    return site_documents(open_site(namespace).load())
+
+
+def generate_listener(name: str, port: int, *, routing_key: str, host: str) -> res.Listener:
+    """A Listener document from command-line values (nothing is created)."""
+    with res.user_input(f"listener {name}"):
+        return res.Listener(
+            metadata=res.Metadata(name=name),
+            spec=res.ListenerSpec(routing_key=routing_key, host=host, port=port),
+        )
+
+
+def generate_connector(name: str, port: int, *, routing_key: str, host: str) -> res.Connector:
+    """A Connector document from command-line values (nothing is created)."""
+    with res.user_input(f"connector {name}"):
+        return res.Connector(
+            metadata=res.Metadata(name=name),
+            spec=res.ConnectorSpec(routing_key=routing_key, host=host, port=port),
+        )
