@@ -235,11 +235,11 @@ def _route(
         _refuse(core, conn, link, delivery, RELEASED, complete)
         return
     if destination.kind != "local":
-        next_conn = core.connection_for(destination)
-        if next_conn is None:
+        hop = core.connection_for(destination)
+        if hop is None:
             _refuse(core, conn, link, delivery, RELEASED, complete)
             return
-        _forward(core, conn, link, delivery, next_conn, header, buffered, body, complete)
+        _forward(core, conn, link, delivery, hop, header, buffered, body, complete)
         return
     if header.stream_offset is None or not header.reply_to:
         _refuse(core, conn, link, delivery, REJECTED, complete)

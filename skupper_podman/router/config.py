@@ -304,7 +304,9 @@ def _by_name(items: list[Any], kind: str) -> dict[str, Any]:
 
 
 def _check_references(config: RouterConfig) -> None:
-    for entity in (*config.listeners.values(), *config.connectors.values()):
+    amqp: list[AmqpListener | AmqpConnector] = [*config.listeners.values(),
+                                                *config.connectors.values()]
+    for entity in amqp:
         if entity.sslProfile and entity.sslProfile not in config.ssl_profiles:
             raise ConfigError(f"{entity.name}: unknown sslProfile {entity.sslProfile!r}")
         if not 0 <= entity.port <= 65535:
@@ -314,7 +316,9 @@ def _check_references(config: RouterConfig) -> None:
     grants = config.grant_server
     if grants is not None and grants.sslProfile and grants.sslProfile not in config.ssl_profiles:
         raise ConfigError(f"grantServer: unknown sslProfile {grants.sslProfile!r}")
-    for tcp in (*config.tcp_listeners.values(), *config.tcp_connectors.values()):
+    tcp_entities: list[TcpListener | TcpConnector] = [*config.tcp_listeners.values(),
+                                                      *config.tcp_connectors.values()]
+    for tcp in tcp_entities:
         if not 0 < tcp.port <= 65535:
             raise ConfigError(f"{tcp.name}: port {tcp.port} out of range")
         if not tcp.address:

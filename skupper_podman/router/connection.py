@@ -33,8 +33,9 @@ LinkKind = Literal["control", "data", "endpoint"]
 _tags = itertools.count(1)
 
 
-def next_tag() -> bytes:
-    return next(_tags).to_bytes(8, "big")
+def next_tag() -> str:
+    """A delivery tag, unique per router (a link's tags only need to differ among its own)."""
+    return format(next(_tags), "x")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,7 @@ class RouterConnection:
         connection.container = container_id
         connection.offered_capabilities = _symbols(CONNECTION_CAPABILITIES)
         connection.desired_capabilities = _symbols(CONNECTION_CAPABILITIES)
-        properties: dict[symbol, object] = {
+        properties: Any = {
             symbol("product"): "skupper-router",
             symbol("version"): version,
         }
@@ -226,4 +227,4 @@ def capability_of(terminus: Terminus) -> str | None:
 
 
 def _symbols(names: tuple[str, ...]) -> Array:
-    return Array(Data.SYMBOL, *[symbol(n) for n in names])
+    return Array(Data.SYMBOL, *[symbol(n) for n in names])  # type: ignore[arg-type]

@@ -79,8 +79,9 @@ def _on_control(
 ) -> None:
     if core.routing is None:
         return
-    opcode = (message.properties or {}).get("opcode")
-    body = message.body
+    properties: dict[Any, Any] = dict(message.properties or {})
+    opcode = properties.get("opcode")
+    body: Any = message.body
     if not (isinstance(opcode, str) and isinstance(body, dict)):
         return
     control = ControlMessage(opcode, {str(k): v for k, v in body.items()})

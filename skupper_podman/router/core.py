@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from proton import Condition
+from proton import Condition, Link
 
 from . import VERSION, amqp_events, control
 from . import commands as cmd
@@ -68,7 +68,7 @@ class RouterCore:
         self.connectors: dict[str, ConnectorState] = {}
         self.flows: dict[int, TcpFlow] = {}
         self.reply_flows: dict[str, TcpFlow] = {}
-        self.endpoint_links: dict[str, tuple[int, object]] = {}
+        self.endpoint_links: dict[str, tuple[int, Link]] = {}
         self.tcp_counters: dict[tuple[str, str], TcpCounters] = {}
         self.listening_tcp: set[str] = set()
         self.addresses = AddressTable()
@@ -186,7 +186,7 @@ class RouterCore:
         if state is not None:
             state.status, state.message, state.failures = "SUCCESS", "", 0
 
-    # --- AMQP connections (driver -> core) ---------------------------------------------------------
+    # --- AMQP connections (driver -> core) -------------------------------------------------------
 
     def amqp_accepted(self, listener_name: str, peer_host: str, now: float) -> int | None:
         listener = self.config.listeners.get(listener_name)
@@ -268,7 +268,7 @@ class RouterCore:
             self._transmit_dirty()
         return output
 
-    # --- TCP (driver -> core) ------------------------------------------------------------------
+    # --- TCP (driver -> core) --------------------------------------------------------------------
 
     def tcp_accepted(self, listener_name: str, now: float) -> int | None:
         listener = self.config.tcp_listeners.get(listener_name)
@@ -344,7 +344,7 @@ class RouterCore:
             flow.socket_write_paused(paused)
             self._transmit_dirty()
 
-    # --- timers ------------------------------------------------------------------------------------
+    # --- timers ----------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
         deadlines = [self.routing.get_timer() if self.routing else None]
@@ -377,7 +377,7 @@ class RouterCore:
             conn.tick_at = conn.engine.tick(now) or 0.0
         self._dirty.add(conn.conn_id)
 
-    # --- destinations ------------------------------------------------------------------------------
+    # --- destinations ----------------------------------------------------------------------------
 
     def choose_destination(
         self, address: str, exclude: tuple[str, ...] = (), from_edge: str = ""
@@ -455,7 +455,7 @@ class RouterCore:
         """Something reachability depends on changed: re-check listeners and edge tracking."""
         self._topology_version = -1
 
-    # --- streams -----------------------------------------------------------------------------------
+    # --- streams ---------------------------------------------------------------------------------
 
     def open_stream(
         self,
@@ -504,7 +504,7 @@ class RouterCore:
         elif link.state & link.LOCAL_ACTIVE:
             link.close()
 
-    # --- TCP flows ----------------------------------------------------------------------------------
+    # --- TCP flows -------------------------------------------------------------------------------
 
     def start_connector_flow(self, connector_name: str, reply_to: str) -> TcpFlow:
         """A flow that arrived for a local tcpConnector: dial its backend."""
@@ -545,7 +545,7 @@ class RouterCore:
         prefix = "_edge" if self.edge_mode else "_topo/0"
         return f"{prefix}/{self.router_id}/temp.{next(self._temp_ids)}"
 
-    # --- addresses and TCP listeners ---------------------------------------------------------------
+    # --- addresses and TCP listeners -------------------------------------------------------------
 
     def _sync_addresses(self, now: float) -> None:
         """Local consumers changed (config or edges): advertise them, re-check listeners."""
@@ -647,7 +647,7 @@ class RouterCore:
                     self._activate_uplink(other)
                     break
 
-    # --- plumbing ----------------------------------------------------------------------------------
+    # --- plumbing --------------------------------------------------------------------------------
 
     def _after(self, now: float) -> None:
         """What every entry point ends with: routing output, listeners, tracking, transmits."""

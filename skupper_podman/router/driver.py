@@ -122,10 +122,10 @@ class TcpProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         flow_id = self.flow_id
-        if flow_id is not None and self.driver.tcp.pop(flow_id, None) is not None:
-            if not self.closing:
-                self.driver.core.tcp_closed(flow_id, str(exc or "closed"), self.driver.now())
-                self.driver.run()
+        known = flow_id is not None and self.driver.tcp.pop(flow_id, None) is not None
+        if known and not self.closing:
+            self.driver.core.tcp_closed(flow_id, str(exc or "closed"), self.driver.now())  # type: ignore[arg-type]
+            self.driver.run()
 
     def pause_writing(self) -> None:
         self.driver.core.tcp_write_paused(self.flow_id, True)  # type: ignore[arg-type]

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from cproton import ffi as _ffi
 from cproton import lib as _lib
 from proton import SSL, Collector, Connection, Delivery, Link, Session, SSLDomain, Transport
 
 from .config import SslProfile
-
 
 # The most output handed to the socket in one write.
 OUTPUT_CHUNK = 1024 * 1024
@@ -47,19 +47,19 @@ class ProtonEvent:
 
     @property
     def delivery(self) -> Delivery:
-        return Delivery.wrap(_lib.pn_event_delivery(self._impl))
+        return cast(Delivery, Delivery.wrap(_lib.pn_event_delivery(self._impl)))  # type: ignore[no-untyped-call]
 
     @property
     def link(self) -> Link:
-        return Link.wrap(_lib.pn_event_link(self._impl))
+        return cast(Link, Link.wrap(_lib.pn_event_link(self._impl)))  # type: ignore[no-untyped-call]
 
     @property
     def session(self) -> Session:
-        return Session.wrap(_lib.pn_event_session(self._impl))
+        return cast(Session, Session.wrap(_lib.pn_event_session(self._impl)))  # type: ignore[no-untyped-call]
 
     @property
     def connection(self) -> Connection:
-        return Connection.wrap(_lib.pn_event_connection(self._impl))
+        return cast(Connection, Connection.wrap(_lib.pn_event_connection(self._impl)))  # type: ignore[no-untyped-call]
 
 
 @dataclass(frozen=True, slots=True)

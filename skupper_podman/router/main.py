@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -29,10 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skupper-router: {e}", file=sys.stderr)
         return 2
     _setup_logging(config)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, args.config))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

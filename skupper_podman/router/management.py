@@ -24,7 +24,7 @@ Rows = list[dict[str, Any]]
 def handle_request(core: RouterCore, request: Message) -> Message | None:
     if not request.reply_to:
         return None
-    properties = request.properties or {}
+    properties: dict[Any, Any] = dict(request.properties or {})
     operation = properties.get("operation")
     entity_type = str(properties.get("entityType") or properties.get("type") or "")
     short = entity_type.removeprefix(ENTITY_PREFIX)
@@ -169,10 +169,7 @@ def _tcp(kind: str) -> Callable[[RouterCore], Rows]:
         rows = []
         for name, entity in entities.items():
             counters = core.tcp_counters.get((kind, name))
-            if kind == "listener":
-                up = name in core.listening_tcp
-            else:
-                up = True
+            up = name in core.listening_tcp if kind == "listener" else True
             rows.append({
                 "identity": name,
                 "name": name,

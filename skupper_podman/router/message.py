@@ -222,7 +222,7 @@ def _header(
 
 
 def _described(data: Data) -> tuple[Any, Any]:
-    value = data.get_object()
+    value: Any = data.get_object()
     descriptor = getattr(value, "descriptor", None)
     if descriptor is None:
         raise MalformedMessage("a message section must be a described type")

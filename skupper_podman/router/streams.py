@@ -70,7 +70,7 @@ class OutboundStream:
     def __init__(
         self,
         link: Link,
-        tag: bytes,
+        tag: str,
         header: bytes,
         owner: StreamOwner,
         notify: Callable[[], None],
