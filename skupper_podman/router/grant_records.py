@@ -187,7 +187,7 @@ def read_grants(grants_dir: Path) -> list[GrantRecord]:
             records.append(read_grant(path))
         except GrantFileError:
             continue  # a broken file must not hide the others
-    return sorted(records, key=lambda r: r.created)
+    return sorted(records, key=lambda r: (r.created, r.name))
 
 
 # --- redeeming ------------------------------------------------------------------------------
