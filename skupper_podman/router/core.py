@@ -87,6 +87,7 @@ class RouterCore:
                 remote_ls_max_age=router.remoteLsMaxAgeSeconds,
             )
         self._topology_version = -1
+        self._two_way: set[str] = set()  # neighbours the routing protocol saw both ways
 
     @property
     def ingress_id(self) -> str | None:
@@ -654,6 +655,7 @@ class RouterCore:
         if self.routing is not None:
             for command in self.routing.pending_commands():
                 control.send_control(self, command)
+            self._drop_silent_neighbors(now)
             version = self.routing.topology_version
         else:
             version = 0
@@ -662,6 +664,18 @@ class RouterCore:
             self._evaluate_tcp_listeners()
             control.send_tracking_updates(self)
         self._transmit_dirty()
+
+    def _drop_silent_neighbors(self, now: float) -> None:
+        """A neighbour whose HELLOs stopped (a frozen host, a partition) keeps its TCP
+        connection open: close it, so its flows end and the connector redials."""
+        assert self.routing is not None
+        two_way = self.routing.neighbors()
+        for peer in self._two_way - two_way:
+            conn = self.neighbors.get(peer)
+            if conn is not None:
+                conn.engine.connection.close()
+                self.connection_down(conn, "no HELLO from the neighbour", now)
+        self._two_way = two_way
 
     def _transmit_dirty(self) -> None:
         for conn_id in self._dirty:

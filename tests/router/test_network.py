@@ -244,3 +244,45 @@ def test_restarted_router_is_noticed_and_serves_again(net: RouterNet) -> None:
     wait_for_port(port, timeout=20)
     assert echo_once(port, b"two") == b"two"
     backend.close()
+
+
+def test_frozen_middle_router_is_detected_by_hello_and_its_flows_end(net: RouterNet) -> None:
+    """SIGSTOP keeps b's sockets open but silent: a notices within 3 s (HELLO), ends the
+    flow that went through b, and new flows go through c."""
+    a, b, c, d = (net.router(n, link_access=True) for n in "abcd")
+    net.link(b, a)
+    net.link(c, a, cost=5)
+    net.link(d, b)
+    net.link(d, c, cost=5)
+    backend = Backend(EchoHandler)
+    serve(d, backend)
+    port = expose(a)
+    net.start()
+    wait_for_port(port, timeout=20)
+    assert echo_once(port, b"via b") == b"via b"
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as held:
+        held.sendall(b"ping")
+        assert held.recv(10) == b"ping"
+        assert b.process is not None
+        b.process.send_signal(signal.SIGSTOP)
+        try:
+            start = time.monotonic()
+            held.settimeout(8)
+            try:
+                while held.recv(100):
+                    pass
+            except ConnectionResetError:
+                pass
+            assert time.monotonic() - start < 5, "the flow through the frozen router hung"
+            # every router next to b must notice it too (d answers through b until then)
+            while True:
+                try:
+                    if echo_once(port, b"via c", timeout=2) == b"via c":
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() - start < 6, "no new flow succeeded after the freeze"
+                time.sleep(0.1)
+        finally:
+            b.process.send_signal(signal.SIGCONT)
+    backend.close()
