@@ -740,6 +740,7 @@ def measure_flows(
     flows: list[socket.socket] = []
     failures: Counter[str] = Counter()
     in_a_row = 0
+    before = {name: rss_mb(pid) for name, pid in route.processes().items()}
     deadline = time.monotonic() + LOAD_TIMEOUT
     start = time.perf_counter()
     try:
@@ -764,7 +765,7 @@ def measure_flows(
     finally:
         for sock in flows:
             sock.close()
-    notes.append(flows_note(route, len(flows), opened, echoed_again, sizes, failures))
+    notes.append(flows_note(route, len(flows), opened, echoed_again, (before, sizes), failures))
     known = [size for size in sizes.values() if size is not None]
     figures: Figures = {"flows_open": len(flows)}
     if known and len(known) == len(sizes):
@@ -788,16 +789,19 @@ def flows_note(
     opened: int,
     seconds: float,
     echoed_again: int,
-    sizes: dict[str, float | None],
+    sizes: tuple[dict[str, float | None], dict[str, float | None]],
     failures: Counter[str],
 ) -> str:
+    """What happened to the flows; RSS is given just before they opened -> while open (the
+    figure before includes what earlier runs left: Python keeps memory it has freed)."""
+    before, during = sizes
     rss = ", ".join(
-        f"{name} {'gone' if mb is None else f'{mb:.1f} MB'}" for name, mb in sizes.items()
+        f"{name} {megabytes(before.get(name))} -> {megabytes(mb)}" for name, mb in during.items()
     )
     limits = ", ".join(f"{name} {open_files_limit(pid)}" for name, pid in route.processes().items())
     lines = [
         f"{FLOWS} flows via {route.name}: {opened} open and echoed in {seconds:.1f} s, "
-        f"{echoed_again} echoed again while all were open; RSS then: {rss}",
+        f"{echoed_again} echoed again while all were open; RSS before -> with them open: {rss}",
         f"  open-files limit: {limits}",
     ]
     if failures:
@@ -808,6 +812,10 @@ def flows_note(
                 "see the open-files limit above)"
             )
     return "\n".join(lines)
+
+
+def megabytes(size: float | None) -> str:
+    return "gone" if size is None else f"{size:.1f} MB"
 
 
 def summary(failures: Counter[str]) -> str:
