@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import json
 import logging
 from pathlib import Path
 
@@ -208,3 +209,31 @@ def test_durations(text: str, seconds: int) -> None:
 def test_invalid_durations(text: str) -> None:
     with pytest.raises(SkupperError):
         parse_duration(text)
+
+
+def test_site_config_names_the_grant_server_and_the_revocation_list(tmp_path: Path) -> None:
+    from skupper_podman.router.config import parse_config
+    from skupper_podman.routerconfig import build_router_config, render
+    from tests.test_routerconfig import ACCESS, SITE
+
+    resources = res.SiteResources(site=SITE, router_access=ACCESS)
+    entities = build_router_config(
+        resources, namespace="ns", platform="linux", management_port=7, grant_server_port=9090
+    )
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    (tmp_path / "revoked.txt").write_text("AB:CD\nef01\n")
+    config = parse_config(json.loads(render(entities)), base_dir=runtime)
+    assert config.grant_server == GrantServerSettings(
+        port=9090,
+        host="127.0.0.1",
+        sslProfile="skupper-site-server",
+        grantsDir=str(runtime / "../grants"),
+        caCertFile=str(runtime / "../certs/skupper-site-ca/tls.crt"),
+        caKeyFile=str(runtime / "../certs/skupper-site-ca/tls.key"),
+    )
+    assert config.revoked == {"abcd", "ef01"}
+    # Without a grant server port (a site made before tokens) only the revocation list.
+    older = build_router_config(resources, namespace="ns", platform="linux", management_port=7)
+    assert [kind for kind, _ in older].count("grantServer") == 0
+    assert ("revocation", {"name": "revoked", "file": "../revoked.txt"}) in older
