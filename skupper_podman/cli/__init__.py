@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from skupper_podman.cli import apply as declarative
-from skupper_podman.cli import connector, image, link, listener, network, site, token
+from skupper_podman.cli import connector, image, link, listener, network, site, system, token
 from skupper_podman.cli.errors import ErrorReportingGroup, debugging
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(connector.app, name="connector")
 app.add_typer(token.app, name="token")
 app.add_typer(network.app, name="network")
 app.add_typer(image.app, name="image")
+app.add_typer(system.app, name="system")
 app.command("apply")(declarative.apply)
 app.command("delete")(declarative.delete)
 

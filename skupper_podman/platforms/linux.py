@@ -22,6 +22,7 @@ from skupper_podman.paths import NamespacePaths
 from skupper_podman.platforms.base import Exposure, RouterState, RouterStatus
 
 ROUTER_MODULE = "skupper_podman.router.main"
+ROUTER_SCRIPT = "skupper-router"
 STOP_TIMEOUT_SECONDS = 5.0
 _POLL_SECONDS = 0.05
 _EXEC_SETTLE_SECONDS = 0.5
@@ -94,7 +95,10 @@ class LinuxPlatform:
 def _is_our_router(pid: int, config: Path) -> bool:
     arguments = _command_line(pid)
     decoded = [a.decode(errors="replace") for a in arguments]
-    return ROUTER_MODULE in decoded and str(config) in decoded and not _is_zombie(pid)
+    # `python -m skupper_podman.router.main` (started here) or the `skupper-router` script
+    # (what the site's systemd unit runs): the same router.
+    is_router = ROUTER_MODULE in decoded or any(Path(a).name == ROUTER_SCRIPT for a in decoded[:2])
+    return is_router and str(config) in decoded and not _is_zombie(pid)
 
 
 def _command_line(pid: int) -> list[bytes]:

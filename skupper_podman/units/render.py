@@ -1,0 +1,396 @@
+"""The systemd units of a site, rendered from the templates in `templates/` (the
+repository's top-level `systemd/` points there, so they ship with the package).
+
+Templates hold `@name@` placeholders; a placeholder that renders empty drops its line.
+What each platform gets:
+- linux: one service running `skupper-router --config runtime/skrouterd.json`;
+- podman 4.4 and newer: quadlet files, a `.network`, a `.volume` (the namespace folder,
+  bound), the router `.container` and one `.container` per listener forwarder, the same
+  containers `site init --platform podman` makes (platforms/container.py);
+- docker, and podman older than 4.4 (no quadlet): one service that starts and stops the
+  site's containers by their site label.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib.resources
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skupper_podman.engines.base import (
+    LABEL_COMPONENT,
+    LABEL_LISTENER,
+    LABEL_NAMESPACE,
+    LABEL_SITE,
+    LABEL_SITE_ID,
+    BindMount,
+    ContainerSpec,
+    PortBinding,
+)
+from skupper_podman.errors import SkupperError
+from skupper_podman.platforms import container as platform
+from skupper_podman.site.runtime import exposure
+from skupper_podman.site.store import SiteStore
+
+QUADLET_MIN_PODMAN = (4, 4)
+_PLACEHOLDER = re.compile(r"@([a-z_]+)@")
+
+
+class UnitKind(enum.StrEnum):
+    AUTO = "auto"
+    QUADLET = "quadlet"
+    SERVICE = "service"
+
+
+@dataclass(frozen=True)
+class UnitFile:
+    name: str
+    text: str
+
+    @property
+    def is_quadlet(self) -> bool:
+        return self.name.endswith((".container", ".network", ".volume"))
+
+
+@dataclass(frozen=True)
+class Units:
+    """A site's unit files, the unit to enable or start, and what the user should know."""
+
+    namespace: str
+    platform: str
+    files: tuple[UnitFile, ...]
+    main_service: str
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def quadlet(self) -> bool:
+        return any(f.is_quadlet for f in self.files)
+
+
+def template(name: str) -> str:
+    return importlib.resources.files(__package__).joinpath("templates", name).read_text()
+
+
+def render(name: str, values: dict[str, str]) -> str:
+    """Fill a template; lines whose only content is an empty placeholder go away."""
+    lines = []
+    for line in template(name).splitlines():
+        missing = [m for m in _PLACEHOLDER.findall(line) if m not in values]
+        if missing:
+            raise SkupperError(f"template {name}: no value for @{missing[0]}@")
+        filled = _PLACEHOLDER.sub(lambda m: values[m.group(1)], line)
+        if _PLACEHOLDER.fullmatch(line.strip()) and not filled.strip():
+            continue
+        lines.append(filled)
+    return "\n".join(lines) + "\n"
+
+
+def unit_argument(value: str) -> str:
+    """One command-line word for a unit file: quoted if needed, `$` and `%` escaped."""
+    escaped = value.replace("%", "%%").replace("$", "$$")
+    if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", escaped):
+        return escaped
+    return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def service_name(namespace: str) -> str:
+    return f"skupper-{namespace}.service"
+
+
+def wanted_by(rootless: bool) -> str:
+    return "default.target" if rootless else "multi-user.target"
+
+
+def router_program() -> str:
+    """The `skupper-router` next to this interpreter (a venv), else on PATH."""
+    beside = Path(sys.executable).parent / "skupper-router"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("skupper-router")
+    if found is None:
+        raise SkupperError("skupper-router is not installed next to skupper-podman")
+    return found
+
+
+def podman_version() -> tuple[int, ...] | None:
+    """The version of the podman on PATH (`podman --version`), None without podman."""
+    program = shutil.which("podman")
+    if program is None:
+        return None
+    try:
+        result = subprocess.run(
+            [program, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", result.stdout)
+    return tuple(int(part) for part in found.groups() if part is not None) if found else None
+
+
+def generate_units(
+    store: SiteStore, *, kind: UnitKind = UnitKind.AUTO, rootless: bool | None = None
+) -> Units:
+    """The units that run the site of `store` on its platform."""
+    facts = store.facts()
+    is_rootless = os.geteuid() != 0 if rootless is None else rootless
+    if facts.platform == "linux":
+        if kind is UnitKind.QUADLET:
+            raise SkupperError("quadlet units are for the podman platform; this site runs on linux")
+        return _linux_units(store, is_rootless)
+    notes: list[str] = []
+    if facts.platform == "podman" and kind is not UnitKind.SERVICE:
+        version = podman_version() if kind is UnitKind.AUTO else None
+        if version is None or version >= QUADLET_MIN_PODMAN:
+            if version is None and kind is UnitKind.AUTO:
+                notes.append("podman is not on PATH: writing quadlet units (Podman 4.4 or newer)")
+            return _quadlet_units(store, is_rootless, notes)
+        shown = ".".join(str(part) for part in version)
+        notes.append(
+            f"podman {shown} has no quadlet (it came with 4.4): writing a plain service unit "
+            "that starts and stops the site's containers"
+        )
+    elif kind is UnitKind.QUADLET:
+        raise SkupperError(
+            f"quadlet units are for the podman platform; this site runs on {facts.platform}"
+        )
+    return _engine_units(store, is_rootless, notes)
+
+
+def _common(store: SiteStore, rootless: bool) -> dict[str, str]:
+    return {
+        "site": store.load().site.name,
+        "namespace": store.namespace,
+        "wanted_by": wanted_by(rootless),
+    }
+
+
+def _linux_units(store: SiteStore, rootless: bool) -> Units:
+    paths = store.paths
+    values = _common(store, rootless) | {
+        "runtime": unit_argument(str(paths.runtime.resolve())),
+        "pid_file": unit_argument(str(paths.pid_file.resolve())),
+        "router": unit_argument(router_program()),
+        "config": unit_argument(str(paths.router_config.resolve())),
+        "log_file": str(paths.log_file.resolve()).replace("%", "%%"),
+    }
+    name = service_name(store.namespace)
+    text = render("skupper-router-linux.service", values)
+    return Units(store.namespace, "linux", (UnitFile(name, text),), name)
+
+
+def _container_facts(store: SiteStore) -> platform.ContainerFacts:
+    facts = platform.ContainerFacts.read(store.paths)
+    if facts is None:
+        raise SkupperError(
+            f"namespace {store.namespace} has no {store.paths.runtime / platform.FACTS_FILE}: "
+            "its containers were never made; run 'skupper-podman site init' again"
+        )
+    return facts
+
+
+def _engine_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
+    facts = _container_facts(store)
+    program = shutil.which(facts.engine) or f"/usr/bin/{facts.engine}"
+    values = _common(store, rootless) | {
+        "engine_name": facts.engine,
+        "engine": unit_argument(program),
+        "engine_unit": "docker.service" if facts.engine == "docker" else "",
+        "site_label": unit_argument(f"{LABEL_SITE_ID}={facts.site_id}"),
+        "router_container": platform.router_name(store.paths),
+    }
+    name = service_name(store.namespace)
+    text = render("skupper-router-engine.service", values)
+    return Units(store.namespace, facts.engine, (UnitFile(name, text),), name, tuple(notes))
+
+
+# --- Podman quadlet ---------------------------------------------------------------------
+
+
+def router_spec(store: SiteStore, facts: platform.ContainerFacts, rootless: bool) -> ContainerSpec:
+    """The router container as platforms/container.py makes it (its `_router_spec`)."""
+    site = store.paths
+    shown = exposure(store)
+    ports = [PortBinding("127.0.0.1", shown.management_port, shown.management_port)]
+    ports += [PortBinding(_publish_host(p.host), p.port, p.port) for p in shown.link_ports]
+    user, keep_id = _container_user(rootless)
+    return ContainerSpec(
+        name=platform.router_name(site),
+        image=facts.image,
+        command=(),
+        labels=_labels(store, facts, "router"),
+        network=platform.network_name(site),
+        aliases=(platform.ROUTER_ALIAS,),
+        ports=tuple(ports),
+        mounts=(BindMount(site.root.resolve(), platform.SITE_MOUNT, read_only=True),),
+        user=user,
+        keep_user_id=keep_id,
+    )
+
+
+def listener_specs(store: SiteStore, facts: platform.ContainerFacts) -> list[ContainerSpec]:
+    """One forwarder per listener, as platforms/container.py makes them."""
+    site = store.paths
+    specs = []
+    for listener in exposure(store).listeners:
+        labels = _labels(store, facts, "listener")
+        labels[LABEL_LISTENER] = listener.name
+        labels[platform.LABEL_PUBLISHED] = (
+            f"{listener.host}:{listener.port}:{','.join(listener.aliases)}"
+        )
+        port = listener.port
+        specs.append(
+            ContainerSpec(
+                name=platform.listener_container_name(site, listener.name),
+                image=facts.image,
+                command=("skupper-forward", str(port), platform.router_name(site), str(port)),
+                labels=labels,
+                network=platform.network_name(site),
+                aliases=listener.aliases,
+                ports=(PortBinding(_publish_host(listener.host), port, port),),
+                health_check=False,
+            )
+        )
+    return specs
+
+
+def qualified_image(image: str) -> str:
+    """Podman keeps a locally built `name:tag` as `localhost/name:tag`; quadlet wants the
+    full name (a short name would make systemd ask registries for it at boot)."""
+    first = image.split("/", 1)[0]
+    if "/" in image and ("." in first or ":" in first or first == "localhost"):
+        return image
+    return f"localhost/{image}" if "/" not in image else image
+
+
+def _labels(store: SiteStore, facts: platform.ContainerFacts, component: str) -> dict[str, str]:
+    return {
+        LABEL_SITE_ID: facts.site_id,
+        LABEL_SITE: store.load().site.name,
+        LABEL_NAMESPACE: store.namespace,
+        LABEL_COMPONENT: component,
+    }
+
+
+def _publish_host(host: str) -> str:
+    return "0.0.0.0" if host in ("", "::") else host
+
+
+def _container_user(rootless: bool) -> tuple[str | None, bool]:
+    uid, gid = os.getuid(), os.getgid()
+    if rootless:
+        return f"{uid}:{gid}", True
+    return (f"{uid}:{gid}", False) if uid != 0 else (None, False)
+
+
+def _key_lines(key: str, values: list[str]) -> str:
+    return "\n".join(f"{key}={value}" for value in values)
+
+
+def _label_lines(labels: dict[str, str]) -> str:
+    return _key_lines("Label", [unit_argument(f"{k}={v}") for k, v in sorted(labels.items())])
+
+
+def _publish_lines(spec: ContainerSpec) -> str:
+    return _key_lines(
+        "PublishPort", [f"{p.host_ip}:{p.host_port}:{p.container_port}" for p in spec.ports]
+    )
+
+
+def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
+    facts = _container_facts(store)
+    common = _common(store, rootless)
+    base = f"skupper-{store.namespace}"
+    network_unit, volume_unit = f"{base}.network", f"{base}-site.volume"
+    router_unit = f"{base}-router.container"
+    router = router_spec(store, facts, rootless)
+    (mount,) = router.mounts
+    files = [
+        UnitFile(
+            network_unit,
+            render(
+                "skupper-site.network",
+                common
+                | {
+                    "network": router.network,
+                    "labels": _label_lines(_labels(store, facts, "network")),
+                },
+            ),
+        ),
+        UnitFile(
+            volume_unit,
+            render(
+                "skupper-site.volume",
+                common
+                | {
+                    "volume": f"{base}-site",
+                    "site_folder": unit_argument(str(mount.source)),
+                    "mount": mount.target,
+                    "labels": _label_lines(_labels(store, facts, "volume")),
+                },
+            ),
+        ),
+    ]
+    user_lines = []
+    if router.user is not None:
+        user_lines.append(f"User={router.user}")
+    if router.keep_user_id:
+        user_lines.append("UserNS=keep-id")
+    podman = shutil.which("podman") or "/usr/bin/podman"
+    files.append(
+        UnitFile(
+            router_unit,
+            render(
+                "skupper-router.container",
+                common
+                | {
+                    "container": router.name,
+                    "image": qualified_image(router.image),
+                    "network_unit": network_unit,
+                    "alias": router.aliases[0],
+                    "volume_unit": volume_unit,
+                    "mount": mount.target,
+                    "publish": _publish_lines(router),
+                    "labels": _label_lines(router.labels),
+                    "user": "\n".join(user_lines),
+                    "podman": unit_argument(podman),
+                },
+            ),
+        )
+    )
+    for spec in listener_specs(store, facts):
+        name = spec.labels[LABEL_LISTENER]
+        files.append(
+            UnitFile(
+                f"{base}-listener-{name}.container",
+                render(
+                    "skupper-listener.container",
+                    common
+                    | {
+                        "listener": name,
+                        "router_service": f"{base}-router.service",
+                        "container": spec.name,
+                        "image": qualified_image(spec.image),
+                        "exec": shlex.join(spec.command),
+                        "network_unit": network_unit,
+                        "aliases": _key_lines(
+                            "PodmanArgs", [f"--network-alias {a}" for a in spec.aliases]
+                        )
+                        + "\nPodmanArgs=--no-healthcheck",
+                        "publish": _publish_lines(spec),
+                        "labels": _label_lines(spec.labels),
+                    },
+                ),
+            )
+        )
+    notes.append(
+        "listener forwarders are units too: run 'system install' again after adding or "
+        "removing a listener"
+    )
+    return Units(store.namespace, "podman", tuple(files), f"{base}-router.service", tuple(notes))
