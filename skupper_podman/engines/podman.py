@@ -178,12 +178,14 @@ class PodmanEngine:
         self._client.close()  # type: ignore[no-untyped-call]
 
 
-def _ports(spec: ContainerSpec) -> dict[str, list[tuple[str, int]]]:
-    ports: dict[str, list[tuple[str, int]]] = {}
+def _ports(spec: ContainerSpec) -> dict[str, list[tuple[str, int] | int]]:
+    ports: dict[str, list[tuple[str, int] | int]] = {}
     for binding in spec.ports:
-        ports.setdefault(f"{binding.container_port}/tcp", []).append(
-            (binding.host_ip, binding.host_port)
-        )
+        # netavark takes a host address of 0.0.0.0 literally (a DNAT rule for -d 0.0.0.0
+        # that nothing matches); "every address" is no address.
+        every = binding.host_ip in ("", "0.0.0.0")
+        published = binding.host_port if every else (binding.host_ip, binding.host_port)
+        ports.setdefault(f"{binding.container_port}/tcp", []).append(published)
     return ports
 
 

@@ -2,8 +2,9 @@
 
 The build context is assembled in a temporary folder: this package's `Containerfile` and
 `router_image/` (the repository's top-level `Containerfile` and `router_image/` point
-here), and `wheels/`: a wheel of skupper-podman and of each dependency, built on this
-host with pip (cached under $XDG_CACHE_HOME/skupper-podman/wheels). The image installs
+here), and `wheels/`: a wheel of skupper-podman, packed from the imported package, and
+one of each dependency, built on this host with pip (cached under
+$XDG_CACHE_HOME/skupper-podman/wheels). The image installs
 them with `pip install --no-index`, so the only thing the engine needs is the base image
 (a build argument). Host-built wheels fit an image whose Python has the host's version:
 the default base is `python:<host major.minor>-slim`.
@@ -83,36 +84,27 @@ def _pip(*arguments: str) -> None:
         raise SkupperError(f"pip {arguments[0]} failed: {lines[-1] if lines else 'no output'}")
 
 
-def _source_tree() -> Path | None:
-    root = _HERE.parent.parent
-    return root if (root / "pyproject.toml").is_file() else None
-
-
 def _package_wheel(target: Path) -> None:
-    """A wheel of skupper-podman: from the source tree (editable installs) or repacked
-    from the installed files."""
-    source = _source_tree()
-    if source is not None:
-        _pip("wheel", "--no-deps", "--no-build-isolation", "-w", str(target), str(source))
-        return
-    _repack_installed(target)
-
-
-def _repack_installed(target: Path) -> None:
+    """A wheel of skupper-podman made from the imported package and its installed metadata
+    (works for editable and regular installs alike, with no build tools)."""
     distribution = importlib.metadata.distribution(DISTRIBUTION)
     version = distribution.version
-    wheel = target / f"skupper_podman-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
-        for entry in distribution.files or []:
-            path = Path(str(distribution.locate_file(entry)))
-            name = str(entry)
-            if name.startswith("..") or "__pycache__" in name or not path.is_file():
-                continue
-            if name.endswith(".dist-info/RECORD") or name.endswith(".dist-info/INSTALLER"):
-                continue
-            archive.write(path, name)
-        record = f"skupper_podman-{version}.dist-info/RECORD"
-        archive.writestr(record, "")
+    info = f"skupper_podman-{version}.dist-info"
+    package = _HERE.parent
+    with zipfile.ZipFile(target / f"skupper_podman-{version}-py3-none-any.whl", "w") as archive:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, f"skupper_podman/{path.relative_to(package)}")
+        for name in ("METADATA", "entry_points.txt"):
+            text = distribution.read_text(name)
+            if text is not None:
+                archive.writestr(f"{info}/{name}", text)
+        archive.writestr(
+            f"{info}/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: skupper-podman\nRoot-Is-Purelib: true\n"
+            "Tag: py3-none-any\n",
+        )
+        archive.writestr(f"{info}/RECORD", "")
 
 
 def _requirements() -> list[str]:

@@ -1,0 +1,196 @@
+"""Test setup for the engine tests: install and start Podman (rootful and rootless) and
+Docker, make the local Debian base image and our router image. Only tests use this;
+none of these workarounds of the test machines belong in the product.
+
+Provisioning happens when CI=true or when running as root; elsewhere the tests use
+what already answers and skip the rest (never when CI=true: they fail).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from skupper_podman import engines, image
+
+DEBS = (
+    "podman",
+    "runc",
+    "uidmap",
+    "slirp4netns",
+    "fuse-overlayfs",
+    "docker.io",
+    "mmdebstrap",
+    "python3-venv",
+)
+BASE_IMAGE = "localhost/skupper-test-base:latest"
+DOCKER_BASE_IMAGE = "skupper-test-base:latest"
+ROOTLESS_USER = "skupper-test"
+WORK = Path(os.environ.get("SKUPPER_ENGINE_TESTS_DIR", "/var/tmp/skupper-engine-tests"))
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "skupper-podman-tests"
+CONTAINERS_CONF = """\
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+[engine]
+runtime = "runc"
+"""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def may_provision() -> bool:
+    return in_ci() or os.geteuid() == 0
+
+
+def run(*command: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {result.stderr.strip()[-2000:]}")
+    return result.stdout
+
+
+def install_debs() -> None:
+    missing = [d for d in DEBS if subprocess.run(["dpkg", "-s", d], capture_output=True).returncode]
+    if not missing:
+        return
+    run("apt-get", "update", "-qq")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    run("apt-get", "install", "-y", "-qq", *missing, env=env)
+
+
+def wait_for_socket(path: Path, engine: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and engines.answering_engine(f"unix://{path}") == engine:
+            return
+        time.sleep(0.3)
+    raise RuntimeError(f"{engine} did not answer on {path} within {timeout:.0f} s")
+
+
+@dataclass
+class Services:
+    """Background engine services this session started (stopped at session end)."""
+
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, command: list[str], log: Path, env: dict[str, str]) -> None:
+        with open(log, "ab") as output:
+            self.processes.append(
+                subprocess.Popen(
+                    command,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def containers_conf() -> Path:
+    WORK.mkdir(parents=True, exist_ok=True)
+    os.chmod(WORK, 0o755)
+    path = WORK / "containers.conf"
+    path.write_text(CONTAINERS_CONF)
+    path.chmod(0o644)
+    return path
+
+
+def base_tarball() -> Path:
+    """A Debian bookworm root filesystem with python3, built once and cached."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tarball = CACHE / "base-bookworm.tar"
+    if not tarball.exists():
+        partial = CACHE / "base-bookworm.tar.partial"
+        run(
+            "mmdebstrap",
+            "--variant=apt",
+            "--include=python3,python3-venv,ca-certificates",
+            "bookworm",
+            str(partial),
+            timeout=900,
+        )
+        partial.rename(tarball)
+    return tarball
+
+
+def user_env(user: str) -> dict[str, str]:
+    uid = int(run("id", "-u", user).strip())
+    return {
+        "HOME": f"/home/{user}",
+        "USER": user,
+        "XDG_RUNTIME_DIR": f"/run/user/{uid}",
+        "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+    }
+
+
+def as_user(user: str, env: dict[str, str], *command: str) -> list[str]:
+    pairs = [f"{key}={value}" for key, value in env.items()]
+    return ["runuser", "-u", user, "--", "env", "-i", *pairs, *command]
+
+
+def prepare_rootless_user(user: str) -> dict[str, str]:
+    if subprocess.run(["id", user], capture_output=True).returncode != 0:
+        run("useradd", "-m", user)
+    # The sandbox's /dev/net/tun is 0600 and nothing creates XDG_RUNTIME_DIR (no logind).
+    os.chmod("/dev/net/tun", 0o666)
+    env = user_env(user)
+    runtime = Path(env["XDG_RUNTIME_DIR"])
+    runtime.mkdir(parents=True, exist_ok=True)
+    shutil.chown(runtime, user, user)
+    runtime.chmod(0o700)
+    return env
+
+
+def rootless_venv(user: str) -> Path:
+    """A venv the unprivileged user can run (the test venv may live in root's home):
+    the system Python with skupper-podman[engines] installed from host-built wheels."""
+    venv = WORK / "rootless-venv"
+    python = "/usr/bin/python3"
+    wheels = WORK / "wheels"
+    shutil.rmtree(wheels, ignore_errors=True)
+    wheels.mkdir(parents=True)
+    image._package_wheel(wheels)
+    image._dependency_wheels(wheels)
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
+    run(*pip, "wheel", "-w", str(wheels), "--find-links", str(wheels), "podman>=5", "docker>=7")
+    shutil.rmtree(venv, ignore_errors=True)
+    run(python, "-m", "venv", str(venv))
+    run(
+        str(venv / "bin" / "pip"),
+        "install",
+        "-q",
+        "--no-index",
+        "--find-links",
+        str(wheels),
+        "skupper-podman",
+        "podman",
+        "docker",
+    )
+    for path in (WORK, venv):
+        run("chmod", "-R", "a+rX", str(path))
+    # The user's `image build` then finds every wheel offline (no sdist builds again).
+    cache = Path(f"/home/{user}/.cache/skupper-podman/wheels")
+    cache.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels.glob("*.whl"):
+        if not wheel.name.startswith("skupper_podman-"):
+            shutil.copy(wheel, cache / wheel.name)
+    run("chown", "-R", f"{user}:{user}", f"/home/{user}/.cache")
+    return venv

@@ -1,0 +1,278 @@
+"""Two sites on one host as containers, on rootful Podman, rootless Podman and Docker.
+
+west (link access) runs a real HTTP backend container behind a connector; east links to
+west with a generated link file and has a listener for the backend's routing key: a
+client container on east's network reaches it by the routing key's name, a host client
+through the published port. While a long download runs, a listener and a connector are
+added and removed; the download completes intact and the router is never restarted.
+`site delete` leaves nothing carrying the sites' labels.
+
+The link goes to the gateway of east's own network, where the engine forwards west's
+published link port (never to this machine's external address).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from skupper_podman.engines.base import LABEL_SITE_ID
+from tests.engines.conftest import TEST_LABEL, Target
+
+BIG_BYTES = 24 * 1024 * 1024
+BACKEND_PORT = 8080
+INDEX = "hello from the west backend"
+BACKEND_SCRIPT = (
+    "mkdir -p /tmp/www && cd /tmp/www && "
+    f"echo '{INDEX}' > index.html && "
+    f"head -c {BIG_BYTES} /dev/urandom > big && sha256sum big | cut -d' ' -f1 > big.sha && "
+    f"exec python3 -m http.server {BACKEND_PORT}"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def status(target: Target, home: Path, *command: str) -> Any:
+    return json.loads(target.cli(*command, "-o", "json", home=home).stdout)
+
+
+def wait_for(what: str, check: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as error:  # not ready yet: keep the reason for the failure
+            last = error
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not reached within {timeout:.0f} s: {last!r}")
+
+
+def fetch(port: int, path: str, timeout: float = 30) -> bytes:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=timeout) as reply:
+        data: bytes = reply.read()
+    return data
+
+
+def gateway(target: Target, network: str) -> str:
+    raw = json.loads(target.tool("network", "inspect", network))[0]
+    subnets = raw.get("subnets") or raw.get("IPAM", {}).get("Config") or []
+    found = [s.get("gateway") or s.get("Gateway") for s in subnets]
+    return str(next(g for g in found if g and ":" not in g))
+
+
+def site_labels(target: Target, home: Path, namespace: str) -> dict[str, str]:
+    facts = json.loads((home / "namespaces" / namespace / "runtime" / "container.json").read_text())
+    return {LABEL_SITE_ID: facts["siteId"]}
+
+
+def run_test_container(target: Target, network: str, name: str, *command: str) -> str:
+    return target.tool(
+        "run",
+        "--name",
+        name,
+        "--network",
+        network,
+        "--label",
+        f"{TEST_LABEL}=1",
+        *command,
+    )
+
+
+def slow_download(port: int, into: dict[str, Any]) -> None:
+    """Read the big file slowly enough that live changes happen during the transfer."""
+    digest = hashlib.sha256()
+    total = 0
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/big", timeout=60) as reply:
+            while chunk := reply.read(256 * 1024):
+                digest.update(chunk)
+                total += len(chunk)
+                time.sleep(0.12)
+        into["sha"], into["bytes"] = digest.hexdigest(), total
+    except Exception as error:
+        into["error"] = repr(error)
+
+
+def test_two_sites_linked_with_live_changes(target: Target) -> None:
+    home = target.new_home()
+    web_port = free_port()
+    target.cli("site", "init", "east", "-n", "east", home=home)
+    east_gateway = gateway(target, "skupper-east")
+    target.cli(
+        "site",
+        "init",
+        "west",
+        "-n",
+        "west",
+        "--link-access",
+        "--port",
+        str(free_port()),
+        "--grant-port",
+        str(free_port()),
+        "--subject-alternative-name",
+        east_gateway,
+        home=home,
+    )
+    west_status = status(target, home, "site", "status", "-n", "west")
+    assert west_status["platform"] == target.engine and west_status["routerAnswering"] is True
+    assert "running" in west_status["detail"]
+
+    link = target.cli("link", "generate", "--host", east_gateway, "-n", "west", home=home).stdout
+    link_file = home / "link.yaml"
+    link_file.write_text(link)
+    link_file.chmod(0o644)
+    target.cli("link", "create", str(link_file), "-n", "east", home=home)
+    wait_for("link up", lambda: status(target, home, "link", "status", "-n", "east")[0]["up"])
+
+    run_test_container(
+        target, "skupper-west", "web-backend", "-d", target.base_image, "sh", "-c", BACKEND_SCRIPT
+    )
+    target.cli(
+        "connector",
+        "create",
+        "web",
+        str(BACKEND_PORT),
+        "--routing-key",
+        "web",
+        "--host",
+        "web-backend",
+        "-n",
+        "west",
+        home=home,
+    )
+    target.cli(
+        "listener", "create", "web", str(web_port), "--routing-key", "web", "-n", "east", home=home
+    )
+
+    # A host client through the published listener port.
+    assert (
+        wait_for("page on the host", lambda: fetch(web_port, "index.html")).decode().strip()
+        == INDEX
+    )
+    expected_sha = fetch(web_port, "big.sha").decode().strip()
+
+    # A client container on east's network, by the routing key's name.
+    script = (
+        "import urllib.request; "
+        f"print(urllib.request.urlopen('http://web:{web_port}/index.html', timeout=20).read()"
+        ".decode().strip())"
+    )
+    inside = run_test_container(
+        target, "skupper-east", "web-client", "--rm", target.base_image, "python3", "-c", script
+    )
+    assert inside.strip() == INDEX
+
+    # Live changes while a long transfer runs.
+    with _nullcontext(target) as engine:
+        router_before = engine.container("skupper-east-router")
+    download: dict[str, Any] = {}
+    reader = threading.Thread(target=slow_download, args=(web_port, download))
+    reader.start()
+    time.sleep(1.0)
+    extra_port = free_port()
+    target.cli(
+        "listener",
+        "create",
+        "extra",
+        str(extra_port),
+        "--routing-key",
+        "web",
+        "-n",
+        "east",
+        home=home,
+    )
+    target.cli(
+        "connector",
+        "create",
+        "extra",
+        str(BACKEND_PORT),
+        "--routing-key",
+        "other",
+        "--host",
+        "web-backend",
+        "-n",
+        "west",
+        home=home,
+    )
+    assert wait_for("page via the new listener", lambda: fetch(extra_port, "index.html"))
+    target.cli("listener", "delete", "extra", "-n", "east", home=home)
+    target.cli("connector", "delete", "extra", "-n", "west", home=home)
+    assert reader.is_alive(), "the transfer ended before the live changes were done"
+    reader.join(timeout=240)
+    assert download.get("error") is None, download
+    assert download["bytes"] == BIG_BYTES and download["sha"] == expected_sha
+    with _nullcontext(target) as engine:
+        router_after = engine.container("skupper-east-router")
+    assert router_before is not None and router_after is not None
+    assert router_after.state.value == "running"
+
+    # Clean removal, by label.
+    labels = {ns: site_labels(target, home, ns) for ns in ("east", "west")}
+    target.tool("rm", "-f", "web-backend")
+    for namespace in ("east", "west"):
+        target.cli("site", "delete", "-n", namespace, home=home)
+    with _nullcontext(target) as engine:
+        for namespace, selector in labels.items():
+            assert not engine.find(selector), f"{namespace} left {engine.find(selector)}"
+        assert not engine.network_exists("skupper-east")
+
+
+def test_failed_init_rolls_back_and_errors_are_one_line(target: Target) -> None:
+    home = target.new_home()
+    result = target.cli(
+        "site", "init", "-n", "broken", "--router-image", "no-such-image:1", home=home, check=False
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "error: image no-such-image:1 is not in "
+        f"{target.engine}: build it or load it first (skupper-podman image build --tag NAME)"
+    ]
+    assert not (home / "namespaces" / "broken").exists()
+
+    target.cli("site", "init", "-n", "ok", home=home)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        result = target.cli(
+            "listener",
+            "create",
+            "db",
+            str(busy),
+            "--routing-key",
+            "db",
+            "-n",
+            "ok",
+            home=home,
+            check=False,
+        )
+    assert result.stderr.strip() == f"error: port {busy} for listener db is in use on 127.0.0.1"
+    labels = site_labels(target, home, "ok")
+    target.cli("site", "delete", "-n", "ok", home=home)
+    with _nullcontext(target) as engine:
+        assert not engine.find(labels)
+
+
+class _nullcontext:
+    def __init__(self, target: Target) -> None:
+        self._engine = target.connect()
+
+    def __enter__(self) -> Any:
+        return self._engine
+
+    def __exit__(self, *_exc: object) -> None:
+        self._engine.close()
