@@ -114,14 +114,24 @@ def test_refusals(grant: GrantRecord, code: str, expected: str) -> None:
 @pytest.mark.parametrize("uid", ["ffffffff-0000-4000-8000-000000000000", "../../etc/passwd", ""])
 def test_unknown_grants_are_404(grants_dir: Path, ca: SigningCa, uid: str) -> None:
     with pytest.raises(GrantRefused) as error:
-        redeem(grants_dir, uid, CODE, requested_name="", subject="west", ca=ca, now=NOW)
+        redeem(
+            grants_dir, uid, CODE, requested_name="", subject="west", load_ca=lambda: ca, now=NOW
+        )
     assert refusal(error) == (404, "no such access grant (unknown or deleted token)")
 
 
 def test_redeem_counts_records_and_answers_a_link(grants_dir: Path, ca: SigningCa) -> None:
-    first = redeem(grants_dir, UID, CODE, requested_name="", subject="west", ca=ca, now=NOW)
+    first = redeem(
+        grants_dir, UID, CODE, requested_name="", subject="west", load_ca=lambda: ca, now=NOW
+    )
     second = redeem(
-        grants_dir, UID, CODE, requested_name="to-east", subject="north", ca=ca, now=NOW
+        grants_dir,
+        UID,
+        CODE,
+        requested_name="to-east",
+        subject="north",
+        load_ca=lambda: ca,
+        now=NOW,
     )
     path = grant_path(grants_dir, UID)
     assert path is not None
@@ -133,7 +143,9 @@ def test_redeem_counts_records_and_answers_a_link(grants_dir: Path, ca: SigningC
     ]
     assert stored.identities == (first.identity, second.identity)
     with pytest.raises(GrantRefused) as error:
-        redeem(grants_dir, UID, CODE, requested_name="", subject="south", ca=ca, now=NOW)
+        redeem(
+            grants_dir, UID, CODE, requested_name="", subject="south", load_ca=lambda: ca, now=NOW
+        )
     assert refusal(error) == (403, "the token was already redeemed 2 of 2 times")
     assert read_grant(path).redemptions == 2
 
@@ -156,14 +168,24 @@ def test_redeem_counts_records_and_answers_a_link(grants_dir: Path, ca: SigningC
 
 def test_a_wrong_code_spends_no_use(grants_dir: Path, ca: SigningCa) -> None:
     with pytest.raises(GrantRefused):
-        redeem(grants_dir, UID, "nope", requested_name="", subject="west", ca=ca, now=NOW)
+        redeem(
+            grants_dir, UID, "nope", requested_name="", subject="west", load_ca=lambda: ca, now=NOW
+        )
     path = grant_path(grants_dir, UID)
     assert path is not None and read_grant(path).redemptions == 0
 
 
 def test_an_invalid_link_name_is_refused(grants_dir: Path, ca: SigningCa) -> None:
     with pytest.raises(GrantRefused) as error:
-        redeem(grants_dir, UID, CODE, requested_name="Bad Name", subject="w", ca=ca, now=NOW)
+        redeem(
+            grants_dir,
+            UID,
+            CODE,
+            requested_name="Bad Name",
+            subject="w",
+            load_ca=lambda: ca,
+            now=NOW,
+        )
     assert refusal(error) == (400, "invalid link name 'Bad Name'")
 
 
@@ -194,8 +216,13 @@ def test_answers_to_requests(grants_dir: Path, tmp_path: Path) -> None:
 
 def test_a_missing_ca_is_a_500_not_a_crash(grants_dir: Path, tmp_path: Path) -> None:
     settings = GrantServerSettings(port=1, grantsDir=str(grants_dir), caCertFile="/nonexistent")
+    log = logging.getLogger("test")
     good = Request("POST", f"/{UID}", {}, CODE.encode())
-    assert answer_request(good, settings, logging.getLogger("test"), "peer").status == 500
+    assert answer_request(good, settings, log, "peer").status == 500
+    path = grant_path(grants_dir, UID)
+    assert path is not None and read_grant(path).redemptions == 0
+    unknown = Request("POST", "/0123abcd-ffff", {}, CODE.encode())
+    assert answer_request(unknown, settings, log, "peer").status == 404
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -295,7 +296,7 @@ def redeem(
     *,
     requested_name: str,
     subject: str,
-    ca: SigningCa,
+    load_ca: Callable[[], SigningCa],
     now: datetime.datetime,
 ) -> Redemption:
     """Check and use one redemption of grant `uid`; raise GrantRefused if refused.
@@ -312,6 +313,7 @@ def redeem(
     check_redemption(record, code, now)
     link_name = link_name_for(record, requested_name)
     holder = subject.strip() or link_name
+    ca = load_ca()  # only now: an unknown or refused grant needs no CA
     credential = sign_client_certificate(ca.cert, ca.key, holder, now)
     identity = IssuedIdentity(
         name=holder, link=link_name, fingerprint=credential.fingerprint, issued=iso(now)

@@ -14,7 +14,6 @@ hold the router's loop or memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import logging
 import ssl
@@ -109,9 +108,7 @@ async def _serve_one(
     except (OSError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError) as error:
         log.debug("grant server: connection from %s ended: %s", peer[0], error)
     finally:
-        writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
-            await asyncio.wait_for(writer.wait_closed(), 1.0)
+        writer.close()  # the answer carries its length: no need to wait for the TLS close
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request:
@@ -146,11 +143,14 @@ def answer_request(
     if request.method != "POST":
         return Answer(405, "only POST is supported\n")
     uid = request.path.split("?", 1)[0].strip("/")
-    try:
-        ca = SigningCa.load(settings.caCertFile, settings.caKeyFile)
-    except (OSError, ValueError) as error:
-        log.error("grant server: cannot load the signing CA: %s", error)
-        return Answer(500, "the site cannot sign certificates now\n")
+
+    def load_ca() -> SigningCa:
+        try:
+            return SigningCa.load(settings.caCertFile, settings.caKeyFile)
+        except (OSError, ValueError) as error:
+            log.error("grant server: cannot load the signing CA: %s", error)
+            raise GrantRefused(500, "the site cannot sign certificates now") from None
+
     try:
         redemption = redeem(
             Path(settings.grantsDir),
@@ -158,7 +158,7 @@ def answer_request(
             request.body.decode("utf-8", "replace").strip(),
             requested_name=request.headers.get("name", ""),
             subject=request.headers.get("subject", ""),
-            ca=ca,
+            load_ca=load_ca,
             now=datetime.datetime.now(datetime.UTC),
         )
     except GrantRefused as refused:
