@@ -9,7 +9,17 @@ from __future__ import annotations
 import typer
 
 from skupper_podman.cli import apply as declarative
-from skupper_podman.cli import connector, image, link, listener, network, site, system, token
+from skupper_podman.cli import (
+    bundle,
+    connector,
+    image,
+    link,
+    listener,
+    network,
+    site,
+    system,
+    token,
+)
 from skupper_podman.cli.errors import ErrorReportingGroup, debugging
 
 app = typer.Typer(
@@ -27,6 +37,7 @@ app.add_typer(token.app, name="token")
 app.add_typer(network.app, name="network")
 app.add_typer(image.app, name="image")
 app.add_typer(system.app, name="system")
+app.add_typer(bundle.app, name="bundle")
 app.command("apply")(declarative.apply)
 app.command("delete")(declarative.delete)
 
