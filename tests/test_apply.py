@@ -244,6 +244,12 @@ def test_hub_round_trip_keeps_router_access(hub: str) -> None:
 
 def test_delete_site_document_removes_the_site(hub: str, skupper_home: Path) -> None:
     generated = ok("site", "generate", "-n", hub).stdout
+    other = "apiVersion: skupper.io/v2alpha1\nkind: Site\nmetadata: {name: other}\n"
+    wrong = runner.invoke(app, ["delete", "-f", "-", "-n", hub], input=other)
+    assert wrong.exit_code == 1
+    assert wrong.stderr.strip() == (
+        "error: stdin: document 1 (Site other): the site of namespace hub is hub, not other"
+    )
     result = runner.invoke(app, ["delete", "-f", "-", "-n", hub], input=generated)
     assert result.exit_code == 0, result.stderr
     assert not namespace_folder(skupper_home, hub).exists()

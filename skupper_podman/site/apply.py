@@ -312,7 +312,13 @@ def delete_documents(
     removal)."""
     outcome = Outcome()
     store = SiteStore(namespace_paths(namespace))
-    if any(d.kind == "Site" for d in documents):
+    site_document = next((d for d in documents if d.kind == "Site"), None)
+    if site_document is not None:
+        if store.has_site() and not store.has("Site", site_document.name):
+            raise SkupperError(
+                f"{site_document.label}: the site of namespace {namespace} is "
+                f"{store.load().site.name}, not {site_document.name}"
+            )
         outcome.site_deleted = delete_site(namespace)
         if not outcome.site_deleted and not ignore_not_found:
             raise SkupperError(f"no site in namespace {namespace}")

@@ -252,3 +252,18 @@ def _echo(port: int, payload: bytes) -> bytes | None:
         return echo_once(port, payload, timeout=5)
     except OSError:
         return None
+
+
+@pytest.mark.parametrize("user", [False, True], ids=["rootful", "rootless"])
+def test_linux_unit_targets(
+    router_available: None, systemd_analyze: str, tmp_path: Path, user: bool
+) -> None:
+    ok("site", "init", "solo", "-n", "solo", "--platform", "linux")
+    units = generate_units(SiteStore(namespace_paths("solo")), rootless=user)
+    (unit,) = write_units(units, tmp_path)
+    verify(systemd_analyze, [unit])
+    target = "default.target" if user else "multi-user.target"
+    assert values(unit.read_text(), "Install", "WantedBy") == [target]
+    (start,) = values(unit.read_text(), "Service", "ExecStart")
+    argv = exec_argv(start)
+    assert argv[-3].endswith("/skupper-router") and argv[-2] == "--config"
