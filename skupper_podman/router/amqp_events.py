@@ -55,7 +55,7 @@ def _on_remote_open(core: RouterCore, conn: RouterConnection, event: Event, now:
     if not conn.dialled:
         conn.open(core.router_id, VERSION)
     conn.opened = True
-    if conn.origin.role != "normal":
+    if conn.origin.role != "normal" and not connection.remote_condition:
         core.log("info", "conn", f"connection {conn.conn_id} to {conn.peer_id} open "
                  f"(role {conn.origin.role})")
     if conn.dialled:

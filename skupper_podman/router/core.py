@@ -251,6 +251,7 @@ class RouterCore:
         connection = conn.engine.connection
         connection.condition = Condition(condition, text)
         if connection.state & connection.LOCAL_UNINIT:
+            connection.container = self.router_id
             connection.open()
         connection.close()
         self.log("warning", "conn", f"connection {conn.conn_id} from {conn.peer_host} "
