@@ -80,6 +80,8 @@ class PodmanEngine:
             "name": spec.name,
             "command": list(spec.command),
             "labels": spec.labels,
+            # Rootless Podman defaults to slirp4netns: say "bridge" to join the network.
+            "network_mode": "bridge",
             "networks": {spec.network: {"aliases": list(spec.aliases)}},
             "ports": _ports(spec),
             "mounts": [

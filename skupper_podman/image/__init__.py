@@ -87,7 +87,7 @@ def _pip(*arguments: str) -> None:
 def _package_wheel(target: Path) -> None:
     """A wheel of skupper-podman made from the imported package and its installed metadata
     (works for editable and regular installs alike, with no build tools)."""
-    distribution = importlib.metadata.distribution(DISTRIBUTION)
+    distribution = _installed_distribution()
     version = distribution.version
     info = f"skupper_podman-{version}.dist-info"
     package = _HERE.parent
@@ -95,16 +95,27 @@ def _package_wheel(target: Path) -> None:
         for path in sorted(package.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 archive.write(path, f"skupper_podman/{path.relative_to(package)}")
-        for name in ("METADATA", "entry_points.txt"):
-            text = distribution.read_text(name)
-            if text is not None:
-                archive.writestr(f"{info}/{name}", text)
+        # An egg-info (a source tree's leftover) has PKG-INFO where a dist-info has METADATA.
+        metadata = distribution.read_text("METADATA") or distribution.read_text("PKG-INFO")
+        if metadata is None:
+            raise SkupperError(f"the installed {DISTRIBUTION} has no metadata to pack")
+        archive.writestr(f"{info}/METADATA", metadata)
+        entry_points = distribution.read_text("entry_points.txt")
+        if entry_points is not None:
+            archive.writestr(f"{info}/entry_points.txt", entry_points)
         archive.writestr(
             f"{info}/WHEEL",
             "Wheel-Version: 1.0\nGenerator: skupper-podman\nRoot-Is-Purelib: true\n"
             "Tag: py3-none-any\n",
         )
         archive.writestr(f"{info}/RECORD", "")
+
+
+def _installed_distribution() -> importlib.metadata.Distribution:
+    """The installed dist-info rather than a source tree's egg-info (which the current
+    folder may put first on the path)."""
+    found = list(importlib.metadata.distributions(name=DISTRIBUTION))
+    return next((d for d in found if d.read_text("METADATA")), found[0])
 
 
 def _requirements() -> list[str]:

@@ -118,7 +118,7 @@ def base_tarball() -> Path:
     CACHE.mkdir(parents=True, exist_ok=True)
     tarball = CACHE / "base-bookworm.tar"
     if not tarball.exists():
-        partial = CACHE / "base-bookworm.tar.partial"
+        partial = CACHE / "base-bookworm.partial.tar"  # mmdebstrap picks the format by suffix
         run(
             "mmdebstrap",
             "--variant=apt",
@@ -156,6 +156,9 @@ def prepare_rootless_user(user: str) -> dict[str, str]:
     runtime.mkdir(parents=True, exist_ok=True)
     shutil.chown(runtime, user, user)
     runtime.chmod(0o700)
+    # What podman.socket's unit would make: the folder of the user's API socket.
+    (runtime / "podman").mkdir(exist_ok=True)
+    shutil.chown(runtime / "podman", user, user)
     return env
 
 
