@@ -4,7 +4,8 @@ skupper_podman/engines/, so both engines share this code).
 What a site makes, all labelled with its site id (and found and removed by label only):
 - network `skupper-<namespace>` (a bridge; containers on it reach each other by name);
 - container `skupper-<namespace>-router`: the router image, the namespace folder mounted
-  read-only at /site, restart policy unless-stopped, the management port published on
+  read-only at /site (grants/ read-write: the grant server records redemptions there),
+  restart policy unless-stopped, the management port published on
   127.0.0.1 and the link access ports on the RouterAccess bind host;
 - one container `skupper-<namespace>-listener-<name>` per listener: `skupper-forward`
   publishes the listener's port on the host at the listener's host and carries the
@@ -121,6 +122,7 @@ class ContainerPlatform:
                     f"network {network_name(site)} exists in {self.name} and is not this "
                     "site's: remove it or use another namespace"
                 )
+            site.grants.mkdir(parents=True, exist_ok=True)
             _share_files(site, engine)
             engine.run_container(self._router_spec(site, exposure, facts, engine))
             self._sync_listeners(engine, site, exposure, facts)
@@ -197,7 +199,11 @@ class ContainerPlatform:
             network=network_name(site),
             aliases=(ROUTER_ALIAS,),
             ports=tuple(ports),
-            mounts=(BindMount(site.root.resolve(), SITE_MOUNT, read_only=True),),
+            mounts=(
+                BindMount(site.root.resolve(), SITE_MOUNT, read_only=True),
+                # The grant server records redemptions: its folder alone is writable.
+                BindMount(site.grants.resolve(), f"{SITE_MOUNT}/grants", read_only=False),
+            ),
             extra_hosts=DOCKER_HOSTS if engine.name == "docker" else {},
             user=user,
             keep_user_id=keep_id,
@@ -280,15 +286,17 @@ def _share_files(site: NamespacePaths, engine: Engine) -> None:
     user, _keep_id = _container_user(engine)
     if user is not None:
         return
+    writable = site.grants.resolve()
     for folder, _dirs, files in os.walk(site.root):
-        _add_group_read(Path(folder), directory=True)
+        write = Path(folder).resolve() == writable
+        _add_group_access(Path(folder), directory=True, write=write)
         for file in files:
-            _add_group_read(Path(folder) / file, directory=False)
+            _add_group_access(Path(folder) / file, directory=False, write=write)
 
 
-def _add_group_read(path: Path, *, directory: bool) -> None:
+def _add_group_access(path: Path, *, directory: bool, write: bool) -> None:
     with contextlib.suppress(OSError):
         mode = path.stat().st_mode & 0o7777
-        wanted = mode | 0o040 | (0o010 if directory else 0)
+        wanted = mode | 0o040 | (0o010 if directory else 0) | (0o020 if write else 0)
         if wanted != mode:
             os.chmod(path, wanted)
