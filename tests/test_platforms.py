@@ -12,7 +12,6 @@ from skupper_podman import engines
 from skupper_podman.errors import SkupperError
 from skupper_podman.platforms import select_platform
 from skupper_podman.routerconfig import build_router_config
-from skupper_podman.site.store import SiteStore
 from tests.cli_helpers import fails, files_under
 
 
@@ -99,4 +98,3 @@ def test_container_config_binds_inside_the_container(skupper_home: Path) -> None
         )
         assert entities["tcpListener"]["host"] == host
         assert entities["listener"]["host"] == host
-    assert SiteStore  # the store is what the site library hands the platform

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ def provisioned() -> Path | None:
 
 
 def _venv_cli() -> list[str]:
-    return [str(Path(os.sys.executable).parent / "skupper-podman")]
+    return [str(Path(sys.executable).parent / "skupper-podman")]
 
 
 def _build_router_image(target: Target) -> None:

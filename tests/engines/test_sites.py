@@ -133,6 +133,11 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
     west_status = status(target, home, "site", "status", "-n", "west")
     assert west_status["platform"] == target.engine and west_status["routerAnswering"] is True
     assert "running" in west_status["detail"]
+    # The image's health check asks the router (a management query), as the engine would.
+    health = target.tool(
+        "exec", "skupper-west-router", "/usr/local/lib/skupper-router-image/healthcheck"
+    )
+    assert health.strip() == "healthy: router west answers"
 
     link = target.cli("link", "generate", "--host", east_gateway, "-n", "west", home=home).stdout
     link_file = home / "link.yaml"
