@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -84,11 +84,30 @@ def init(
 def status(
     *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
 ) -> None:
-    """Show whether the site's router runs and answers."""
+    """Show whether the site's router runs and answers, and the health of its links."""
     found = core.site_status(namespace)
-    output.record(found.to_dict(), output_format)
+    if output_format is OutputFormat.TABLE:
+        output.record(_summary(found), output_format)
+    else:
+        output.record(found.to_dict(), output_format)
     if not found.router_answering:
         raise typer.Exit(1)
+
+
+def _summary(found: core.SiteStatus) -> dict[str, Any]:
+    """The table form: one line a fact, one line a link."""
+    row = found.to_dict()
+    router = row.pop("router")
+    row["mode"] = router.get("mode", "-")
+    row["version"] = router.get("version", "-")
+    row["links"] = "; ".join(
+        f"{link['name']} {'up' if link['up'] else 'DOWN'}"
+        + (f" to {link['remoteSite']}" if link["remoteSite"] else "")
+        + f" (cost {link['cost']})"
+        for link in found.links
+    ) or "none"
+    row["linkedSites"] = ", ".join(found.linked_sites) or "none"
+    return row
 
 
 @app.command("delete")

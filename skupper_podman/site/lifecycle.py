@@ -46,7 +46,8 @@ class SiteStatus:
     router_answering: bool
     detail: str
     link_access_port: int | None
-    links: int
+    links: list[dict[str, Any]]  # this site's links: name, up, remoteSite, cost
+    linked_sites: list[str]  # sites whose links to this one are up
     listeners: int
     connectors: int
     router: dict[str, Any] = field(default_factory=dict)
@@ -61,10 +62,14 @@ class SiteStatus:
             "detail": self.detail,
             "linkAccessPort": self.link_access_port,
             "links": self.links,
+            "linkedSites": self.linked_sites,
             "listeners": self.listeners,
             "connectors": self.connectors,
             "router": self.router,
         }
+
+
+LINK_ROLES = ("inter-router", "edge")
 
 
 def default_site_name(namespace: str) -> str:
@@ -250,13 +255,26 @@ def site_status(namespace: str) -> SiteStatus:
     facts = store.facts()
     runtime = platform_of(store).status(store.paths)
     answering, detail, router = False, runtime.detail, {}
+    connections: list[dict[str, Any]] = []
     if runtime.state is RouterState.RUNNING:
         try:
             found = query(store, "router")
             router = found[0] if found else {}
+            connections = [c for c in query(store, "connection") if c.get("role") in LINK_ROLES]
             answering = True
         except SkupperError as error:
             detail = str(error)
+    outgoing = {c.get("linkName"): c for c in connections if c.get("dir") == "out"}
+    links = []
+    for link in resources.links:
+        connection = outgoing.get(link.name)
+        links.append({
+            "name": link.name,
+            "up": bool(connection and connection.get("opened")),
+            "remoteSite": connection.get("container") if connection else None,
+            "cost": int(connection.get("cost") or link.spec.cost) if connection else link.spec.cost,
+        })
+    linked = sorted(str(c.get("container")) for c in connections if c.get("dir") == "in")
     access = resources.router_access
     link_port = access.spec.port_for_role("inter-router") if access else None
     return SiteStatus(
@@ -267,7 +285,8 @@ def site_status(namespace: str) -> SiteStatus:
         router_answering=answering,
         detail=detail,
         link_access_port=link_port if resources.site.spec.has_link_access else None,
-        links=len(resources.links),
+        links=links,
+        linked_sites=linked,
         listeners=len(resources.listeners),
         connectors=len(resources.connectors),
         router=router,
