@@ -143,6 +143,7 @@ def build_router_config(
     platform: str,
     management_port: int,
     grant_server_port: int | None = None,
+    metrics_port: int | None = None,
 ) -> list[Entity]:
     """The skrouterd.json entities for a site."""
     site = resources.site
@@ -161,6 +162,9 @@ def build_router_config(
     in_container = platform in CONTAINER_PLATFORMS
     container_host = CONTAINER_BIND_HOST if in_container else None
     entities += _management_entities(management_port, container_host or MANAGEMENT_HOST)
+    if metrics_port is not None and not in_container:
+        # Loopback only: the counters are not for the network to read.
+        entities.append(("metrics", {"host": MANAGEMENT_HOST, "port": metrics_port}))
     access = resources.router_access
     if access is not None and site.spec.has_link_access and not edge:
         entities += _router_access_entities(access, container_host)

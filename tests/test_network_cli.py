@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 
 from tests.cli_helpers import fails, free_port, ok, status_json
@@ -42,6 +43,9 @@ def test_edge_sites_reach_each_other_and_network_status_shows_all(tmp_path: Path
         ]
         assert status_json("site", "status", "-n", "hub")["linkedSites"] == ["e1", "e2"]
         assert "link-hub up to hub (cost 1)" in ok("site", "status", "-n", "e1").stdout
+        metrics = urllib.request.urlopen(edge_status["metrics"], timeout=5).read().decode()
+        assert 'skupper_router_link_up{router="e1",link="link-hub",role="edge"} 1' in metrics
+        assert 'skupper_router_tcp_listener_connections_opened_total{router="e1"' in metrics
         table = ok("network", "status", "-n", "hub").stdout
         assert "Routing keys" in table and "echo" in table
     finally:

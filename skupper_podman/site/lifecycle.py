@@ -48,6 +48,7 @@ class SiteStatus:
     link_access_port: int | None
     links: list[dict[str, Any]]  # this site's links: name, up, remoteSite, cost
     linked_sites: list[str]  # sites whose links to this one are up
+    metrics: str | None  # the Prometheus endpoint's URL (linux platform)
     listeners: int
     connectors: int
     router: dict[str, Any] = field(default_factory=dict)
@@ -63,6 +64,7 @@ class SiteStatus:
             "linkAccessPort": self.link_access_port,
             "links": self.links,
             "linkedSites": self.linked_sites,
+            "metrics": self.metrics,
             "listeners": self.listeners,
             "connectors": self.connectors,
             "router": self.router,
@@ -222,12 +224,16 @@ def init_site(
     access_ports = {
         role.port for r in resources if isinstance(r, res.RouterAccess) for role in r.spec.roles
     }
+    management_port = ports.ephemeral_loopback_port()
     facts = RuntimeFacts(
         platform=runner.name,
-        management_port=ports.ephemeral_loopback_port(),
+        management_port=management_port,
         grant_server_port=choose_grant_port(bind_host, grant_port, access_ports)
         if link_access
         else None,
+        metrics_port=None
+        if runner.name in CONTAINER_PLATFORMS
+        else ports.ephemeral_loopback_port(exclude={management_port}),
     )
     started = False
     try:
@@ -287,6 +293,7 @@ def site_status(namespace: str) -> SiteStatus:
         link_access_port=link_port if resources.site.spec.has_link_access else None,
         links=links,
         linked_sites=linked,
+        metrics=f"http://127.0.0.1:{facts.metrics_port}/metrics" if facts.metrics_port else None,
         listeners=len(resources.listeners),
         connectors=len(resources.connectors),
         router=router,

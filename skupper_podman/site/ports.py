@@ -44,6 +44,8 @@ def claimed_ports() -> dict[int, str]:
             claimed[facts.management_port] = f"management of {store.namespace}"
             if facts.grant_server_port is not None:
                 claimed[facts.grant_server_port] = f"grant server of {store.namespace}"
+            if facts.metrics_port is not None:
+                claimed[facts.metrics_port] = f"metrics of {store.namespace}"
     return claimed
 
 
@@ -65,9 +67,9 @@ def first_free(host: str, start: int, *, exclude: set[int] | None = None) -> int
     raise SkupperError(f"no free port at or above {start} on {host}")
 
 
-def ephemeral_loopback_port() -> int:
-    """A port the kernel considers free on 127.0.0.1 (for the management listener)."""
-    claimed = claimed_ports()
+def ephemeral_loopback_port(*, exclude: set[int] | None = None) -> int:
+    """A port the kernel considers free on 127.0.0.1 (management listener, metrics)."""
+    claimed = set(claimed_ports()) | (exclude or set())
     for _attempt in range(20):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.bind(("127.0.0.1", 0))

@@ -26,6 +26,7 @@ def write_router_config(store: SiteStore, facts: RuntimeFacts) -> None:
         platform=facts.platform,
         management_port=facts.management_port,
         grant_server_port=facts.grant_server_port,
+        metrics_port=facts.metrics_port,
     )
     write_atomically(store.paths.router_config, routerconfig.render(entities))
 

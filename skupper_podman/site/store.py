@@ -22,6 +22,7 @@ class RuntimeFacts:
     platform: str
     management_port: int
     grant_server_port: int | None = None  # sites with link access redeem tokens there
+    metrics_port: int | None = None  # Prometheus text on 127.0.0.1 (linux platform)
 
     def to_json(self) -> str:
         data: dict[str, object] = {
@@ -30,6 +31,8 @@ class RuntimeFacts:
         }
         if self.grant_server_port is not None:
             data["grantServerPort"] = self.grant_server_port
+        if self.metrics_port is not None:
+            data["metricsPort"] = self.metrics_port
         return json.dumps(data)
 
 
@@ -82,10 +85,12 @@ class SiteStore:
         try:
             data = json.loads(self.paths.platform_file.read_text())
             grant_port = data.get("grantServerPort")
+            metrics_port = data.get("metricsPort")
             return RuntimeFacts(
                 platform=data["platform"],
                 management_port=data["managementPort"],
                 grant_server_port=int(grant_port) if grant_port is not None else None,
+                metrics_port=int(metrics_port) if metrics_port is not None else None,
             )
         except (OSError, ValueError, KeyError, TypeError):
             raise SkupperError(
