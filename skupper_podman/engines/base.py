@@ -3,8 +3,9 @@
 `Engine` is everything the site needs from Podman or Docker: images, one network per
 site, containers made from a `ContainerSpec`, signals, logs, and finding and removing
 everything that carries given labels. `podman.py` implements it with podman-py and
-`docker.py` with docker-py; nothing else imports those libraries. The engines' raw dicts
-are read only here and in those two modules, and become the small views below.
+`docker.py` with docker-py, both on `compat.py` (what the two libraries' docker-shaped
+APIs have in common); nothing else imports those libraries. The engines' raw dicts are
+read only in those three modules, and become the small views below.
 """
 
 from __future__ import annotations

@@ -1,83 +1,46 @@
-"""The `Engine` on Docker's REST API, through docker-py."""
+"""The `Engine` on Docker's REST API, through docker-py.
+
+What Docker shares with Podman lives in `compat.py`; this module holds what differs.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import docker
 from docker import errors as docker_errors
 
-from skupper_podman.engines.base import (
-    ContainerInfo,
-    ContainerSpec,
-    ContainerState,
-    Labelled,
-    carries,
-    first_label_filter,
-)
-from skupper_podman.errors import SkupperError
-
-_API_ERRORS = (docker_errors.APIError, docker_errors.DockerException)
+from skupper_podman.engines.base import ContainerSpec
+from skupper_podman.engines.compat import CompatEngine
 
 
-class DockerEngine:
+class DockerEngine(CompatEngine):
     name = "docker"
-
-    def __init__(self, endpoint: str, client: docker.DockerClient, info: dict[str, Any]) -> None:
-        self.endpoint = endpoint
-        self._client = client
-        self._version = str(info.get("ServerVersion", "unknown"))
-        options = info.get("SecurityOptions") or []
-        self.rootless = any("rootless" in str(option) for option in options)
+    api_errors = (docker_errors.APIError, docker_errors.DockerException)
+    not_found = docker_errors.NotFound
+    build_error = docker_errors.BuildError
+    build_options: ClassVar[dict[str, object]] = {"pull": False}
 
     @classmethod
     def connect(cls, endpoint: str, timeout: float) -> DockerEngine:
         client = docker.DockerClient(base_url=endpoint, timeout=int(max(timeout, 1)))
         info = client.info()
-        return cls(endpoint, client, info)
-
-    def version(self) -> str:
-        return self._version
+        version = str(info.get("ServerVersion", "unknown"))
+        options = info.get("SecurityOptions") or []
+        rootless = any("rootless" in str(option) for option in options)
+        return cls(endpoint, client, version, rootless)
 
     def has_image(self, reference: str) -> bool:
         try:
             self._client.images.get(reference)
-        except docker_errors.ImageNotFound:
-            return False
-        except _API_ERRORS:
+        except self.api_errors:  # ImageNotFound among them
             return False
         return True
-
-    def build_image(
-        self, context: Path, containerfile: str, tag: str, build_args: dict[str, str]
-    ) -> None:
-        try:
-            self._client.images.build(
-                path=str(context),
-                dockerfile=containerfile,
-                tag=tag,
-                buildargs=build_args,
-                rm=True,
-                pull=False,
-                timeout=1800,
-            )
-        except docker_errors.BuildError as error:
-            raise SkupperError(f"image build failed: {_build_log_tail(error)}") from None
-        except _API_ERRORS as error:
-            raise SkupperError(f"image build failed: {_explain(error)}") from None
-
-    def create_network(self, name: str, labels: dict[str, str]) -> None:
-        try:
-            self._client.networks.create(name, driver="bridge", labels=labels)
-        except _API_ERRORS as error:
-            raise SkupperError(f"cannot create network {name}: {_explain(error)}") from None
 
     def network_exists(self, name: str) -> bool:
         return bool(self._client.networks.list(names=[name]))
 
-    def run_container(self, spec: ContainerSpec) -> None:
+    def container_options(self, spec: ContainerSpec) -> dict[str, Any]:
         ports: dict[str, list[tuple[str, int]]] = {}
         for binding in spec.ports:
             ports.setdefault(f"{binding.container_port}/tcp", []).append(
@@ -105,89 +68,25 @@ class DockerEngine:
             options["user"] = spec.user
         if not spec.health_check:
             options["healthcheck"] = {"test": ["NONE"]}
-        try:
-            container = self._client.containers.create(spec.image, **options)
-        except _API_ERRORS as error:
-            raise SkupperError(f"cannot create container {spec.name}: {_explain(error)}") from None
-        try:
-            container.start()
-        except _API_ERRORS as error:
-            self.remove_container(spec.name, 0)
-            raise SkupperError(f"cannot start container {spec.name}: {_explain(error)}") from None
-
-    def container(self, name: str) -> ContainerInfo | None:
-        try:
-            container = self._client.containers.get(name)
-        except docker_errors.NotFound:
-            return None
-        state: dict[str, Any] = container.attrs.get("State", {})
-        health = state.get("Health") or {}
-        return ContainerInfo(
-            name=name,
-            state=ContainerState.parse(str(state.get("Status", "unknown"))),
-            health=str(health["Status"]) if health.get("Status") else None,
-            labels=dict(container.labels or {}),
-        )
-
-    def signal(self, name: str, signal: str) -> None:
-        try:
-            self._client.containers.get(name).kill(signal=signal)
-        except _API_ERRORS as error:
-            raise SkupperError(f"cannot signal container {name}: {_explain(error)}") from None
+        return options
 
     def logs(self, name: str, lines: int) -> str:
         try:
             raw = self._client.containers.get(name).logs(stdout=True, stderr=True, tail=lines)
-        except _API_ERRORS:
+        except self.api_errors:
             return ""
         return bytes(raw).decode(errors="replace")
 
-    def remove_container(self, name: str, stop_timeout: int) -> None:
-        with contextlib.suppress(docker_errors.NotFound):
-            container = self._client.containers.get(name)
-            with contextlib.suppress(*_API_ERRORS):
-                container.stop(timeout=stop_timeout)
-            container.remove(force=True)
+    def remove_network(self, name: str) -> None:
+        self._client.networks.get(name).remove()
 
-    def find(self, labels: dict[str, str]) -> Labelled:
-        selector = {"label": first_label_filter(labels)}
-        containers = self._client.containers.list(all=True, filters=selector)
-        networks = self._client.networks.list(filters=selector)
-        volumes = self._client.volumes.list(filters=selector)
-        return Labelled(
-            containers=tuple(c.name for c in containers if carries(c.labels, labels)),
-            networks=tuple(n.name for n in networks if carries(n.attrs.get("Labels"), labels)),
-            volumes=tuple(v.name for v in volumes if carries(v.attrs.get("Labels"), labels)),
-        )
-
-    def remove_labelled(self, labels: dict[str, str], stop_timeout: int) -> Labelled:
-        found = self.find(labels)
-        try:
-            for name in found.containers:
-                self.remove_container(name, stop_timeout)
-            for name in found.networks:
-                self._client.networks.get(name).remove()
-            for name in found.volumes:
-                self._client.volumes.get(name).remove(force=True)
-        except _API_ERRORS as error:
-            raise SkupperError(f"cannot remove the site's containers: {_explain(error)}") from None
-        return found
-
-    def close(self) -> None:
-        self._client.close()
-
-
-def _explain(error: Exception) -> str:
-    explanation = getattr(error, "explanation", None)
-    text = str(explanation or error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _build_log_tail(error: docker_errors.BuildError) -> str:
-    lines = []
-    for entry in getattr(error, "build_log", []) or []:
-        text = (
-            str(entry.get("stream") or entry.get("error") or "") if isinstance(entry, dict) else ""
-        )
-        lines += [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else str(error.msg)
+    def build_log_tail(self, error: Exception) -> str:
+        lines = []
+        for entry in getattr(error, "build_log", []) or []:
+            text = (
+                str(entry.get("stream") or entry.get("error") or "")
+                if isinstance(entry, dict)
+                else ""
+            )
+            lines += [line for line in text.splitlines() if line.strip()]
+        return lines[-1] if lines else str(getattr(error, "msg", error))
