@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 
 from skupper_podman import site as core
-from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
-from skupper_podman.cli.output import OutputFormat, output
-from skupper_podman.resources import dump_yaml, to_document
+from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
+from skupper_podman.cli.output import output
+from skupper_podman.cli.services import add_service_commands
+from skupper_podman.resources import dump_yaml
 from skupper_podman.site.apply import generate_connector
 
 app = typer.Typer(
@@ -17,25 +18,18 @@ app = typer.Typer(
 )
 
 Name = Annotated[str, typer.Argument(help="Connector name.")]
-COLUMNS = (
-    "name",
-    "routingKey",
-    "host",
-    "port",
-    "status",
-    "connectionsOpened",
-    "bytesIn",
-    "bytesOut",
-)
+Port = Annotated[int, typer.Argument(help="Port of the service.")]
+RoutingKey = Annotated[str, typer.Option("--routing-key", help="Key listeners use.")]
+Host = Annotated[str, typer.Option("--host", help="Host of the service.")]
 
 
 @app.command("create")
 def create(
     name: Name,
-    port: Annotated[int, typer.Argument(help="Port of the service.")],
+    port: Port,
     *,
-    routing_key: Annotated[str, typer.Option("--routing-key", help="Key listeners use.")],
-    host: Annotated[str, typer.Option("--host", help="Host of the service.")],
+    routing_key: RoutingKey,
+    host: Host,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Carry connections for the routing key to the service at HOST:PORT."""
@@ -47,41 +41,16 @@ def create(
         output.warn("the router is not running; the connector applies when it starts")
 
 
-@app.command("list")
-def list_(
-    *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
-) -> None:
-    """List the connectors of the site as configured."""
-    rows = [{"name": r.name, **to_document(r)["spec"]} for r in core.list_connectors(namespace)]
-    output.records(rows, output_format, ("name", "routingKey", "host", "port"))
-
-
-@app.command("status")
-def status(
-    name: Annotated[str | None, typer.Argument(help="Connector name (default: all).")] = None,
-    *,
-    namespace: Namespace = DEFAULT_NAMESPACE,
-    output_format: Format = OutputFormat.TABLE,
-) -> None:
-    """Show connectors as the router reports them."""
-    rows = [s.to_dict() for s in core.connector_status(namespace, name)]
-    output.records(rows, output_format, COLUMNS)
-
-
-@app.command("delete")
-def delete(name: Name, *, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
-    """Remove a connector."""
-    core.delete_connector(namespace, name)
-    output.say(f"Connector {name} deleted.")
+add_service_commands(
+    app,
+    "connector",
+    list_resources=core.list_connectors,
+    service_status=core.connector_status,
+    delete_resource=core.delete_connector,
+)
 
 
 @app.command("generate")
-def generate(
-    name: Name,
-    port: Annotated[int, typer.Argument(help="Port of the service.")],
-    *,
-    routing_key: Annotated[str, typer.Option("--routing-key", help="Key listeners use.")],
-    host: Annotated[str, typer.Option("--host", help="Host of the service.")],
-) -> None:
+def generate(name: Name, port: Port, *, routing_key: RoutingKey, host: Host) -> None:
     """Print a Connector as YAML for 'skupper-podman apply -f' (nothing is created)."""
     output.raw(dump_yaml([generate_connector(name, port, routing_key=routing_key, host=host)]))
