@@ -44,6 +44,7 @@ from skupper_podman.paths import NamespacePaths
 from skupper_podman.platforms.base import Exposure, HostPort, RouterState, RouterStatus
 
 SITE_MOUNT = "/site"
+GRANTS_MOUNT = f"{SITE_MOUNT}/grants"
 STOP_TIMEOUT_SECONDS = 5
 LABEL_PUBLISHED = f"{LABEL_PREFIX}.published"
 ROUTER_ALIAS = "skupper-router"
@@ -114,7 +115,7 @@ class ContainerPlatform:
                 site.runtime.mkdir(parents=True, exist_ok=True)
                 # Written before anything is made, so a failed start can be undone by label.
                 (site.runtime / FACTS_FILE).write_text(facts.to_json() + "\n")
-            labels = _labels(site, exposure, facts, "network")
+            labels = container_labels(site, exposure, facts, "network")
             if not engine.network_exists(network_name(site)):
                 engine.create_network(network_name(site), labels)
             elif not engine.find({**labels, LABEL_COMPONENT: "network"}).networks:
@@ -124,7 +125,9 @@ class ContainerPlatform:
                 )
             site.grants.mkdir(parents=True, exist_ok=True)
             _share_files(site, engine)
-            engine.run_container(self._router_spec(site, exposure, facts, engine))
+            engine.run_container(
+                router_spec(site, exposure, facts, engine=self.name, rootless=engine.rootless)
+            )
             self._sync_listeners(engine, site, exposure, facts)
         finally:
             engine.close()
@@ -185,30 +188,6 @@ class ContainerPlatform:
             )
         return facts
 
-    def _router_spec(
-        self, site: NamespacePaths, exposure: Exposure, facts: ContainerFacts, engine: Engine
-    ) -> ContainerSpec:
-        ports = [PortBinding("127.0.0.1", exposure.management_port, exposure.management_port)]
-        ports += [PortBinding(_publish_host(p.host), p.port, p.port) for p in exposure.link_ports]
-        user, keep_id = _container_user(engine)
-        return ContainerSpec(
-            name=router_name(site),
-            image=facts.image,
-            command=(),
-            labels=_labels(site, exposure, facts, "router"),
-            network=network_name(site),
-            aliases=(ROUTER_ALIAS,),
-            ports=tuple(ports),
-            mounts=(
-                BindMount(site.root.resolve(), SITE_MOUNT, read_only=True),
-                # The grant server records redemptions: its folder alone is writable.
-                BindMount(site.grants.resolve(), f"{SITE_MOUNT}/grants", read_only=False),
-            ),
-            extra_hosts=DOCKER_HOSTS if engine.name == "docker" else {},
-            user=user,
-            keep_user_id=keep_id,
-        )
-
     def _sync_listeners(
         self, engine: Engine, site: NamespacePaths, exposure: Exposure, facts: ContainerFacts
     ) -> None:
@@ -219,36 +198,69 @@ class ContainerPlatform:
             current = engine.container(name)
             listener = wanted.get(name)
             published = current.labels.get(LABEL_PUBLISHED) if current else None
-            if listener is None or published != _published(listener):
+            if listener is None or published != published_label(listener):
                 engine.remove_container(name, 1)
         existing = set(engine.find(selector).containers)
         for name, listener in wanted.items():
             if name not in existing:
-                engine.run_container(_listener_spec(site, exposure, facts, listener, name))
+                engine.run_container(listener_spec(site, exposure, facts, listener))
 
 
-def _listener_spec(
-    site: NamespacePaths, exposure: Exposure, facts: ContainerFacts, listener: HostPort, name: str
+# --- the containers, as descriptions -----------------------------------------------------
+# The platform runs these and units/render.py writes them as quadlet units: one builder
+# for each, so the two cannot drift.
+
+
+def router_spec(
+    site: NamespacePaths, exposure: Exposure, facts: ContainerFacts, *, engine: str, rootless: bool
 ) -> ContainerSpec:
-    labels = _labels(site, exposure, facts, "listener")
+    """The router container of `site` on `engine` ("podman" or "docker")."""
+    ports = [PortBinding("127.0.0.1", exposure.management_port, exposure.management_port)]
+    ports += [PortBinding(publish_host(p.host), p.port, p.port) for p in exposure.link_ports]
+    user, keep_id = container_user(engine, rootless)
+    return ContainerSpec(
+        name=router_name(site),
+        image=facts.image,
+        command=(),
+        labels=container_labels(site, exposure, facts, "router"),
+        network=network_name(site),
+        aliases=(ROUTER_ALIAS,),
+        ports=tuple(ports),
+        mounts=(
+            BindMount(site.root.resolve(), SITE_MOUNT, read_only=True),
+            # The grant server records redemptions: its folder alone is writable.
+            BindMount(site.grants.resolve(), GRANTS_MOUNT, read_only=False),
+        ),
+        extra_hosts=DOCKER_HOSTS if engine == "docker" else {},
+        user=user,
+        keep_user_id=keep_id,
+    )
+
+
+def listener_spec(
+    site: NamespacePaths, exposure: Exposure, facts: ContainerFacts, listener: HostPort
+) -> ContainerSpec:
+    """The forwarder container of one listener: its host port to the router's."""
+    labels = container_labels(site, exposure, facts, "listener")
     labels[LABEL_LISTENER] = listener.name
-    labels[LABEL_PUBLISHED] = _published(listener)
+    labels[LABEL_PUBLISHED] = published_label(listener)
     port = listener.port
     return ContainerSpec(
-        name=name,
+        name=listener_container_name(site, listener.name),
         image=facts.image,
         command=("skupper-forward", str(port), router_name(site), str(port)),
         labels=labels,
         network=network_name(site),
         aliases=listener.aliases,
-        ports=(PortBinding(_publish_host(listener.host), port, port),),
+        ports=(PortBinding(publish_host(listener.host), port, port),),
         health_check=False,
     )
 
 
-def _labels(
+def container_labels(
     site: NamespacePaths, exposure: Exposure, facts: ContainerFacts, component: str
 ) -> dict[str, str]:
+    """The labels of what the site makes; `component` says which part it is."""
     return {
         LABEL_SITE_ID: facts.site_id,
         LABEL_SITE: exposure.site_name,
@@ -257,23 +269,26 @@ def _labels(
     }
 
 
-def _published(listener: HostPort) -> str:
+def published_label(listener: HostPort) -> str:
+    """What a listener container publishes (host:port:aliases), to notice a change."""
     return f"{listener.host}:{listener.port}:{','.join(listener.aliases)}"
 
 
-def _publish_host(host: str) -> str:
+def publish_host(host: str) -> str:
+    """The host address to publish on: every address for "" and "::"."""
     return "0.0.0.0" if host in ("", "::") else host
 
 
-def _container_user(engine: Engine) -> tuple[str | None, bool]:
-    """Who the router runs as, so that it can read the mounted files but is not root.
+def container_user(engine: str, rootless: bool) -> tuple[str | None, bool]:
+    """Who the router runs as (user, keep-id), so that it can read the mounted files but
+    is not root.
 
     Rootless Podman maps this user into the container (keep-id). A rootful engine run by
     an ordinary user runs the router as that user. When root runs it, the image's own
     user (uid 10001, group 0) runs it and reads the files through group 0 (_share_files).
     """
     uid, gid = os.getuid(), os.getgid()
-    if engine.rootless and engine.name == "podman":
+    if rootless and engine == "podman":
         return f"{uid}:{gid}", True
     if uid != 0:
         return f"{uid}:{gid}", False
@@ -283,7 +298,7 @@ def _container_user(engine: Engine) -> tuple[str | None, bool]:
 def _share_files(site: NamespacePaths, engine: Engine) -> None:
     """Make the namespace readable to group 0 when root runs a rootful engine (the image's
     user is in group 0; keys stay unreadable to every other user of the host)."""
-    user, _keep_id = _container_user(engine)
+    user, _keep_id = container_user(engine.name, engine.rootless)
     if user is not None:
         return
     writable = site.grants.resolve()

@@ -24,16 +24,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from skupper_podman.engines.base import (
-    LABEL_COMPONENT,
-    LABEL_LISTENER,
-    LABEL_NAMESPACE,
-    LABEL_SITE,
-    LABEL_SITE_ID,
-    BindMount,
-    ContainerSpec,
-    PortBinding,
-)
+from skupper_podman.engines.base import LABEL_LISTENER, LABEL_SITE_ID, ContainerSpec
 from skupper_podman.errors import SkupperError
 from skupper_podman.platforms import container as platform
 from skupper_podman.site.runtime import exposure
@@ -213,53 +204,6 @@ def _engine_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
 # --- Podman quadlet ---------------------------------------------------------------------
 
 
-def router_spec(store: SiteStore, facts: platform.ContainerFacts, rootless: bool) -> ContainerSpec:
-    """The router container as platforms/container.py makes it (its `_router_spec`)."""
-    site = store.paths
-    shown = exposure(store)
-    ports = [PortBinding("127.0.0.1", shown.management_port, shown.management_port)]
-    ports += [PortBinding(_publish_host(p.host), p.port, p.port) for p in shown.link_ports]
-    user, keep_id = _container_user(rootless)
-    return ContainerSpec(
-        name=platform.router_name(site),
-        image=facts.image,
-        command=(),
-        labels=_labels(store, facts, "router"),
-        network=platform.network_name(site),
-        aliases=(platform.ROUTER_ALIAS,),
-        ports=tuple(ports),
-        mounts=(BindMount(site.root.resolve(), platform.SITE_MOUNT, read_only=True),),
-        user=user,
-        keep_user_id=keep_id,
-    )
-
-
-def listener_specs(store: SiteStore, facts: platform.ContainerFacts) -> list[ContainerSpec]:
-    """One forwarder per listener, as platforms/container.py makes them."""
-    site = store.paths
-    specs = []
-    for listener in exposure(store).listeners:
-        labels = _labels(store, facts, "listener")
-        labels[LABEL_LISTENER] = listener.name
-        labels[platform.LABEL_PUBLISHED] = (
-            f"{listener.host}:{listener.port}:{','.join(listener.aliases)}"
-        )
-        port = listener.port
-        specs.append(
-            ContainerSpec(
-                name=platform.listener_container_name(site, listener.name),
-                image=facts.image,
-                command=("skupper-forward", str(port), platform.router_name(site), str(port)),
-                labels=labels,
-                network=platform.network_name(site),
-                aliases=listener.aliases,
-                ports=(PortBinding(_publish_host(listener.host), port, port),),
-                health_check=False,
-            )
-        )
-    return specs
-
-
 def qualified_image(image: str) -> str:
     """Podman keeps a locally built `name:tag` as `localhost/name:tag`; quadlet wants the
     full name (a short name would make systemd ask registries for it at boot)."""
@@ -267,26 +211,6 @@ def qualified_image(image: str) -> str:
     if "/" in image and ("." in first or ":" in first or first == "localhost"):
         return image
     return f"localhost/{image}" if "/" not in image else image
-
-
-def _labels(store: SiteStore, facts: platform.ContainerFacts, component: str) -> dict[str, str]:
-    return {
-        LABEL_SITE_ID: facts.site_id,
-        LABEL_SITE: store.load().site.name,
-        LABEL_NAMESPACE: store.namespace,
-        LABEL_COMPONENT: component,
-    }
-
-
-def _publish_host(host: str) -> str:
-    return "0.0.0.0" if host in ("", "::") else host
-
-
-def _container_user(rootless: bool) -> tuple[str | None, bool]:
-    uid, gid = os.getuid(), os.getgid()
-    if rootless:
-        return f"{uid}:{gid}", True
-    return (f"{uid}:{gid}", False) if uid != 0 else (None, False)
 
 
 def _key_lines(key: str, values: list[str]) -> str:
@@ -309,8 +233,12 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
     base = f"skupper-{store.namespace}"
     network_unit, volume_unit = f"{base}.network", f"{base}-site.volume"
     router_unit = f"{base}-router.container"
-    router = router_spec(store, facts, rootless)
-    (mount,) = router.mounts
+    site, shown = store.paths, exposure(store)
+    # Quadlet runs the same containers the podman platform makes.
+    router = platform.router_spec(site, shown, facts, engine="podman", rootless=rootless)
+    # NOTE: only the read-only site folder is rendered (one Volume= line); the platform
+    # also mounts grants/ read-write for the grant server.
+    (mount,) = (m for m in router.mounts if m.target == platform.SITE_MOUNT)
     files = [
         UnitFile(
             network_unit,
@@ -319,7 +247,9 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
                 common
                 | {
                     "network": router.network,
-                    "labels": _label_lines(_labels(store, facts, "network")),
+                    "labels": _label_lines(
+                        platform.container_labels(site, shown, facts, "network")
+                    ),
                 },
             ),
         ),
@@ -332,7 +262,7 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
                     "volume": f"{base}-site",
                     "site_folder": unit_argument(str(mount.source)),
                     "mount": mount.target,
-                    "labels": _label_lines(_labels(store, facts, "volume")),
+                    "labels": _label_lines(platform.container_labels(site, shown, facts, "volume")),
                 },
             ),
         ),
@@ -364,7 +294,8 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
             ),
         )
     )
-    for spec in listener_specs(store, facts):
+    for listener in shown.listeners:
+        spec = platform.listener_spec(site, shown, facts, listener)
         name = spec.labels[LABEL_LISTENER]
         files.append(
             UnitFile(
