@@ -71,7 +71,7 @@ def _package_wheel(target: Path) -> None:
         built = subprocess.run(command, capture_output=True, text=True, check=False)
         if built.returncode == 0:
             return
-    image._package_wheel(target)
+    image.package_wheel(target)
 
 
 def _install_script(name: str, namespace: str) -> str:
@@ -113,7 +113,7 @@ def generate_bundle(
         wheels = Path(scratch)
         _package_wheel(wheels)
         try:
-            image._dependency_wheels(wheels)
+            image.dependency_wheels(wheels)
             all_wheels = True
         except SkupperError:
             all_wheels = False  # offline: install.sh asks the index for them

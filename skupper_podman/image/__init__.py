@@ -49,8 +49,8 @@ def build(engine: Engine, tag: str | None = None, base_image: str | None = None)
         shutil.copytree(_HERE / "router_image", context / "router_image")
         wheels = context / "wheels"
         wheels.mkdir()
-        _package_wheel(wheels)
-        _dependency_wheels(wheels)
+        package_wheel(wheels)
+        dependency_wheels(wheels)
         engine.build_image(context, "Containerfile", chosen, {"BASE_IMAGE": base})
     return chosen
 
@@ -84,7 +84,7 @@ def _pip(*arguments: str) -> None:
         raise SkupperError(f"pip {arguments[0]} failed: {lines[-1] if lines else 'no output'}")
 
 
-def _package_wheel(target: Path) -> None:
+def package_wheel(target: Path) -> None:
     """A wheel of skupper-podman made from the imported package and its installed metadata
     (works for editable and regular installs alike, with no build tools)."""
     distribution = _installed_distribution()
@@ -130,7 +130,9 @@ def _cache() -> Path:
     return folder
 
 
-def _dependency_wheels(target: Path) -> None:
+def dependency_wheels(target: Path) -> None:
+    """Wheels of skupper-podman's dependencies into `target`, through a user cache: from
+    the cache alone when it has them all, else from the package index."""
     cache = _cache()
     requirements = _requirements()
     try:  # offline first: everything may be in the cache already

@@ -21,7 +21,7 @@ from skupper_podman.routerconfig import link_role
 from skupper_podman.site import ports
 from skupper_podman.site.documents import Document, SiteResource, site_documents
 from skupper_podman.site.lifecycle import delete_site, init_site, server_hosts
-from skupper_podman.site.links import RESERVED_CREDENTIALS, _check_secret
+from skupper_podman.site.links import RESERVED_CREDENTIALS, check_secret
 from skupper_podman.site.runtime import reconfigure
 from skupper_podman.site.store import SiteStore, open_site
 
@@ -171,7 +171,7 @@ def _check_links(
         if current is None:
             _check_secret_alone(document, secret)
         else:
-            _check_secret(document.label, secret, store)
+            check_secret(document.label, secret, store)
 
 
 def _check_secret_alone(document: Document, secret: res.Secret) -> None:

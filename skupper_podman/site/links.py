@@ -139,7 +139,9 @@ def link_and_secret(items: list[res.Resource], where: str) -> tuple[res.Link, re
     return link, secret
 
 
-def _check_secret(path: Path | str, secret: res.Secret, store: SiteStore) -> None:
+def check_secret(path: Path | str, secret: res.Secret, store: SiteStore) -> None:
+    """Refuse a link's Secret (named by `path` in errors) that lacks a key, whose client
+    credential does not verify, or that this site issued itself (its CA is ours)."""
     missing = [key for key in res.TLS_SECRET_KEYS if key not in secret.data]
     if missing:
         raise SkupperError(f"{path}: Secret {secret.name} lacks {', '.join(missing)}")
@@ -202,7 +204,7 @@ def install_link(
     """Check a Link and its Secret (from a link file or a redeemed token), then write
     them and reload the router."""
     resources = store.load()
-    _check_secret(where, secret, store)
+    check_secret(where, secret, store)
     link, secret = _renamed(link, secret, name, cost)
     check_new_link_name(store, link.name)
     role = link_role(resources.site.spec.edge)

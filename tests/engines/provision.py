@@ -170,8 +170,8 @@ def rootless_venv(user: str) -> Path:
     wheels = WORK / "wheels"
     shutil.rmtree(wheels, ignore_errors=True)
     wheels.mkdir(parents=True)
-    image._package_wheel(wheels)
-    image._dependency_wheels(wheels)
+    image.package_wheel(wheels)
+    image.dependency_wheels(wheels)
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
     run(*pip, "wheel", "-w", str(wheels), "--find-links", str(wheels), "podman>=5", "docker>=7")
     shutil.rmtree(venv, ignore_errors=True)
