@@ -14,12 +14,13 @@ from skupper_podman.cli.output import OutputFormat, output
 app = typer.Typer(help="Link sites together.", no_args_is_help=True)
 
 Cost = Annotated[int | None, typer.Option("--cost", min=1, help="Link cost (default 1).")]
+LinkName = Annotated[str | None, typer.Option("--name", help="Link name.")]
 
 
 @app.command("generate")
 def generate(
     *,
-    name: Annotated[str | None, typer.Option("--name", help="Link name.")] = None,
+    name: LinkName = None,
     host: Annotated[str | None, typer.Option("--host", help="Host other sites dial.")] = None,
     cost: Cost = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
@@ -32,13 +33,18 @@ def generate(
 def create(
     file: Annotated[Path, typer.Argument(help="Link file from 'link generate'.")],
     *,
-    name: Annotated[str | None, typer.Option("--name", help="Link name.")] = None,
+    name: LinkName = None,
     cost: Cost = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Link this site to the site that generated FILE."""
     link, reloaded = core.create_link(namespace, file, name=name, cost=cost)
-    output.say(f"Link {link.name} created; see 'skupper-podman link status'.")
+    report_link_created(link.name, reloaded)
+
+
+def report_link_created(name: str, reloaded: bool) -> None:
+    """What `link create` and `token redeem` say about the link they made."""
+    output.say(f"Link {name} created; see 'skupper-podman link status'.")
     if not reloaded:
         output.warn("the router is not running; the link applies when it starts")
 

@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 
 from skupper_podman import site as core
+from skupper_podman.cli.link import Cost, LinkName, report_link_created
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
 
 app = typer.Typer(help="Link sites with one-time, expiring tokens.", no_args_is_help=True)
 
-Cost = Annotated[int | None, typer.Option("--cost", min=1, help="Link cost (default 1).")]
 COLUMNS = ("name", "status", "expirationTime", "remaining", "redemptions", "redeemedBy")
 
 
@@ -42,15 +42,13 @@ def issue(
 def redeem(
     file: Annotated[Path, typer.Argument(help="Token file from 'token issue'.")],
     *,
-    name: Annotated[str | None, typer.Option("--name", help="Link name.")] = None,
+    name: LinkName = None,
     cost: Cost = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Redeem a token: get a credential from the issuing site and link to it."""
     link, reloaded = core.redeem_token(namespace, file, name=name, cost=cost)
-    output.say(f"Link {link.name} created; see 'skupper-podman link status'.")
-    if not reloaded:
-        output.warn("the router is not running; the link applies when it starts")
+    report_link_created(link.name, reloaded)
 
 
 @app.command("list")
