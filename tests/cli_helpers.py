@@ -55,3 +55,12 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+def init_linkable_site(namespace: str, port: int | None = None) -> str:
+    """`site init` of a site named after its namespace with link access on 127.0.0.1, on
+    `port` or a free one; returns the namespace."""
+    link_port = str(port if port is not None else free_port())
+    ok("site", "init", namespace, "--link-access", "--bind-host", "127.0.0.1", "--port", link_port,
+       "-n", namespace)  # fmt: skip
+    return namespace

@@ -14,7 +14,14 @@ import pytest
 import yaml
 
 from skupper_podman.site import ports
-from tests.cli_helpers import fails, files_under, free_port, namespace_folder, ok, status_json
+from tests.cli_helpers import (
+    fails,
+    files_under,
+    init_linkable_site,
+    namespace_folder,
+    ok,
+    status_json,
+)
 
 # --- without a router -------------------------------------------------------------------
 
@@ -101,19 +108,7 @@ def test_site_delete_of_nothing_is_fine() -> None:
 @pytest.fixture
 def east(router_available: None) -> str:
     """A running site with link access in namespace `east`."""
-    ok(
-        "site",
-        "init",
-        "east",
-        "--link-access",
-        "--bind-host",
-        "127.0.0.1",
-        "--port",
-        str(free_port()),
-        "-n",
-        "east",
-    )
-    return "east"
+    return init_linkable_site("east")
 
 
 @pytest.fixture

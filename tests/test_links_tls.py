@@ -19,23 +19,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from skupper_podman import certs
-from tests.cli_helpers import fails, files_under, free_port, namespace_folder, ok, status_json
+from tests.cli_helpers import (
+    fails,
+    files_under,
+    init_linkable_site,
+    namespace_folder,
+    ok,
+    status_json,
+)
 
 
 @pytest.fixture
 def sites(router_available: None) -> tuple[str, str]:
-    ok(
-        "site",
-        "init",
-        "east",
-        "--link-access",
-        "--bind-host",
-        "127.0.0.1",
-        "--port",
-        str(free_port()),
-        "-n",
-        "east",
-    )
+    init_linkable_site("east")
     ok("site", "init", "west", "-n", "west")
     return "east", "west"
 
@@ -88,18 +84,7 @@ def test_certificate_from_another_sites_ca_is_refused(
     sites: tuple[str, str], skupper_home: Path, tmp_path: Path
 ) -> None:
     east, west = sites
-    ok(
-        "site",
-        "init",
-        "north",
-        "--link-access",
-        "--bind-host",
-        "127.0.0.1",
-        "--port",
-        str(free_port()),
-        "-n",
-        "north",
-    )
+    init_linkable_site("north")
     from_east, from_north = generated(east), generated("north")
     mixed = with_secret_files(from_east, ca_crt=secret_file(from_north, "ca.crt"))
     message = refused(west, skupper_home, tmp_path, mixed)
@@ -126,23 +111,12 @@ def test_link_to_a_site_that_no_longer_trusts_it_is_down_with_a_reason(
     sites: tuple[str, str], tmp_path: Path
 ) -> None:
     east, west = sites
-    port = str(status_json("site", "status", "-n", east)["linkAccessPort"])
+    port = int(status_json("site", "status", "-n", east)["linkAccessPort"])
     link_file = tmp_path / "link.yaml"
     link_file.write_text(ok("link", "generate", "--host", "127.0.0.1", "-n", east).stdout)
     # East is made again: same port, new CA; the link file's certificates are now foreign.
     ok("site", "delete", "-n", east)
-    ok(
-        "site",
-        "init",
-        "east",
-        "--link-access",
-        "--bind-host",
-        "127.0.0.1",
-        "--port",
-        port,
-        "-n",
-        east,
-    )
+    init_linkable_site(east, port)
     ok("link", "create", str(link_file), "-n", west)
     deadline = time.monotonic() + 10
     while True:
