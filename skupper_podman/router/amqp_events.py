@@ -56,8 +56,11 @@ def _on_remote_open(core: RouterCore, conn: RouterConnection, event: Event, now:
         conn.open(core.router_id, VERSION)
     conn.opened = True
     if conn.origin.role != "normal" and not connection.remote_condition:
-        core.log("info", "conn", f"connection {conn.conn_id} to {conn.peer_id} open "
-                 f"(role {conn.origin.role})")
+        core.log(
+            "info",
+            "conn",
+            f"connection {conn.conn_id} to {conn.peer_id} open (role {conn.origin.role})",
+        )
     if conn.dialled:
         core.connector_opened(conn)
         if conn.origin.role == "inter-router":
@@ -212,7 +215,7 @@ def _route(
         _replenish(link)
         control.handle_message(core, conn, link, address, header, buffered, now)
         return
-    body = buffered[header.stream_offset:] if header.stream_offset is not None else b""
+    body = buffered[header.stream_offset :] if header.stream_offset is not None else b""
     trace = header.annotations.trace if header.annotations else ()
     flow = core.reply_flows.get(address)
     if flow is not None:
@@ -263,7 +266,7 @@ def _forward(
     """Cut-through: the delivery goes on to the next hop as its bytes arrive."""
     forwarder = Forwarder()
     start = int(Data().decode(buffered)) if header.annotations is not None else 0
-    head = buffered[start: len(buffered) - len(body)]
+    head = buffered[start : len(buffered) - len(body)]
     annotations = header.annotations
     ingress = annotations.ingress if annotations else None
     trace = annotations.trace if annotations else ()

@@ -196,8 +196,14 @@ _ENTITY_TYPES: dict[str, type] = {
     "revocation": Revocation,
 }
 _PATH_ATTRIBUTES = (
-    "caCertFile", "certFile", "privateKeyFile", "outputFile", "debugDumpFile", "grantsDir",
-    "caKeyFile", "file",
+    "caCertFile",
+    "certFile",
+    "privateKeyFile",
+    "outputFile",
+    "debugDumpFile",
+    "grantsDir",
+    "caKeyFile",
+    "file",
 )
 
 
@@ -304,8 +310,10 @@ def _by_name(items: list[Any], kind: str) -> dict[str, Any]:
 
 
 def _check_references(config: RouterConfig) -> None:
-    amqp: list[AmqpListener | AmqpConnector] = [*config.listeners.values(),
-                                                *config.connectors.values()]
+    amqp: list[AmqpListener | AmqpConnector] = [
+        *config.listeners.values(),
+        *config.connectors.values(),
+    ]
     for entity in amqp:
         if entity.sslProfile and entity.sslProfile not in config.ssl_profiles:
             raise ConfigError(f"{entity.name}: unknown sslProfile {entity.sslProfile!r}")
@@ -316,8 +324,10 @@ def _check_references(config: RouterConfig) -> None:
     grants = config.grant_server
     if grants is not None and grants.sslProfile and grants.sslProfile not in config.ssl_profiles:
         raise ConfigError(f"grantServer: unknown sslProfile {grants.sslProfile!r}")
-    tcp_entities: list[TcpListener | TcpConnector] = [*config.tcp_listeners.values(),
-                                                      *config.tcp_connectors.values()]
+    tcp_entities: list[TcpListener | TcpConnector] = [
+        *config.tcp_listeners.values(),
+        *config.tcp_connectors.values(),
+    ]
     for tcp in tcp_entities:
         if not 0 < tcp.port <= 65535:
             raise ConfigError(f"{tcp.name}: port {tcp.port} out of range")

@@ -225,8 +225,12 @@ class RouterCore:
             conn.received_any = True
             if data[:1] != TLS_HANDSHAKE:
                 # proton would answer a plain AMQP/SASL header and wait: refuse it at once.
-                self.log("warning", "conn", f"connection {conn.conn_id} from {conn.peer_host}: "
-                         "not TLS on a TLS listener, closed")
+                self.log(
+                    "warning",
+                    "conn",
+                    f"connection {conn.conn_id} from {conn.peer_host}: "
+                    "not TLS on a TLS listener, closed",
+                )
                 self.connection_down(conn, "not TLS", now)
                 self._after(now)
                 return
@@ -254,8 +258,12 @@ class RouterCore:
             connection.container = self.router_id
             connection.open()
         connection.close()
-        self.log("warning", "conn", f"connection {conn.conn_id} from {conn.peer_host} "
-                 f"({conn.engine.peer_subject}) refused: {text}")
+        self.log(
+            "warning",
+            "conn",
+            f"connection {conn.conn_id} from {conn.peer_host} "
+            f"({conn.engine.peer_subject}) refused: {text}",
+        )
         self.mark_dirty(conn.conn_id)
 
     def amqp_output(self, conn_id: int) -> bytes:
@@ -400,8 +408,10 @@ class RouterCore:
             address,
             remote=remote,
             closest=self.config.distribution(address) == "closest",
-            exclude=lambda d: (d.kind == "edge" and d.name == from_edge)
-            or (d.kind == "uplink" and self.uplink is None),
+            exclude=lambda d: (
+                (d.kind == "edge" and d.name == from_edge)
+                or (d.kind == "uplink" and self.uplink is None)
+            ),
         )
 
     def reachable(self, address: str, *, excluding_edge: str = "") -> bool:
@@ -551,9 +561,7 @@ class RouterCore:
 
     def _sync_addresses(self, now: float) -> None:
         """Local consumers changed (config or edges): advertise them, re-check listeners."""
-        self.addresses.set_local(
-            (c.name, c.address) for c in self.config.tcp_connectors.values()
-        )
+        self.addresses.set_local((c.name, c.address) for c in self.config.tcp_connectors.values())
         if self.routing is not None:
             self.routing.set_mobile_addresses(
                 self.addresses.consumer_addresses(), now, edges=self.edge_connections

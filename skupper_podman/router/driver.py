@@ -23,8 +23,12 @@ log = logging.getLogger("skupper-router")
 
 TCP_WRITE_HIGH_WATER = 256 * 1024
 AMQP_WRITE_HIGH_WATER = 1024 * 1024
-_LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-               "error": logging.ERROR}
+_LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 class AmqpProtocol(asyncio.Protocol):
@@ -35,8 +39,8 @@ class AmqpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.paused = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        transport = self.transport = cast(asyncio.Transport, base)  # uvloop's: no subclass
         transport.set_write_buffer_limits(high=AMQP_WRITE_HIGH_WATER)
         driver = self.driver
         if self.conn_id is None:
@@ -92,8 +96,8 @@ class TcpProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closing = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+    def connection_made(self, base: asyncio.BaseTransport) -> None:
+        transport = self.transport = cast(asyncio.Transport, base)  # uvloop's: no subclass
         transport.set_write_buffer_limits(high=TCP_WRITE_HIGH_WATER)
         driver = self.driver
         if self.flow_id is None:
@@ -262,8 +266,14 @@ class RouterDriver:
             sock = _listening_socket(command.host, command.port)
         except OSError as e:
             self.listen_errors[key] = _describe(e)
-            log.error("cannot listen on %s:%s for %s %s: %s", command.host or "*", command.port,
-                      command.kind, command.name, _describe(e))
+            log.error(
+                "cannot listen on %s:%s for %s %s: %s",
+                command.host or "*",
+                command.port,
+                command.kind,
+                command.name,
+                _describe(e),
+            )
             return
         self.listen_errors.pop(key, None)
         self.loop.create_task(self._serve(key, factory, sock))
@@ -328,9 +338,13 @@ async def start_metrics_server(core: RouterCore, host: str, port: int) -> asynci
                 body, status = metrics.render(core).encode(), b"200 OK"
             else:
                 body, status = b"not found\n", b"404 Not Found"
-            writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; version=0.0.4"
-                         b"\r\nContent-Length: " + str(len(body)).encode() +
-                         b"\r\nConnection: close\r\n\r\n" + body)
+            writer.write(
+                b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; version=0.0.4"
+                b"\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\nConnection: close\r\n\r\n"
+                + body
+            )
             await writer.drain()
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
             pass
@@ -342,8 +356,7 @@ async def start_metrics_server(core: RouterCore, host: str, port: int) -> asynci
 
 def _listening_socket(host: str, port: int) -> socket.socket:
     """Bind synchronously, so that a port in use is reported at once, not in a task."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
-                               flags=socket.AI_PASSIVE)
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     try:

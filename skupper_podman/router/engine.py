@@ -116,7 +116,7 @@ class AmqpEngine:
                 return  # the transport takes no more input (it closed): drop the rest
             chunk = view[:capacity]
             _lib.pn_transport_push(impl, _ffi.from_buffer(chunk), len(chunk))
-            view = view[len(chunk):]
+            view = view[len(chunk) :]
 
     def close_input(self) -> None:
         if not self._input_closed:
@@ -185,8 +185,10 @@ class AmqpEngine:
         condition = self.transport.condition or self.connection.remote_condition
         if condition is None:
             return ""
-        return f"{condition.name}: {condition.description}" if condition.description else str(
-            condition.name
+        return (
+            f"{condition.name}: {condition.description}"
+            if condition.description
+            else str(condition.name)
         )
 
 

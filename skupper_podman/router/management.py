@@ -59,66 +59,80 @@ def _reply(request: Message, status: int, description: str, body: Any) -> Messag
 
 def _router(core: RouterCore) -> Rows:
     config = core.config
-    return [{
-        "identity": core.router_id,
-        "name": core.router_id,
-        "id": core.router_id,
-        "type": ENTITY_PREFIX + "router",
-        "mode": config.router.mode,
-        "area": "0",
-        "version": VERSION,
-        "instance": core.instance,
-        "connectionCount": len(core.connections),
-        "nodeCount": len(core.routing.reachable_routers()) if core.routing else 0,
-        "addrCount": len(_addresses(core)),
-        "linkCount": sum(_link_count(c) for c in core.connections.values()),
-        "site": config.site.name,
-        "namespace": config.site.namespace,
-        "platform": config.site.platform,
-        "tcpFlowCount": len(core.flows),
-    }]
+    return [
+        {
+            "identity": core.router_id,
+            "name": core.router_id,
+            "id": core.router_id,
+            "type": ENTITY_PREFIX + "router",
+            "mode": config.router.mode,
+            "area": "0",
+            "version": VERSION,
+            "instance": core.instance,
+            "connectionCount": len(core.connections),
+            "nodeCount": len(core.routing.reachable_routers()) if core.routing else 0,
+            "addrCount": len(_addresses(core)),
+            "linkCount": sum(_link_count(c) for c in core.connections.values()),
+            "site": config.site.name,
+            "namespace": config.site.namespace,
+            "platform": config.site.platform,
+            "tcpFlowCount": len(core.flows),
+        }
+    ]
 
 
 def _connections(core: RouterCore) -> Rows:
     rows = []
     for conn in core.connections.values():
         engine = conn.engine
-        rows.append({
-            "identity": str(conn.conn_id),
-            "name": f"connection/{conn.peer_host}#{conn.conn_id}",
-            "host": conn.peer_host,
-            "role": conn.origin.role,
-            "dir": "out" if conn.dialled else "in",
-            "container": conn.peer_id,
-            "opened": conn.opened,
-            "isEncrypted": engine.ssl is not None,
-            "sasl": "EXTERNAL" if engine.ssl is not None else "ANONYMOUS",
-            "user": engine.peer_subject,
-            "cost": conn.cost,
-            "linkName": conn.origin.name,
-            "operStatus": "up" if conn.opened else "down",
-        })
+        rows.append(
+            {
+                "identity": str(conn.conn_id),
+                "name": f"connection/{conn.peer_host}#{conn.conn_id}",
+                "host": conn.peer_host,
+                "role": conn.origin.role,
+                "dir": "out" if conn.dialled else "in",
+                "container": conn.peer_id,
+                "opened": conn.opened,
+                "isEncrypted": engine.ssl is not None,
+                "sasl": "EXTERNAL" if engine.ssl is not None else "ANONYMOUS",
+                "user": engine.peer_subject,
+                "cost": conn.cost,
+                "linkName": conn.origin.name,
+                "operStatus": "up" if conn.opened else "down",
+            }
+        )
     return rows
 
 
 def _connectors(core: RouterCore) -> Rows:
-    return [{
-        "identity": name,
-        "name": name,
-        "host": state.config.host,
-        "port": str(state.config.port),
-        "role": state.config.role,
-        "cost": state.config.cost,
-        "connectionStatus": state.status,
-        "connectionMsg": state.message,
-    } for name, state in core.connectors.items()]
+    return [
+        {
+            "identity": name,
+            "name": name,
+            "host": state.config.host,
+            "port": str(state.config.port),
+            "role": state.config.role,
+            "cost": state.config.cost,
+            "connectionStatus": state.status,
+            "connectionMsg": state.message,
+        }
+        for name, state in core.connectors.items()
+    ]
 
 
 def _listeners(core: RouterCore) -> Rows:
-    return [{
-        "identity": name, "name": name, "host": listener.host, "port": str(listener.port),
-        "role": listener.role, "cost": listener.cost,
-    } for name, listener in core.config.listeners.items()]
+    return [
+        {
+            "identity": name,
+            "name": name,
+            "host": listener.host,
+            "port": str(listener.port),
+            "role": listener.role,
+            "cost": listener.cost,
+        }
+        for name, listener in core.config.listeners.items()
+    ]
 
 
 def _nodes(core: RouterCore) -> Rows:
@@ -127,15 +141,17 @@ def _nodes(core: RouterCore) -> Rows:
         return rows
     for router, cost in sorted(core.routing.reachable_routers().items()):
         hop = core.routing.next_hop(router)
-        rows.append({
-            "identity": router,
-            "name": router,
-            "id": router,
-            "cost": cost,
-            "nextHop": None if hop == router else hop,
-            "reachable": True,
-            "neighbor": router in core.neighbors,
-        })
+        rows.append(
+            {
+                "identity": router,
+                "name": router,
+                "id": router,
+                "cost": cost,
+                "nextHop": None if hop == router else hop,
+                "reachable": True,
+                "neighbor": router in core.neighbors,
+            }
+        )
     return rows
 
 
@@ -170,18 +186,20 @@ def _tcp(kind: str) -> Callable[[RouterCore], Rows]:
         for name, entity in entities.items():
             counters = core.tcp_counters.get((kind, name))
             up = name in core.listening_tcp if kind == "listener" else True
-            rows.append({
-                "identity": name,
-                "name": name,
-                "host": entity.host,
-                "port": str(entity.port),
-                "address": entity.address,
-                "operStatus": "up" if up else "down",
-                "connectionsOpened": counters.connections_opened if counters else 0,
-                "connectionsClosed": counters.connections_closed if counters else 0,
-                "bytesIn": counters.bytes_in if counters else 0,
-                "bytesOut": counters.bytes_out if counters else 0,
-            })
+            rows.append(
+                {
+                    "identity": name,
+                    "name": name,
+                    "host": entity.host,
+                    "port": str(entity.port),
+                    "address": entity.address,
+                    "operStatus": "up" if up else "down",
+                    "connectionsOpened": counters.connections_opened if counters else 0,
+                    "connectionsClosed": counters.connections_closed if counters else 0,
+                    "bytesIn": counters.bytes_in if counters else 0,
+                    "bytesOut": counters.bytes_out if counters else 0,
+                }
+            )
         return rows
 
     return table

@@ -186,8 +186,15 @@ def header_of_complete(buffer: bytes) -> MessageHeader:
         message.decode(_strip_annotations(buffer))
     except Exception as e:
         raise MalformedMessage(f"cannot decode message: {e}") from None
-    return MessageHeader(None, message.address, message.reply_to, message.correlation_id,
-                         message.content_type, dict(message.properties or {}), len(buffer))
+    return MessageHeader(
+        None,
+        message.address,
+        message.reply_to,
+        message.correlation_id,
+        message.content_type,
+        dict(message.properties or {}),
+        len(buffer),
+    )
 
 
 def _strip_annotations(buffer: bytes) -> bytes:

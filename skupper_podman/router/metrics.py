@@ -17,10 +17,16 @@ _PREFIX = "skupper_router"
 def render(core: RouterCore) -> str:
     lines: list[str] = []
     router = f'router="{_escape(core.router_id)}"'
-    _family(lines, "routers_known", "gauge", "Routers reachable from this one (itself included).",
-            [(router, 1 + (len(core.routing.reachable_routers()) if core.routing else 0))])
-    _family(lines, "tcp_flows_active", "gauge", "TCP flows in progress.",
-            [(router, len(core.flows))])
+    _family(
+        lines,
+        "routers_known",
+        "gauge",
+        "Routers reachable from this one (itself included).",
+        [(router, 1 + (len(core.routing.reachable_routers()) if core.routing else 0))],
+    )
+    _family(
+        lines, "tcp_flows_active", "gauge", "TCP flows in progress.", [(router, len(core.flows))]
+    )
     for kind, label in (("listener", "tcp_listener"), ("connector", "tcp_connector")):
         entities = core.config.tcp_listeners if kind == "listener" else core.config.tcp_connectors
         rows = []
@@ -34,15 +40,22 @@ def render(core: RouterCore) -> str:
             ("bytes_in_total", "bytes_in", "Bytes read from the TCP sockets."),
             ("bytes_out_total", "bytes_out", "Bytes written to the TCP sockets."),
         ):
-            _family(lines, f"{label}_{metric}", "counter", help_text,
-                    [(labels, getattr(c, attribute) if c else 0) for labels, c in rows])
+            _family(
+                lines,
+                f"{label}_{metric}",
+                "counter",
+                help_text,
+                [(labels, getattr(c, attribute) if c else 0) for labels, c in rows],
+            )
     links = []
     for name, state in core.connectors.items():
         labels = f'{router},link="{_escape(name)}",role="{state.config.role}"'
         links.append((labels, 1 if state.status == "SUCCESS" else 0))
     _family(lines, "link_up", "gauge", "1 while the link's connection is open.", links)
-    peers = [(f'{router},peer="{_escape(peer)}",role="{conn.origin.role}"', conn.cost)
-             for peer, conn in (*core.neighbors.items(), *core.edge_connections.items())]
+    peers = [
+        (f'{router},peer="{_escape(peer)}",role="{conn.origin.role}"', conn.cost)
+        for peer, conn in (*core.neighbors.items(), *core.edge_connections.items())
+    ]
     _family(lines, "router_link_cost", "gauge", "Cost of each open router link.", peers)
     return "\n".join(lines) + "\n"
 

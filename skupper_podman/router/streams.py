@@ -63,7 +63,14 @@ class OutboundStream:
     """A streamed delivery on a sender link; bytes are appended until finish()."""
 
     __slots__ = (
-        "delivery", "finished", "link", "notify", "offset_acked", "on_done", "owner", "sent",
+        "delivery",
+        "finished",
+        "link",
+        "notify",
+        "offset_acked",
+        "on_done",
+        "owner",
+        "sent",
         "settled",
     )
 
@@ -142,9 +149,7 @@ class InboundStream:
 
     __slots__ = ("acked", "delivery", "ended", "notify", "owner", "settled")
 
-    def __init__(
-        self, delivery: Delivery, owner: StreamOwner, notify: Callable[[], None]
-    ) -> None:
+    def __init__(self, delivery: Delivery, owner: StreamOwner, notify: Callable[[], None]) -> None:
         self.delivery = delivery
         self.owner = owner
         self.notify = notify
@@ -178,7 +183,14 @@ class LocalStream:
     """Both ends of a stream inside one router: the listener and connector are local."""
 
     __slots__ = (
-        "_backlog", "ended", "finished", "offset_acked", "receiver", "sender", "sent", "settled"
+        "_backlog",
+        "ended",
+        "finished",
+        "offset_acked",
+        "receiver",
+        "sender",
+        "sent",
+        "settled",
     )
 
     def __init__(self, sender: StreamOwner) -> None:

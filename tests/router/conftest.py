@@ -74,7 +74,9 @@ class Router:
         log = open(self.folder / "router.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "skupper_podman.router.main", "--config", str(self.config_path)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 
@@ -82,7 +84,9 @@ class Router:
         self.entities.append([kind, attributes])
 
     def remove(self, kind: str, name: str) -> None:
-        self.entities = [e for e in self.entities if not (e[0] == kind and e[1].get("name") == name)]
+        self.entities = [
+            e for e in self.entities if not (e[0] == kind and e[1].get("name") == name)
+        ]
 
     def reload(self) -> None:
         """Write the config and tell the running router (SIGHUP)."""
@@ -121,16 +125,34 @@ class RouterNet:
             server = certs.issue_server_cert(self.ca, name, ["localhost", "127.0.0.1"])
             certs.write_credential(folder / "server", server.files())
             router.inter_router_port = free_port()
-            router.add("sslProfile", name="site-server", caCertFile="server/ca.crt",
-                       certFile="server/tls.crt", privateKeyFile="server/tls.key")
-            router.add("listener", name="inter-router", host="127.0.0.1",
-                       port=router.inter_router_port, role="inter-router",
-                       sslProfile="site-server", saslMechanisms="EXTERNAL",
-                       authenticatePeer=True)
+            router.add(
+                "sslProfile",
+                name="site-server",
+                caCertFile="server/ca.crt",
+                certFile="server/tls.crt",
+                privateKeyFile="server/tls.key",
+            )
+            router.add(
+                "listener",
+                name="inter-router",
+                host="127.0.0.1",
+                port=router.inter_router_port,
+                role="inter-router",
+                sslProfile="site-server",
+                saslMechanisms="EXTERNAL",
+                authenticatePeer=True,
+            )
             router.edge_port = free_port()
-            router.add("listener", name="edge", host="127.0.0.1", port=router.edge_port,
-                       role="edge", sslProfile="site-server", saslMechanisms="EXTERNAL",
-                       authenticatePeer=True)
+            router.add(
+                "listener",
+                name="edge",
+                host="127.0.0.1",
+                port=router.edge_port,
+                role="edge",
+                sslProfile="site-server",
+                saslMechanisms="EXTERNAL",
+                authenticatePeer=True,
+            )
         self.routers[name] = router
         return router
 
@@ -139,13 +161,25 @@ class RouterNet:
         client = certs.issue_client_cert(self.ca, f"{source.name}-to-{target.name}")
         folder = f"link-{target.name}"
         certs.write_credential(source.folder / folder, client.files())
-        source.add("sslProfile", name=folder, caCertFile=f"{folder}/ca.crt",
-                   certFile=f"{folder}/tls.crt", privateKeyFile=f"{folder}/tls.key")
+        source.add(
+            "sslProfile",
+            name=folder,
+            caCertFile=f"{folder}/ca.crt",
+            certFile=f"{folder}/tls.crt",
+            privateKeyFile=f"{folder}/tls.key",
+        )
         edge = source.mode == "edge"
         port = target.edge_port if edge else target.inter_router_port
-        source.add("connector", name=folder, host="127.0.0.1", port=port,
-                   role="edge" if edge else "inter-router", cost=cost, sslProfile=folder,
-                   saslMechanisms="EXTERNAL")
+        source.add(
+            "connector",
+            name=folder,
+            host="127.0.0.1",
+            port=port,
+            role="edge" if edge else "inter-router",
+            cost=cost,
+            sslProfile=folder,
+            saslMechanisms="EXTERNAL",
+        )
 
     def start(self) -> None:
         for router in self.routers.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import signal
 import socket
 import time
@@ -14,8 +15,13 @@ MIB = 1024 * 1024
 
 
 def serve(router: Router, backend: Backend, key: str = "svc") -> None:
-    router.add("tcpConnector", name=f"{key}-{router.name}", host="127.0.0.1",
-               port=backend.port, address=key)
+    router.add(
+        "tcpConnector",
+        name=f"{key}-{router.name}",
+        host="127.0.0.1",
+        port=backend.port,
+        address=key,
+    )
 
 
 def expose(router: Router, key: str = "svc") -> int:
@@ -26,7 +32,7 @@ def expose(router: Router, key: str = "svc") -> int:
 
 def test_line_of_four_interior_routers(net: RouterNet) -> None:
     routers = [net.router(f"r{i}", link_access=True) for i in range(4)]
-    for left, right in zip(routers, routers[1:], strict=False):
+    for left, right in itertools.pairwise(routers):
         net.link(right, left)
     backend = Backend(StreamHandler, send_size=8 * MIB)
     serve(routers[3], backend)
@@ -105,8 +111,7 @@ def test_three_sites_share_a_routing_key_and_one_dies(net: RouterNet) -> None:
     counts = [0, 0, 0]
     for i, (router, backend) in enumerate(zip(servers, backends, strict=True)):
         net.link(router, hub)
-        router.add("tcpConnector", name="svc", host="127.0.0.1", port=backend.port,
-                   address="svc")
+        router.add("tcpConnector", name="svc", host="127.0.0.1", port=backend.port, address="svc")
         backend.RequestHandlerClass = _counting(counts, i)
     port = expose(hub)
     net.start()

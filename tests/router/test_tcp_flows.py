@@ -20,11 +20,9 @@ def two_sites(net: RouterNet, backend_port: int) -> tuple[Router, Router, int]:
     west = net.router("west", link_access=True)
     east = net.router("east")
     net.link(east, west)
-    west.add("tcpConnector", name="backend", host="127.0.0.1", port=backend_port,
-             address="backend")
+    west.add("tcpConnector", name="backend", host="127.0.0.1", port=backend_port, address="backend")
     listener_port = free_port()
-    east.add("tcpListener", name="backend", host="127.0.0.1", port=listener_port,
-             address="backend")
+    east.add("tcpListener", name="backend", host="127.0.0.1", port=listener_port, address="backend")
     net.start()
     wait_for_port(listener_port)
     return west, east, listener_port
@@ -82,8 +80,7 @@ def test_listener_accepts_only_while_a_connector_exists(net: RouterNet) -> None:
     west.remove("tcpConnector", "backend")
     west.reload()
     wait_for_port(port, open_=False)
-    west.add("tcpConnector", name="backend", host="127.0.0.1", port=backend.port,
-             address="backend")
+    west.add("tcpConnector", name="backend", host="127.0.0.1", port=backend.port, address="backend")
     west.reload()
     wait_for_port(port)
     assert echo_once(port, b"again") == b"again"
@@ -99,8 +96,7 @@ def test_config_change_keeps_established_flows(net: RouterNet) -> None:
         other = free_port()
         east.add("tcpListener", name="other", host="127.0.0.1", port=other, address="other")
         east.reload()
-        west.add("tcpConnector", name="other", host="127.0.0.1", port=backend.port,
-                 address="other")
+        west.add("tcpConnector", name="other", host="127.0.0.1", port=backend.port, address="other")
         west.reload()
         wait_for_port(other)
         sock.sendall(b"after")
@@ -133,13 +129,13 @@ def _inter_router_port(net: RouterNet) -> int:
 def test_inter_router_port_refuses_tls_client_without_certificate(net: RouterNet) -> None:
     port = _inter_router_port(net)
     context = ssl.create_default_context(cafile=str(net.folder / "west" / "server" / "ca.crt"))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-        with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
-            with context.wrap_socket(raw, server_hostname="localhost") as tls:
-                # TLS 1.3 reports the missing client certificate on the first read.
-                tls.sendall(b"AMQP\x03\x01\x00\x00")
-                if not tls.recv(100):
-                    raise ConnectionResetError("closed without an answer")
+    refused = pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, refused:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            # TLS 1.3 reports the missing client certificate on the first read.
+            tls.sendall(b"AMQP\x03\x01\x00\x00")
+            if not tls.recv(100):
+                raise ConnectionResetError("closed without an answer")
 
 
 def test_inter_router_port_refuses_plain_tcp(net: RouterNet) -> None:
