@@ -130,12 +130,12 @@ def test_inter_router_port_refuses_tls_client_without_certificate(net: RouterNet
     port = _inter_router_port(net)
     context = ssl.create_default_context(cafile=str(net.folder / "west" / "server" / "ca.crt"))
     refused = pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, refused:
-        with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            # TLS 1.3 reports the missing client certificate on the first read.
-            tls.sendall(b"AMQP\x03\x01\x00\x00")
-            if not tls.recv(100):
-                raise ConnectionResetError("closed without an answer")
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    with raw, refused, context.wrap_socket(raw, server_hostname="localhost") as tls:
+        # TLS 1.3 reports the missing client certificate on the first read.
+        tls.sendall(b"AMQP\x03\x01\x00\x00")
+        if not tls.recv(100):
+            raise ConnectionResetError("closed without an answer")
 
 
 def test_inter_router_port_refuses_plain_tcp(net: RouterNet) -> None:
