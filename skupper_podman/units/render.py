@@ -236,9 +236,17 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
     site, shown = store.paths, exposure(store)
     # Quadlet runs the same containers the podman platform makes.
     router = platform.router_spec(site, shown, facts, engine="podman", rootless=rootless)
-    # NOTE: only the read-only site folder is rendered (one Volume= line); the platform
-    # also mounts grants/ read-write for the grant server.
+    # The site folder comes from the volume unit; other mounts (the grant server's
+    # read-write grants/) are bind mounts of their own.
     (mount,) = (m for m in router.mounts if m.target == platform.SITE_MOUNT)
+    extra_volumes = _key_lines(
+        "Volume",
+        [
+            unit_argument(f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}")
+            for m in router.mounts
+            if m.target != platform.SITE_MOUNT
+        ],
+    )
     files = [
         UnitFile(
             network_unit,
@@ -286,6 +294,7 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
                     "alias": router.aliases[0],
                     "volume_unit": volume_unit,
                     "mount": mount.target,
+                    "extra_volumes": extra_volumes,
                     "publish": _publish_lines(router),
                     "labels": _label_lines(router.labels),
                     "user": "\n".join(user_lines),

@@ -114,6 +114,9 @@ def test_quadlet_units_pass_the_generator_and_verify(
     ):
         assert expected in joined, (expected, joined)
     assert argv[-1] == "localhost/skupper-podman-router:0.1.0"
+    # the grant server records redemptions: its folder is the one writable mount
+    grants = container_site.paths.root / "grants"
+    assert f"-v {grants.resolve()}:/site/grants:rw" in joined, joined
     if user:
         assert f"--user {os.getuid()}:{os.getgid()}" in joined
         assert "--userns keep-id" in joined
