@@ -91,6 +91,9 @@ class Services:
                     stderr=subprocess.STDOUT,
                     env=env,
                     start_new_session=True,
+                    # not the checkout's folder: a service outliving a removed checkout
+                    # would hand containers a deleted working directory
+                    cwd=log.parent,
                 )
             )
 
