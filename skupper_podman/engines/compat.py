@@ -158,4 +158,11 @@ def explain(error: Exception) -> str:
     """An engine error in one line: the server's explanation when it gave one."""
     explanation = getattr(error, "explanation", None)
     text = str(explanation or error).strip()
+    if text.endswith("operation failed"):
+        # podman-py's placeholder when the answer was not the JSON it expected: the
+        # engine's own words are in the response body
+        response = getattr(error, "response", None)
+        body = getattr(response, "text", "") if response is not None else ""
+        if body and body.strip():
+            text = f"{text}: {body.strip()}"
     return text.splitlines()[0] if text else type(error).__name__
