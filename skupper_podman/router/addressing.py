@@ -42,12 +42,6 @@ class AddressTable:
     def add_edge_consumer(self, address: str, edge_id: str) -> None:
         self.edges.setdefault(address, set()).add(edge_id)
 
-    def remove_edge(self, edge_id: str) -> None:
-        for address in list(self.edges):
-            self.edges[address].discard(edge_id)
-            if not self.edges[address]:
-                del self.edges[address]
-
     def consumer_addresses(self) -> set[str]:
         """What this router advertises to the network: local and edge consumers."""
         return set(self.local) | set(self.edges)

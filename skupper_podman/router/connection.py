@@ -29,7 +29,6 @@ DEFAULT_PRIORITY = 4
 INCOMING_CAPACITY = 64 * 1024 * 1024
 DATA_LINK_CREDIT = 250
 
-LinkKind = Literal["control", "data", "endpoint"]
 _tags = itertools.count(1)
 
 
@@ -59,7 +58,6 @@ class RouterConnection:
     closed: bool = False
     peer_id: str = ""  # the peer's container id (a router id on inter-router links)
     peer_cost: int = 1
-    peer_instance: int = 0
     control_sender: Link | None = None
     control_receiver: Link | None = None
     data_senders: list[Link] = field(default_factory=list)

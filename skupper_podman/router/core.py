@@ -55,7 +55,6 @@ class RouterCore:
         self.router_id = config.router.id
         self.edge_mode = config.router.mode == "edge"
         self.instance = instance
-        self.started_at = now
         self._now = now  # the time of the latest event, for calls that take no ``now``
         self._commands: list[cmd.Command] = []
         self._conn_ids = itertools.count(1)
