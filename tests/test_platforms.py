@@ -3,7 +3,13 @@ real ones): one clear line, and nothing left on disk."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,3 +104,74 @@ def test_container_config_binds_inside_the_container(skupper_home: Path) -> None
         )
         assert entities["tcpListener"]["host"] == host
         assert entities["listener"]["host"] == host
+
+
+class _SlowPodman(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A Podman API socket that answers /info at once and everything else after a delay."""
+
+    daemon_threads = True
+    delay = 1.5
+
+
+class _SlowPodmanHandler(http.server.BaseHTTPRequestHandler):
+    def address_string(self) -> str:  # a unix socket has no client address
+        return "local"
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def _answer(self, status: int, body: dict[str, object]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/info"):
+            self._answer(200, {"version": {"Version": "4.3.1"}, "host": {"security": {}}})
+            return
+        time.sleep(_SlowPodman.delay)
+        self._answer(200, {"Name": "skupper-x", "Id": "1", "labels": {}})
+
+
+@pytest.fixture
+def slow_podman(tmp_path: Path) -> Iterator[str]:
+    path = tmp_path / "podman.sock"
+    server = _SlowPodman(str(path), _SlowPodmanHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"unix://{path}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_engine_calls_outlast_the_connect_timeout(slow_podman: str) -> None:
+    """Only connecting has the short timeout: a create that takes longer (vfs storage
+    copies the image) is waited for."""
+    from skupper_podman.engines.podman import PodmanEngine
+
+    engine = PodmanEngine.connect(slow_podman, timeout=0.5)
+    try:
+        assert engine.network_exists("skupper-x")  # answered after 1.5 s
+    finally:
+        engine.close()
+
+
+def test_an_engine_call_without_answer_says_why(slow_podman: str) -> None:
+    import podman
+    from podman import errors as podman_errors
+
+    from skupper_podman.engines.compat import explain
+
+    client = podman.PodmanClient(base_url=slow_podman, timeout=0.2)
+    try:
+        with pytest.raises(podman_errors.APIError) as raised:
+            client.networks.exists("skupper-x")
+    finally:
+        client.close()  # type: ignore[no-untyped-call]
+    assert str(raised.value.explanation) == "GET operation failed"  # podman-py's words
+    message = explain(raised.value)
+    assert message.startswith("GET operation failed: ReadTimeout: ")
+    assert "read timeout=0.2" in message and "\n" not in message

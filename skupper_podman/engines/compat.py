@@ -24,6 +24,12 @@ from skupper_podman.engines.base import (
 from skupper_podman.errors import SkupperError
 
 BUILD_TIMEOUT_SECONDS = 1800
+# How long one engine call may take once connected (the connect itself has a short
+# timeout). Creating a container copies the image's whole file tree when the storage
+# driver is vfs (rootless Podman's fallback without fuse-overlayfs): measured 1-11 s for
+# the router image on a 2-core host, so a 10 s limit failed the create while Podman
+# went on to make the container anyway. The engines' own CLIs set no limit at all.
+OPERATION_TIMEOUT_SECONDS = 180
 
 
 class CompatEngine:
@@ -39,6 +45,8 @@ class CompatEngine:
 
     def __init__(self, endpoint: str, client: Any, version: str, rootless: bool) -> None:
         self.endpoint = endpoint
+        # connected (the probe used the short timeout): from now on, operations
+        client.api.timeout = OPERATION_TIMEOUT_SECONDS
         self._client = client
         self._version = version
         self.rootless = rootless
@@ -158,11 +166,10 @@ def explain(error: Exception) -> str:
     """An engine error in one line: the server's explanation when it gave one."""
     explanation = getattr(error, "explanation", None)
     text = str(explanation or error).strip()
-    if text.endswith("operation failed"):
-        # podman-py's placeholder when the answer was not the JSON it expected: the
-        # engine's own words are in the response body
-        response = getattr(error, "response", None)
-        body = getattr(response, "text", "") if response is not None else ""
-        if body and body.strip():
-            text = f"{text}: {body.strip()}"
+    cause = error.__cause__
+    if text.endswith("operation failed") and cause is not None:
+        # podman-py's whole message when the request got no answer (requests raised an
+        # OSError: the connection broke or the read timed out); the engine said nothing,
+        # so say what happened on the way (an error answer's body is already the text)
+        text = f"{text}: {type(cause).__name__}: {cause}"
     return text.splitlines()[0] if text else type(error).__name__
