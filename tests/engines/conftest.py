@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from skupper_podman import engines
+from skupper_podman import engines, image
 from skupper_podman.engines.base import Engine
 from tests.engines import provision
 
@@ -108,10 +108,29 @@ def _venv_cli() -> list[str]:
 
 
 def _build_router_image(target: Target) -> None:
+    """Our image, built from this session's code. The image it replaces is removed:
+    sessions would otherwise pile up untagged copies (rootless Podman's vfs storage keeps
+    a full copy of every layer, over 1 GB a session, and slows down as it grows)."""
+    replaced = _image_id(target, image.default_image())
     home = target.new_home()
     target.cli(
         "image", "build", "--platform", target.engine, "--base-image", target.base_image, home=home
     )
+    if replaced and replaced != _image_id(target, image.default_image()):
+        # still used by a container someone left: then it stays
+        subprocess.run([*target.tool_command, "rmi", replaced], capture_output=True, check=False)
+
+
+def _image_id(target: Target, reference: str) -> str | None:
+    found = subprocess.run(
+        [*target.tool_command, "image", "inspect", "--format", "{{.Id}}", reference],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        return None
+    return found.stdout.strip() or None
 
 
 @pytest.fixture(scope="session")
