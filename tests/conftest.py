@@ -12,6 +12,9 @@ import pytest
 
 from skupper_podman.paths import home
 from skupper_podman.site import delete_site
+from tests.unit_tools import quadlet, systemd_analyze
+
+__all__ = ["quadlet", "systemd_analyze"]  # fixtures of tests/system and tests/engines
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,6 @@
-"""Tools for the unit tests: Podman 5's quadlet generator and `systemd-analyze`.
+"""Tools for the unit tests (tests/system, and tests/engines that run quadlet units):
+Podman 5's quadlet generator and `systemd-analyze`, as fixtures that tests/conftest.py
+makes available to every test.
 
 Provisioning happens when CI=true or when running as root (the way CI runs): the quadlet
 binary comes from Debian trixie's podman package, downloaded with a temporary apt source
