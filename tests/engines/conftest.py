@@ -82,14 +82,24 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def services() -> Iterator[provision.Services]:
+def machine() -> Iterator[None]:
+    """This session's turn with the machine's engines (see provision.session_lock)."""
+    if not provision.may_provision():
+        yield  # the user's own engines: nothing of ours to share
+        return
+    with provision.session_lock():
+        yield
+
+
+@pytest.fixture(scope="session")
+def services(machine: None) -> Iterator[provision.Services]:
     started = provision.Services()
     yield started
     started.stop()
 
 
 @pytest.fixture(scope="session")
-def provisioned() -> Path | None:
+def provisioned(machine: None) -> Path | None:
     """Packages, containers.conf and the base tarball (None when we may not install)."""
     if not provision.may_provision():
         return None

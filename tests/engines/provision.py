@@ -8,11 +8,14 @@ what already answers and skip the rest (never when CI=true: they fail).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,6 +68,31 @@ def install_debs() -> None:
     run("apt-get", "update", "-qq")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     run("apt-get", "install", "-y", "-qq", *missing, env=env)
+
+
+@contextlib.contextmanager
+def session_lock(timeout: float = 1800) -> Iterator[None]:
+    """One engine-test session at a time on this machine. Sessions from any checkout
+    share WORK, the engines, their services and the rootless user's venv: a second
+    session would rebuild the venv under the first one's CLI calls and stop the services
+    the first one still uses. It waits (bounded) for the first to end."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(WORK / "session.lock", "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"another engine-test session held {handle.name} for {timeout:.0f} s"
+                    ) from None
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def wait_for_socket(path: Path, engine: str, timeout: float = 60) -> None:
