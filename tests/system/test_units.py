@@ -4,8 +4,8 @@ generator, systemd-analyze verify) and the linux unit's command lines bring the 
 There is no systemd here, so the linux unit is run the way systemd would run it: its
 ExecStart in its WorkingDirectory with its output appended to the log, ExecReload with
 $MAINPID, SIGTERM (its KillSignal) and ExecStopPost. The quadlet units' command lines are
-checked against the container the podman platform makes; running them needs a Podman
-engine, which these tests do not set up.
+checked against the container the podman platform makes; tests/engines/test_units_run.py
+runs them on a real Podman engine.
 """
 
 from __future__ import annotations
