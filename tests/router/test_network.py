@@ -76,8 +76,9 @@ def test_full_mesh_of_five(net: RouterNet) -> None:
     backend.close()
 
 
-def test_diamond_survives_the_loss_of_a_middle_router(net: RouterNet) -> None:
-    """a - (b | c) - d; b is cheaper. Killing b moves traffic to c within 5 s."""
+def diamond(net: RouterNet) -> tuple[Router, Backend, int]:
+    """a - (b | c) - d, b the cheaper path, an echo service on d exposed on a: returns b,
+    the backend and a's listener port once a flow has gone through b."""
     a, b, c, d = (net.router(n, link_access=True) for n in "abcd")
     net.link(b, a)
     net.link(c, a, cost=5)
@@ -89,6 +90,12 @@ def test_diamond_survives_the_loss_of_a_middle_router(net: RouterNet) -> None:
     net.start()
     wait_for_port(port, timeout=20)
     assert echo_once(port, b"via b") == b"via b"
+    return b, backend, port
+
+
+def test_diamond_survives_the_loss_of_a_middle_router(net: RouterNet) -> None:
+    """a - (b | c) - d; b is cheaper. Killing b moves traffic to c within 5 s."""
+    b, backend, port = diamond(net)
     b.kill(signal.SIGKILL)
     deadline = time.monotonic() + 5.0
     while True:
@@ -254,17 +261,7 @@ def test_restarted_router_is_noticed_and_serves_again(net: RouterNet) -> None:
 def test_frozen_middle_router_is_detected_by_hello_and_its_flows_end(net: RouterNet) -> None:
     """SIGSTOP keeps b's sockets open but silent: a notices within 3 s (HELLO), ends the
     flow that went through b, and new flows go through c."""
-    a, b, c, d = (net.router(n, link_access=True) for n in "abcd")
-    net.link(b, a)
-    net.link(c, a, cost=5)
-    net.link(d, b)
-    net.link(d, c, cost=5)
-    backend = Backend(EchoHandler)
-    serve(d, backend)
-    port = expose(a)
-    net.start()
-    wait_for_port(port, timeout=20)
-    assert echo_once(port, b"via b") == b"via b"
+    b, backend, port = diamond(net)
     with socket.create_connection(("127.0.0.1", port), timeout=10) as held:
         held.sendall(b"ping")
         assert held.recv(10) == b"ping"
