@@ -76,6 +76,18 @@ def test_full_mesh_of_five(net: RouterNet) -> None:
     backend.close()
 
 
+def echo_until(port: int, payload: bytes, deadline: float, failure: str) -> None:
+    """Open new flows until one echoes ``payload``; fail with ``failure`` at ``deadline``."""
+    while True:
+        try:
+            if echo_once(port, payload, timeout=2) == payload:
+                return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.1)
+
+
 def diamond(net: RouterNet) -> tuple[Router, Backend, int]:
     """a - (b | c) - d, b the cheaper path, an echo service on d exposed on a: returns b,
     the backend and a's listener port once a flow has gone through b."""
@@ -97,15 +109,7 @@ def test_diamond_survives_the_loss_of_a_middle_router(net: RouterNet) -> None:
     """a - (b | c) - d; b is cheaper. Killing b moves traffic to c within 5 s."""
     b, backend, port = diamond(net)
     b.kill(signal.SIGKILL)
-    deadline = time.monotonic() + 5.0
-    while True:
-        try:
-            if echo_once(port, b"via c", timeout=2) == b"via c":
-                break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "no new flow succeeded within 5 s"
-        time.sleep(0.1)
+    echo_until(port, b"via c", time.monotonic() + 5.0, "no new flow succeeded within 5 s")
     for _ in range(20):  # after detection, every new flow succeeds
         assert echo_once(port, b"steady") == b"steady"
     backend.close()
@@ -226,15 +230,7 @@ def test_edge_fails_over_to_its_other_uplink(net: RouterNet) -> None:
     assert echo_once(port, b"first") == b"first"
     active = next(h for h in hubs if f"uplink to {h.name} active" in edge.log)
     active.kill(signal.SIGKILL)
-    deadline = time.monotonic() + 5.0
-    while True:
-        try:
-            if echo_once(port, b"second", timeout=2) == b"second":
-                break
-        except OSError:
-            pass
-        assert time.monotonic() < deadline, "the edge did not fail over within 5 s"
-        time.sleep(0.1)
+    echo_until(port, b"second", time.monotonic() + 5.0, "the edge did not fail over within 5 s")
     standby = next(h for h in hubs if h is not active)
     assert f"uplink to {standby.name} active" in edge.log
     backend.close()
@@ -277,14 +273,7 @@ def test_frozen_middle_router_is_detected_by_hello_and_its_flows_end(net: Router
                 pass
             assert time.monotonic() - start < 5, "the flow through the frozen router hung"
             # every router next to b must notice it too (d answers through b until then)
-            while True:
-                try:
-                    if echo_once(port, b"via c", timeout=2) == b"via c":
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() - start < 6, "no new flow succeeded after the freeze"
-                time.sleep(0.1)
+            echo_until(port, b"via c", start + 6, "no new flow succeeded after the freeze")
         finally:
             b.process.send_signal(signal.SIGCONT)
     backend.close()
