@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner, Result
 
 from skupper_podman.cli import app
+from tests.ports import free_port
 
 runner = CliRunner()
 
@@ -46,15 +46,6 @@ def namespace_folder(home: Path, namespace: str) -> Path:
 
 def status_json(*command: str) -> Any:
     return json.loads(ok(*command, "-o", "json").stdout)
-
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 now; test sites use these rather than the default 55671,
-    which other programs on a shared machine may want at the same time."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def init_linkable_site(namespace: str, port: int | None = None) -> str:

@@ -14,7 +14,8 @@ import yaml
 from typer.testing import CliRunner
 
 from skupper_podman.cli import app
-from tests.cli_helpers import fails, free_port, namespace_folder, ok, status_json
+from tests.cli_helpers import fails, namespace_folder, ok, status_json
+from tests.ports import free_port
 
 runner = CliRunner()
 

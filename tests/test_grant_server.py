@@ -17,7 +17,7 @@ from skupper_podman.router.config import (
     SslProfile,
 )
 from skupper_podman.router.grants import GrantServerRunner
-from tests.cli_helpers import free_port
+from tests.ports import free_port
 
 LOG = logging.getLogger("test-grants")
 

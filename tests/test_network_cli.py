@@ -5,7 +5,8 @@ from __future__ import annotations
 import urllib.request
 from pathlib import Path
 
-from tests.cli_helpers import fails, free_port, ok, status_json
+from tests.cli_helpers import fails, ok, status_json
+from tests.ports import free_port
 from tests.router.conftest import wait_for_port
 from tests.router.peers import Backend, EchoHandler, echo_once
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from skupper_podman.engines.base import LABEL_SITE_ID
 from tests.engines.conftest import TEST_LABEL, Target
+from tests.ports import free_port
 
 BIG_BYTES = 24 * 1024 * 1024
 BACKEND_PORT = 8080
@@ -34,13 +35,6 @@ BACKEND_SCRIPT = (
     f"head -c {BIG_BYTES} /dev/urandom > big && sha256sum big | cut -d' ' -f1 > big.sha && "
     f"exec python3 -m http.server {BACKEND_PORT}"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def status(target: Target, home: Path, *command: str) -> Any:

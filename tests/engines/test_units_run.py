@@ -34,12 +34,12 @@ from skupper_podman.platforms.container import ContainerPlatform
 from tests.engines.conftest import Target
 from tests.engines.test_sites import (
     fetch,
-    free_port,
     run_test_container,
     site_labels,
     status,
     wait_for,
 )
+from tests.ports import free_port
 from tests.system.helpers import quadlet_dryrun, sections, values
 
 HOST_ALIAS = "host.containers.internal"

@@ -21,12 +21,7 @@ from typing import Any
 import pytest
 
 from skupper_podman import certs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.ports import free_port
 
 
 def wait_for_port(port: int, *, timeout: float = 15.0, open_: bool = True) -> None:

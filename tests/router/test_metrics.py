@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import urllib.request
 
-from .conftest import RouterNet, free_port, wait_for_port
+from tests.ports import free_port
+
+from .conftest import RouterNet, wait_for_port
 from .peers import Backend, EchoHandler, echo_once
 
 

@@ -8,7 +8,9 @@ import signal
 import socket
 import time
 
-from .conftest import Router, RouterNet, free_port, wait_for_port
+from tests.ports import free_port
+
+from .conftest import Router, RouterNet, wait_for_port
 from .peers import Backend, EchoHandler, StreamHandler, echo_once, stream_through
 
 MIB = 1024 * 1024

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from .conftest import Router, RouterNet, free_port, wait_for_port
+from tests.ports import free_port
+
+from .conftest import Router, RouterNet, wait_for_port
 from .peers import Backend, EchoHandler, StreamHandler, echo_once, stream_through, wait_closed
 
 MIB = 1024 * 1024

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from tests.cli_helpers import free_port, ok, status_json
+from tests.cli_helpers import ok, status_json
+from tests.ports import free_port
 from tests.router.peers import Backend, EchoHandler, echo_once
 
 T = TypeVar("T")

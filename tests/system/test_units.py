@@ -26,7 +26,8 @@ from skupper_podman.platforms.linux import LinuxPlatform
 from skupper_podman.site.store import RuntimeFacts, SiteStore
 from skupper_podman.units import UnitKind, generate_units, write_units
 from skupper_podman.units.render import QUADLET_MIN_PODMAN, podman_version
-from tests.cli_helpers import fails, free_port, ok, run
+from tests.cli_helpers import fails, ok, run
+from tests.ports import free_port
 from tests.router.peers import echo_once
 from tests.system.helpers import (
     exec_argv,
