@@ -18,36 +18,26 @@ Peers = Mapping[str, int] | None
 Graph = dict[str, dict[str, int]]
 
 
-def two_way_graph(root: str, link_states: Mapping[str, Peers]) -> Graph:
-    """Build the undirected graph of the links both ends report.
+def link_state_graph(link_states: Mapping[str, Peers]) -> Graph:
+    """The directed graph of the links every router reports in its own link state.
 
-    Two exceptions keep the protocol able to bootstrap:
-    * links of ``root`` (this router) come from its own link state alone: the HELLO exchange
-      has already proved them two-way;
-    * a router whose link state is unknown (never received, dropped on restart or expiry)
-      is joined by the links its neighbours report, as skupper-router does, so that we can
-      reach it to ask for its link state. Once its link state arrives the normal rule applies.
-    A link's cost is the larger of the two reported costs, so the graph is symmetric even
-    while one side still reports an old cost.
+    As skupper-router computes it: a router's links are followed as that router reports
+    them (its peers are the neighbours its HELLOs proved two-way), never as another router
+    does. So a stale link state of a far router cannot hide a path that its neighbours
+    already report: the path to it is what lets us ask for its new link state.
+    A router whose link state is unknown (never received, dropped on restart or expiry) is
+    given links back to the routers that report it, so paths through it can be computed
+    until its own link state arrives.
     """
-    graph: Graph = {root: {}}
+    graph: Graph = {}
     for node, peers in link_states.items():
-        if peers is None:
-            continue
+        if peers is not None:
+            graph[node] = {peer: cost for peer, cost in peers.items() if peer != node}
+    for node, peers in list(graph.items()):
         for peer, cost in peers.items():
-            if peer == node or (peer == root and node != root):
-                continue  # a self-loop, or a link of root that root's own link state decides
-            far_end = link_states.get(peer)
-            if node == root or far_end is None:
-                _add_link(graph, node, peer, max(cost, (far_end or {}).get(node, cost)))
-            elif node in far_end:
-                _add_link(graph, node, peer, max(cost, far_end[node]))
+            if link_states.get(peer) is None:
+                graph.setdefault(peer, {})[node] = cost
     return graph
-
-
-def _add_link(graph: Graph, a: str, b: str, cost: int) -> None:
-    graph.setdefault(a, {})[b] = cost
-    graph.setdefault(b, {})[a] = cost
 
 
 def shortest_path_tree(root: str, graph: Graph) -> tuple[dict[str, str], dict[str, int]]:

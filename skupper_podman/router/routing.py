@@ -372,7 +372,7 @@ class LinkStateRouter:
     def _compute_routes(self) -> None:
         link_states: dict[str, paths.Peers] = {self.router_id: self._ls_peers}
         link_states.update((router_id, node.peers) for router_id, node in self._routers.items())
-        graph = paths.two_way_graph(self.router_id, link_states)
+        graph = paths.link_state_graph(link_states)
         prev, costs = paths.shortest_path_tree(self.router_id, graph)
         del costs[self.router_id]
         next_hops = paths.next_hops(self.router_id, prev)

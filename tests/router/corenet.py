@@ -23,6 +23,7 @@ from skupper_podman.router import commands as cmd
 from skupper_podman.router.config import RouterConfig, parse_config
 from skupper_podman.router.core import RouterCore
 from skupper_podman.router.engine import AmqpEngine
+from skupper_podman.router.routing import LinkStateRouter
 
 START = 1_000.0
 STEP = 0.05
@@ -61,6 +62,12 @@ class Router:
     sockets: dict[int, FakeSocket] = field(default_factory=dict)
     dials: dict[int, cmd.OpenTcp] = field(default_factory=dict)  # backends not yet answered
     _cursor: int = 0
+
+    @property
+    def routing(self) -> LinkStateRouter:
+        """The interior router's routing protocol state."""
+        assert self.core.routing is not None, f"{self.name} is not an interior router"
+        return self.core.routing
 
     def add(self, kind: str, **attributes: Any) -> None:
         self.entities.append([kind, attributes])

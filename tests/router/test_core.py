@@ -84,21 +84,21 @@ def test_listener_opens_only_while_a_connector_for_its_address_exists(net: CoreN
     net.reload(west)
 
     assert set(west.core.neighbors) == {"east"} and set(east.core.neighbors) == {"west"}
-    assert west.core.routing.neighbors() == {"east"} and east.core.routing.neighbors() == {"west"}
-    assert east.core.routing.routers_with_address("db") == {"west": 1}
-    assert west.core.routing.routers_with_address("web") == {}
+    assert west.routing.neighbors() == {"east"} and east.routing.neighbors() == {"west"}
+    assert east.routing.routers_with_address("db") == {"west": 1}
+    assert west.routing.routers_with_address("web") == {}
     assert tcp_listener_commands(west) == []
     assert ("tcp", "web") not in west.listening
 
     east.add("tcpConnector", name="web", host=BACKEND_HOST, port=80, address="web")
     net.reload(east)
-    assert west.core.routing.routers_with_address("web") == {"east": 1}
+    assert west.routing.routers_with_address("web") == {"east": 1}
     assert tcp_listener_commands(west) == [cmd.Listen("tcp", "web", HOST, 8080)]
     assert tcp_listener_commands(east) == []  # east has no tcpListener at all
 
     east.remove("tcpConnector", "web")
     net.reload(east)
-    assert west.core.routing.routers_with_address("web") == {}
+    assert west.routing.routers_with_address("web") == {}
     assert tcp_listener_commands(west) == [cmd.StopListening("tcp", "web")]
     assert ("tcp", "web") not in west.listening
     # The inter-router connection was left alone by both config changes.
@@ -391,11 +391,11 @@ def test_routing_messages_cross_the_middle_router(net: CoreNet) -> None:
     """LSR/LSU/MAR/MAU for a far router pass b as forwarded streams; their destination settles
     them without an outcome, which b must read as accepted (``Delivery.settled``)."""
     a, b, c = line_of_three(net)
-    net.run_until(lambda: bool(a.core.routing.routers_with_address("web")), within=10)
-    assert a.core.routing.reachable_routers() == {"b": 1, "c": 2}
-    assert c.core.routing.reachable_routers() == {"b": 1, "a": 2}
-    assert a.core.routing.next_hop("c") == "b" and c.core.routing.next_hop("a") == "b"
-    assert a.core.routing.routers_with_address("web") == {"c": 2}
+    net.run_until(lambda: bool(a.routing.routers_with_address("web")), within=10)
+    assert a.routing.reachable_routers() == {"b": 1, "c": 2}
+    assert c.routing.reachable_routers() == {"b": 1, "a": 2}
+    assert a.routing.next_hop("c") == "b" and c.routing.next_hop("a") == "b"
+    assert a.routing.routers_with_address("web") == {"c": 2}
     assert tcp_listener_commands(a) == [cmd.Listen("tcp", "web", HOST, 8080)]
     assert b.core.flows == {} and forwarders(b) == []  # routed messages are settled through b
 

@@ -390,6 +390,23 @@ def test_dropped_connection_reroutes_at_once_and_heals() -> None:
     bus.run_until(lambda: bus.routers["A"].next_hop("D") == "B", within=2)
 
 
+def test_a_path_that_appears_as_the_old_one_dies_is_found() -> None:
+    """A holds D's link state from when D's only link was to B; B dies and D's link to C
+    comes up at the same moment. A must reach D through C's link state alone, or it could
+    never send the LSR that would fetch D's new one (found with real routers)."""
+    bus = network("A", "B", "C", "D", links="AB:1 BD:1 AC:5")
+    bus.routers["D"].set_mobile_addresses({"svc"}, bus.now)
+    bus.pump()
+    assert bus.routers["A"].link_state("D") == {"B": 1}
+    bus.kill("B")  # SIGKILL: the kernel closes its connections, A and D notice at once
+    bus.disconnect("A", "B")
+    bus.disconnect("D", "B")
+    bus.connect("D", "C", 5)
+    bus.run_until(lambda: bus.routers["A"].next_hop("D") == "C", within=HELLO_MAX_AGE)
+    bus.run_until(lambda: bus.routers["A"].routers_with_address("svc") == {"D": 10}, within=5)
+    bus.run_until(lambda: bus.routers["D"].next_hop("A") == "C", within=HELLO_MAX_AGE)
+
+
 def test_ring_link_loss_keeps_every_router_reachable() -> None:
     bus = network("A", "B", "C", "D", links="AB BC CD DA")
     bus.disconnect("A", "B")
