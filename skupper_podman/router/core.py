@@ -87,6 +87,7 @@ class RouterCore:
             )
         self._topology_version = -1
         self._two_way: set[str] = set()  # neighbours the routing protocol saw both ways
+        self._routes: dict[str, tuple[str, int]] = {}  # as last logged: router -> (hop, cost)
 
     @property
     def ingress_id(self) -> str | None:
@@ -661,17 +662,33 @@ class RouterCore:
     def _after(self, now: float) -> None:
         """What every entry point ends with: routing output, listeners, tracking, transmits."""
         if self.routing is not None:
+            self._drop_silent_neighbors(now)
             for command in self.routing.pending_commands():
                 control.send_control(self, command)
-            self._drop_silent_neighbors(now)
             version = self.routing.topology_version
         else:
             version = 0
         if version != self._topology_version:
             self._topology_version = version
+            self._log_route_changes()
             self._evaluate_tcp_listeners()
             control.send_tracking_updates(self)
         self._transmit_dirty()
+
+    def _log_route_changes(self) -> None:
+        if self.routing is None:
+            return
+        routes = {
+            router_id: (self.routing.next_hop(router_id) or router_id, cost)
+            for router_id, cost in self.routing.reachable_routers().items()
+        }
+        for router_id in sorted(self._routes.keys() - routes.keys()):
+            self.log("info", "route", f"router {router_id} unreachable")
+        for router_id, (hop, cost) in sorted(routes.items()):
+            if self._routes.get(router_id) != (hop, cost):
+                via = "direct" if hop == router_id else f"via {hop}"
+                self.log("info", "route", f"router {router_id} {via}, cost {cost}")
+        self._routes = routes
 
     def _drop_silent_neighbors(self, now: float) -> None:
         """A neighbour whose HELLOs stopped (a frozen host, a partition) keeps its TCP
