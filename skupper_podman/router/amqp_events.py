@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cproton import lib as _lib
-from proton import Data, Delivery, Link
+from proton import Delivery, Link
 
 from . import VERSION, control
 from .connection import (
@@ -265,8 +265,7 @@ def _forward(
 ) -> None:
     """Cut-through: the delivery goes on to the next hop as its bytes arrive."""
     forwarder = Forwarder()
-    start = int(Data().decode(buffered)) if header.annotations is not None else 0
-    head = buffered[start : len(buffered) - len(body)]
+    head = buffered[header.bare_offset : len(buffered) - len(body)]
     annotations = header.annotations
     ingress = annotations.ingress if annotations else None
     trace = annotations.trace if annotations else ()

@@ -3,8 +3,9 @@
 A message between routers is: the router-annotations section, then the bare message
 (properties, application-properties, body). Streamed TCP messages have an amqp-value
 section holding null as their body, followed by the raw bytes of the TCP stream
-(not wrapped in further sections). Headers are small and parsed once per delivery, so
-python-qpid-proton's ``Data`` codec does the work; the stream bytes are never decoded.
+(not wrapped in further sections). Headers are parsed once per delivery and written once
+per stream with ``amqp_codec`` (proton's ``Data`` reads the rare types it does not); the
+stream bytes are never decoded.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from proton import Data, DataException, Message, symbol
+from proton import Data, DataException, Message
+
+from . import amqp_codec as codec
 
 # "SKPR--RA": the router-annotations section descriptor (annotations-version 2).
 RA_DESCRIPTOR = 0x534B50522D2D5241
@@ -32,6 +35,10 @@ _BODY_SECTIONS = (_DATA, _AMQP_SEQUENCE, _AMQP_VALUE)
 STREAM_CONTENT_TYPE = "application/octet-stream"
 # The amqp-value section holding null that starts every streamed TCP body.
 NULL_BODY = bytes.fromhex("00537740")
+_STREAM_CONTENT_TYPE = codec.symbol(STREAM_CONTENT_TYPE)
+_STREAM_APPLICATION_PROPERTIES = codec.described(
+    _APPLICATION_PROPERTIES, codec.map_(codec.string("V"), codec.int_(1))
+)
 
 
 class MalformedMessage(ValueError):
@@ -56,8 +63,10 @@ class MessageHeader:
     correlation_id: Any
     content_type: str | None
     application_properties: dict[str, Any] = field(default_factory=dict)
-    # Offset of the first body section, and of the first stream byte when the body is
+    # Offset of the bare message (just past the router annotations, 0 without them),
+    # of the first body section, and of the first stream byte when the body is
     # the streamed form (amqp-value null followed by raw octets), else None.
+    bare_offset: int = 0
     body_offset: int = 0
     stream_offset: int | None = None
 
@@ -70,23 +79,15 @@ class MessageHeader:
 
 
 def encode_annotations(annotations: RouterAnnotations) -> bytes:
-    data = Data()
-    data.put_described()
-    data.enter()
-    data.put_ulong(RA_DESCRIPTOR)
-    data.put_list()
-    data.enter()
-    data.put_uint(annotations.flags)
-    _put_optional_string(data, annotations.to_override)
-    _put_optional_string(data, annotations.ingress)
-    data.put_list()
-    data.enter()
-    for router_id in annotations.trace:
-        data.put_string(router_id)
-    data.exit()
-    data.exit()
-    data.exit()
-    return bytes(data.encode())
+    return codec.described(
+        RA_DESCRIPTOR,
+        codec.list_(
+            codec.uint(annotations.flags),
+            codec.optional_string(annotations.to_override),
+            codec.optional_string(annotations.ingress),
+            codec.list_(*(codec.string(router_id) for router_id in annotations.trace)),
+        ),
+    )
 
 
 def encode_stream_header(
@@ -96,31 +97,16 @@ def encode_stream_header(
 
     properties: [message-id, user-id, to, subject, reply-to, correlation-id, content-type].
     """
-    data = Data()
-    data.put_described()
-    data.enter()
-    data.put_ulong(_PROPERTIES)
-    data.put_list()
-    data.enter()
-    data.put_null()
-    data.put_null()
-    data.put_string(to)
-    data.put_null()
-    _put_optional_string(data, reply_to)
-    _put_optional_string(data, correlation_id)
-    data.put_symbol(symbol(STREAM_CONTENT_TYPE))
-    data.exit()
-    data.exit()
-    data.put_described()
-    data.enter()
-    data.put_ulong(_APPLICATION_PROPERTIES)
-    data.put_map()
-    data.enter()
-    data.put_string("V")
-    data.put_int(1)
-    data.exit()
-    data.exit()
-    return bytes(data.encode()) + NULL_BODY
+    properties = codec.list_(
+        codec.null(),
+        codec.null(),
+        codec.string(to),
+        codec.null(),
+        codec.optional_string(reply_to),
+        codec.optional_string(correlation_id),
+        _STREAM_CONTENT_TYPE,
+    )
+    return codec.described(_PROPERTIES, properties) + _STREAM_APPLICATION_PROPERTIES + NULL_BODY
 
 
 def encode_message(message: Message) -> bytes:
@@ -130,87 +116,94 @@ def encode_message(message: Message) -> bytes:
 def decode_message(encoded: bytes, header: MessageHeader) -> Message:
     """The bare message of a complete delivery whose header was already parsed."""
     message = Message()
-    start = _bare_message_start(encoded, header)
     try:
-        message.decode(encoded[start:])
+        message.decode(encoded[header.bare_offset :])
     except Exception as e:  # proton raises several types for bad input
         raise MalformedMessage(f"cannot decode message: {e}") from None
     return message
 
 
-def _bare_message_start(encoded: bytes, header: MessageHeader) -> int:
-    if header.annotations is None:
-        return 0
-    data = Data()
-    return int(data.decode(encoded))
+def parse_header(buffer: bytes, *, complete: bool = False) -> MessageHeader | None:
+    """Parse sections up to the start of the body; None while more bytes are needed.
 
-
-def parse_header(buffer: bytes) -> MessageHeader | None:
-    """Parse sections up to the start of the body; None while more bytes are needed."""
+    ``complete``: the buffer is the whole message, which may have no body at all.
+    """
     offset = 0
     annotations: RouterAnnotations | None = None
     properties: list[Any] = []
     application_properties: dict[str, Any] = {}
+    bare_offset = 0
     while True:
-        data = Data()
-        try:
-            size = data.decode(buffer[offset:]) if offset < len(buffer) else 0
-        except DataException:
-            return None
-        if size <= 0:
-            return None
-        descriptor, value = _described(data)
+        section = _section(buffer, offset)
+        if section is None:
+            if not complete:
+                return None
+            if offset < len(buffer):
+                raise MalformedMessage("the message ends inside a section")
+            return _header(
+                annotations, properties, application_properties, bare_offset, offset, None
+            )
+        descriptor, value, end = section
         if descriptor == RA_DESCRIPTOR:
             if offset != 0:
                 raise MalformedMessage("router annotations after the first section")
             annotations = _parse_annotations(value)
+            bare_offset = end
         elif descriptor == _PROPERTIES:
             properties = list(value or [])
         elif descriptor == _APPLICATION_PROPERTIES:
             application_properties = dict(value or {})
         elif descriptor in _BODY_SECTIONS:
-            stream_offset = offset + size if descriptor == _AMQP_VALUE and value is None else None
-            return _header(annotations, properties, application_properties, offset, stream_offset)
+            stream_offset = end if descriptor == _AMQP_VALUE and value is None else None
+            return _header(
+                annotations, properties, application_properties, bare_offset, offset, stream_offset
+            )
         elif descriptor not in (_HEADER, _DELIVERY_ANNOTATIONS, _MESSAGE_ANNOTATIONS):
             raise MalformedMessage(f"unexpected section descriptor {descriptor!r}")
-        offset += size
+        offset = end
+
+
+def _section(buffer: bytes, offset: int) -> tuple[int, Any, int] | None:
+    """The section at ``offset``: (descriptor, value, end offset); None if incomplete."""
+    if offset >= len(buffer):
+        return None
+    try:
+        section, end = codec.decode(buffer, offset)
+    except codec.Truncated:
+        return None
+    except codec.Unsupported:
+        return _section_by_proton(buffer, offset)
+    if not isinstance(section, codec.Described):
+        raise MalformedMessage("a message section must be a described type")
+    if not isinstance(section.descriptor, int):
+        return _section_by_proton(buffer, offset)
+    return section.descriptor, section.value, end
+
+
+def _section_by_proton(buffer: bytes, offset: int) -> tuple[int, Any, int] | None:
+    data = Data()
+    try:
+        size = data.decode(buffer[offset:])
+    except DataException:
+        return None
+    if size <= 0:
+        return None
+    descriptor, value = _described(data)
+    return descriptor, value, offset + size
 
 
 def header_of_complete(buffer: bytes) -> MessageHeader:
     """Parse a complete message's header: a message without a body is still valid."""
-    header = parse_header(buffer)
-    if header is not None:
-        return header
-    try:
-        message = Message()
-        message.decode(_strip_annotations(buffer))
-    except Exception as e:
-        raise MalformedMessage(f"cannot decode message: {e}") from None
-    return MessageHeader(
-        None,
-        message.address,
-        message.reply_to,
-        message.correlation_id,
-        message.content_type,
-        dict(message.properties or {}),
-        len(buffer),
-    )
-
-
-def _strip_annotations(buffer: bytes) -> bytes:
-    data = Data()
-    try:
-        size = data.decode(buffer)
-    except DataException:
-        return buffer
-    descriptor, _ = _described(data)
-    return buffer[size:] if descriptor == RA_DESCRIPTOR else buffer
+    header = parse_header(buffer, complete=True)
+    assert header is not None  # a complete parse ends with a header or an exception
+    return header
 
 
 def _header(
     annotations: RouterAnnotations | None,
     properties: list[Any],
     application_properties: dict[str, Any],
+    bare_offset: int,
     body_offset: int,
     stream_offset: int | None,
 ) -> MessageHeader:
@@ -223,6 +216,7 @@ def _header(
         correlation_id=properties[5],
         content_type=str(content_type) if content_type is not None else None,
         application_properties={str(k): v for k, v in application_properties.items()},
+        bare_offset=bare_offset,
         body_offset=body_offset,
         stream_offset=stream_offset,
     )
@@ -252,10 +246,3 @@ def _parse_annotations(value: Any) -> RouterAnnotations:
 
 def _as_str(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _put_optional_string(data: Data, value: str | None) -> None:
-    if value is None:
-        data.put_null()
-    else:
-        data.put_string(value)
