@@ -84,6 +84,7 @@ class LinkStateRouter:
         self._last_ra = now
         self._last_topology_change = now  # start in flux: a new router advertises faster
         self._commands: list[SendControl] = []
+        self._deadline: float | None = None  # get_timer's answer until the next event
         self._handlers: dict[str, _Handler] = {
             "HELLO": self._on_hello,
             "RA": self._on_ra,
@@ -121,6 +122,7 @@ class LinkStateRouter:
         max_pv = wire.MOBILE_PROTOCOL_VERSION if mobile else wire.PROTOCOL_VERSION
         if sender == self.router_id or get_field(msg.body, "pv", int, 0) > max_pv:
             return  # our own flood coming back, or a protocol version we do not speak
+        self._deadline = None  # a handler that raises half-way may still have learnt a router
         handler(str(sender), msg.body, now)
         self._settle(now)
 
@@ -155,6 +157,11 @@ class LinkStateRouter:
 
     def get_timer(self) -> float | None:
         """The next time handle_timer must be called."""
+        if self._deadline is None:
+            self._deadline = self._compute_deadline()
+        return self._deadline
+
+    def _compute_deadline(self) -> float:
         deadlines = [self._next_hello, self._next_ra_time()]
         deadlines += [heard + self._hello_max_age for heard in self._heard.values()]
         deadlines += [refresh + self._hello_max_age for refresh in self._two_way.values()]
@@ -358,6 +365,7 @@ class LinkStateRouter:
 
     def _settle(self, now: float) -> None:
         """Bring derived state up to date after any event: own link state, routes, requests."""
+        self._deadline = None  # every event ends here: the next deadline may have moved
         if self._ls_changed:
             self._ls_changed = False
             self._ls_seq += 1
