@@ -585,12 +585,24 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_note(route: Route, before: dict[str, float | None], seconds: int) -> str:
-    used = []
+def cpu_note(route: Route, before: dict[str, float | None], seconds: int, gigabytes: float) -> str:
+    """CPU seconds of each process of the path, and what they cost per GB moved: with the
+    cores all busy, cores / (CPU seconds per GB) bounds a path's throughput."""
+    used: dict[str, float | None] = {}
     for name, pid in route.processes().items():
         start, end = before.get(name), cpu_seconds(pid)
-        used.append(f"{name} {'?' if start is None or end is None else f'{end - start:.1f}'}")
-    return f"CPU seconds used during {seconds} s of iperf3 via {route.name}: {', '.join(used)}"
+        used[name] = None if start is None or end is None else end - start
+    shown = ", ".join(f"{n} {'?' if u is None else f'{u:.1f}'}" for n, u in used.items())
+    note = f"CPU seconds used during {seconds} s of iperf3 via {route.name}: {shown}"
+    known = [u for u in used.values() if u is not None]
+    if known and gigabytes > 0:
+        per_gb = sum(known) / gigabytes
+        cores = os.cpu_count() or 1
+        note += (
+            f"; {per_gb:.2f} CPU s per GB in all, so at most {cores / per_gb * 8:.1f} Gbit/s"
+            f" on {cores} cores from its own CPU cost alone"
+        )
+    return note
 
 
 def open_files_limit(pid: int | None) -> str:
@@ -637,15 +649,16 @@ def measure_throughput(
             )
         except subprocess.TimeoutExpired:
             raise BenchError("iperf3 client timed out") from None
-        if before:
-            notes.append(cpu_note(route, before, settings.duration))
     try:
         report = json.loads(done.stdout)
     except json.JSONDecodeError:
         raise BenchError(f"iperf3 printed no JSON: {done.stderr.strip()}") from None
     if "error" in report:
         raise BenchError(f"iperf3: {report['error']}")
-    return {"gbps": report["end"]["sum_received"]["bits_per_second"] / 1e9}
+    received = report["end"]["sum_received"]
+    if before:
+        notes.append(cpu_note(route, before, settings.duration, received["bytes"] / 1e9))
+    return {"gbps": received["bits_per_second"] / 1e9}
 
 
 def measure_rtt(route: Route, _backend_port: int, settings: Settings, _notes: list[str]) -> Figures:
