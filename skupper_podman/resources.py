@@ -263,7 +263,14 @@ _RESOURCE_ADAPTER: TypeAdapter[Resource] = TypeAdapter(
     Annotated[Resource, Field(discriminator="kind")]
 )
 KINDS = (
-    "Site", "Link", "Listener", "Connector", "RouterAccess", "Secret", "AccessGrant", "AccessToken"
+    "Site",
+    "Link",
+    "Listener",
+    "Connector",
+    "RouterAccess",
+    "Secret",
+    "AccessGrant",
+    "AccessToken",
 )
 
 

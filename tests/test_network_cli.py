@@ -22,8 +22,18 @@ def test_edge_sites_reach_each_other_and_network_status_shows_all(tmp_path: Path
     backend = Backend(EchoHandler)
     port = free_port()
     try:
-        ok("connector", "create", "echo", str(backend.port), "--routing-key", "echo",
-           "--host", "127.0.0.1", "-n", "e2")
+        ok(
+            "connector",
+            "create",
+            "echo",
+            str(backend.port),
+            "--routing-key",
+            "echo",
+            "--host",
+            "127.0.0.1",
+            "-n",
+            "e2",
+        )
         ok("listener", "create", "echo", str(port), "--routing-key", "echo", "-n", "e1")
         wait_for_port(port, timeout=20)
         assert echo_once(port, b"edge to edge") == b"edge to edge"
@@ -32,8 +42,10 @@ def test_edge_sites_reach_each_other_and_network_status_shows_all(tmp_path: Path
         assert set(routers) == {"hub", "e1", "e2"}
         assert routers["e1"]["local"] and routers["e2"]["mode"] == "edge"
         assert routers["hub"]["mode"] == "interior"
-        links = {(link["source"], link["target"], link["role"], link["state"])
-                 for link in network["links"]}
+        links = {
+            (link["source"], link["target"], link["role"], link["state"])
+            for link in network["links"]
+        }
         assert links == {("e1", "hub", "edge", "up"), ("e2", "hub", "edge", "up")}
         assert network["routingKeys"] == [
             {"key": "echo", "listeners": ["e1"], "connectors": ["e2"]}

@@ -100,12 +100,15 @@ def _summary(found: core.SiteStatus) -> dict[str, Any]:
     router = row.pop("router")
     row["mode"] = router.get("mode", "-")
     row["version"] = router.get("version", "-")
-    row["links"] = "; ".join(
-        f"{link['name']} {'up' if link['up'] else 'DOWN'}"
-        + (f" to {link['remoteSite']}" if link["remoteSite"] else "")
-        + f" (cost {link['cost']})"
-        for link in found.links
-    ) or "none"
+    row["links"] = (
+        "; ".join(
+            f"{link['name']} {'up' if link['up'] else 'DOWN'}"
+            + (f" to {link['remoteSite']}" if link["remoteSite"] else "")
+            + f" (cost {link['cost']})"
+            for link in found.links
+        )
+        or "none"
+    )
     row["linkedSites"] = ", ".join(found.linked_sites) or "none"
     return row
 

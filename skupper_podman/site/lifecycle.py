@@ -274,12 +274,16 @@ def site_status(namespace: str) -> SiteStatus:
     links = []
     for link in resources.links:
         connection = outgoing.get(link.name)
-        links.append({
-            "name": link.name,
-            "up": bool(connection and connection.get("opened")),
-            "remoteSite": connection.get("container") if connection else None,
-            "cost": int(connection.get("cost") or link.spec.cost) if connection else link.spec.cost,
-        })
+        links.append(
+            {
+                "name": link.name,
+                "up": bool(connection and connection.get("opened")),
+                "remoteSite": connection.get("container") if connection else None,
+                "cost": int(connection.get("cost") or link.spec.cost)
+                if connection
+                else link.spec.cost,
+            }
+        )
     linked = sorted(str(c.get("container")) for c in connections if c.get("dir") == "in")
     access = resources.router_access
     link_port = access.spec.port_for_role("inter-router") if access else None

@@ -77,8 +77,18 @@ def network_status(namespace: str) -> NetworkStatus:
             try:
                 found = _survey(client, router_id, agent, keys, links)
             except SkupperError:
-                routers.append(NetworkRouter(router_id, "edge" if edge else "interior", "",
-                                             "", "", "", router_id == local_id, False))
+                routers.append(
+                    NetworkRouter(
+                        router_id,
+                        "edge" if edge else "interior",
+                        "",
+                        "",
+                        "",
+                        "",
+                        router_id == local_id,
+                        False,
+                    )
+                )
                 continue
             routers.append(found[0])
             for peer, peer_is_edge in found[1]:
@@ -118,7 +128,10 @@ def _survey(
         dialled = conn.get("dir") == "out"
         source, target = (router_id, peer) if dialled else (peer, router_id)
         links[(source, target)] = NetworkLink(
-            source, target, role, int(conn.get("cost") or 1),
+            source,
+            target,
+            role,
+            int(conn.get("cost") or 1),
             "up" if conn.get("opened") else "down",
         )
         # an interior sees its edges as incoming "edge" connections
