@@ -79,6 +79,11 @@ class Platform(Protocol):
         """Whether the router runs (process or container state), without side effects."""
         ...
 
+    def share_files(self, site: NamespacePaths) -> None:
+        """Files for the running router were written outside start and reload (a new
+        grant): let the router's user read them."""
+        ...
+
     def log_tail(self, site: NamespacePaths) -> str:
         """The router's last log line (to explain a failed start)."""
         ...

@@ -152,6 +152,17 @@ class ContainerPlatform:
         finally:
             engine.close()
 
+    def share_files(self, site: NamespacePaths) -> None:
+        facts = self._facts(site)
+        try:
+            engine = engines.connect(facts.engine, facts.endpoint)
+        except SkupperError:
+            return  # no engine, no router running: start shares the files
+        try:
+            _share_files(site, engine)
+        finally:
+            engine.close()
+
     def status(self, site: NamespacePaths) -> RouterStatus:
         facts = self._facts(site)
         engine = engines.connect(facts.engine, facts.endpoint)

@@ -148,6 +148,7 @@ def issue_token(
     assert path is not None
     write_grant(path, record)
     store.write(grant)
+    platform_of(store).share_files(store.paths)
     site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
     token = res.AccessToken(
         metadata=res.Metadata(name=grant_name),
