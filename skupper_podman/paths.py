@@ -84,6 +84,15 @@ class NamespacePaths:
         return self.root / "grants"
 
     @property
+    def sockets(self) -> Path:
+        """Unix sockets the router serves to this host (metrics, on container platforms)."""
+        return self.root / "sockets"
+
+    @property
+    def metrics_socket(self) -> Path:
+        return self.sockets / "metrics.sock"
+
+    @property
     def issued(self) -> Path:
         """Client certificates handed out by `link generate`, one JSON file each."""
         return self.root / "issued"

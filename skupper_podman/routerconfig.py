@@ -26,6 +26,7 @@ CONTAINER_PLATFORMS = ("podman", "docker")
 CONTAINER_BIND_HOST = "0.0.0.0"
 DEFAULT_LOGGING = "info+"
 GRANTS_FROM_RUNTIME = "../grants"
+METRICS_SOCKET_FROM_RUNTIME = "../sockets/metrics.sock"
 REVOKED_FILE = "../revoked.txt"
 
 
@@ -162,8 +163,11 @@ def build_router_config(
     in_container = platform in CONTAINER_PLATFORMS
     container_host = CONTAINER_BIND_HOST if in_container else None
     entities += _management_entities(management_port, container_host or MANAGEMENT_HOST)
-    if metrics_port is not None and not in_container:
-        # Loopback only: the counters are not for the network to read.
+    # Loopback or a unix socket only: the counters are not for the network to read. In a
+    # container, loopback is the container's own: the host reads a socket in the site folder.
+    if in_container:
+        entities.append(("metrics", {"path": METRICS_SOCKET_FROM_RUNTIME}))
+    elif metrics_port is not None:
         entities.append(("metrics", {"host": MANAGEMENT_HOST, "port": metrics_port}))
     access = resources.router_access
     if access is not None and site.spec.has_link_access and not edge:

@@ -129,3 +129,18 @@ def test_render_is_a_json_array_of_pairs() -> None:
     decoded = json.loads(render(entities))
     assert decoded[0] == ["router", {"id": "west", "mode": "interior"}]
     assert all(isinstance(kind, str) and isinstance(attrs, dict) for kind, attrs in decoded)
+
+
+def test_metrics_stay_off_the_network_on_every_platform() -> None:
+    """Loopback on the host; in a container (whose loopback the host cannot reach) a unix
+    socket in the site folder, next to the config."""
+    resources = res.SiteResources(site=SITE)
+    for platform, expected in (
+        ("linux", {"host": "127.0.0.1", "port": 9}),
+        ("podman", {"path": "../sockets/metrics.sock"}),
+        ("docker", {"path": "../sockets/metrics.sock"}),
+    ):
+        entities = build_router_config(
+            resources, namespace="ns", platform=platform, management_port=7, metrics_port=9
+        )
+        assert [attrs for kind, attrs in entities if kind == "metrics"] == [expected], platform

@@ -4,7 +4,8 @@ skupper_podman/engines/, so both engines share this code).
 What a site makes, all labelled with its site id (and found and removed by label only):
 - network `skupper-<namespace>` (a bridge; containers on it reach each other by name);
 - container `skupper-<namespace>-router`: the router image, the namespace folder mounted
-  read-only at /site (grants/ read-write: the grant server records redemptions there),
+  read-only at /site (grants/ and sockets/ read-write: the grant server records
+  redemptions there; the router serves its metrics on sockets/metrics.sock),
   restart policy unless-stopped, the management port published on
   127.0.0.1 and the link access ports on the RouterAccess bind host;
 - one container `skupper-<namespace>-listener-<name>` per listener: `skupper-forward`
@@ -45,6 +46,7 @@ from skupper_podman.platforms.base import Exposure, HostPort, RouterState, Route
 
 SITE_MOUNT = "/site"
 GRANTS_MOUNT = f"{SITE_MOUNT}/grants"
+SOCKETS_MOUNT = f"{SITE_MOUNT}/sockets"
 STOP_TIMEOUT_SECONDS = 5
 LABEL_PUBLISHED = f"{LABEL_PREFIX}.published"
 ROUTER_ALIAS = "skupper-router"
@@ -124,6 +126,7 @@ class ContainerPlatform:
                     "site's: remove it or use another namespace"
                 )
             site.grants.mkdir(parents=True, exist_ok=True)
+            site.sockets.mkdir(mode=0o700, parents=True, exist_ok=True)
             _share_files(site, engine)
             engine.run_container(
                 router_spec(site, exposure, facts, engine=self.name, rootless=engine.rootless)
@@ -239,8 +242,9 @@ def router_spec(
         ports=tuple(ports),
         mounts=(
             BindMount(site.root.resolve(), SITE_MOUNT, read_only=True),
-            # The grant server records redemptions: its folder alone is writable.
+            # Writable: the grant server records redemptions; the metrics socket.
             BindMount(site.grants.resolve(), GRANTS_MOUNT, read_only=False),
+            BindMount(site.sockets.resolve(), SOCKETS_MOUNT, read_only=False),
         ),
         extra_hosts=DOCKER_HOSTS if engine == "docker" else {},
         user=user,
@@ -312,9 +316,9 @@ def _share_files(site: NamespacePaths, engine: Engine) -> None:
     user, _keep_id = container_user(engine.name, engine.rootless)
     if user is not None:
         return
-    writable = site.grants.resolve()
+    writable = {site.grants.resolve(), site.sockets.resolve()}
     for folder, _dirs, files in os.walk(site.root):
-        write = Path(folder).resolve() == writable
+        write = Path(folder).resolve() in writable
         _add_group_access(Path(folder), directory=True, write=write)
         for file in files:
             _add_group_access(Path(folder) / file, directory=False, write=write)

@@ -120,8 +120,11 @@ class SiteInfo:
 
 @dataclass(frozen=True)
 class MetricsSettings:
-    port: int
+    """Prometheus text on a loopback port, or on a unix socket (``path``) instead."""
+
+    port: int = 0
     host: str = "127.0.0.1"
+    path: str = ""
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ _PATH_ATTRIBUTES = (
     "grantsDir",
     "caKeyFile",
     "file",
+    "path",  # metrics' unix socket
 )
 
 
@@ -319,8 +323,12 @@ def _check_references(config: RouterConfig) -> None:
             raise ConfigError(f"{entity.name}: unknown sslProfile {entity.sslProfile!r}")
         if not 0 <= entity.port <= 65535:
             raise ConfigError(f"{entity.name}: port {entity.port} out of range")
-    if config.metrics is not None and not _is_loopback(config.metrics.host):
-        raise ConfigError(f"metrics: host {config.metrics.host!r} is not a loopback address")
+    metrics = config.metrics
+    if metrics is not None and not metrics.path:
+        if not _is_loopback(metrics.host):
+            raise ConfigError(f"metrics: host {metrics.host!r} is not a loopback address")
+        if not 0 < metrics.port <= 65535:
+            raise ConfigError(f"metrics: needs a port (1-65535) or a path, not port {metrics.port}")
     grants = config.grant_server
     if grants is not None and grants.sslProfile and grants.sslProfile not in config.ssl_profiles:
         raise ConfigError(f"grantServer: unknown sslProfile {grants.sslProfile!r}")

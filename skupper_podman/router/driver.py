@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 from collections.abc import Callable
 from typing import Any, cast
@@ -327,8 +328,11 @@ class RouterDriver:
             self._timer.cancel()
 
 
-async def start_metrics_server(core: RouterCore, host: str, port: int) -> asyncio.AbstractServer:
-    """Serve ``GET /metrics`` (Prometheus text) to loopback clients."""
+async def start_metrics_server(
+    core: RouterCore, *, host: str = "", port: int = 0, path: str = ""
+) -> asyncio.AbstractServer:
+    """Serve ``GET /metrics`` (Prometheus text) to loopback clients, or on the unix socket
+    ``path`` (replacing a stale one a killed router left)."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -351,6 +355,10 @@ async def start_metrics_server(core: RouterCore, host: str, port: int) -> asynci
         finally:
             writer.close()
 
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return await asyncio.start_unix_server(answer, path)
     return await asyncio.start_server(answer, host, port)
 
 

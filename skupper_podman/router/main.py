@@ -83,11 +83,17 @@ async def _serve(config: RouterConfig, path: Path) -> None:
     log.info("router %s (%s) starting", config.router.id, config.router.mode)
     core.start(loop.time())
     driver.run()
+    metrics_server = None  # held here: a server nobody references may be collected and close
     if config.metrics is not None:
-        await start_metrics_server(core, config.metrics.host, config.metrics.port)
+        metrics = config.metrics
+        metrics_server = await start_metrics_server(
+            core, host=metrics.host, port=metrics.port, path=metrics.path
+        )
     await grants.apply(config)
     await stopped.wait()
     log.info("router %s stopping", config.router.id)
+    if metrics_server is not None:
+        metrics_server.close()
     grants.close()
     await driver.close()
 

@@ -15,7 +15,7 @@ from typing import Any
 from skupper_podman import certs
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
-from skupper_podman.paths import namespace_paths
+from skupper_podman.paths import NamespacePaths, namespace_paths
 from skupper_podman.platforms import RouterState, select_platform
 from skupper_podman.platforms.base import CONTAINER_PLATFORMS, DEFAULT_PLATFORM
 from skupper_podman.site import ports
@@ -254,6 +254,14 @@ def init_site(
     return site_status(namespace)
 
 
+def _metrics_url(paths: NamespacePaths, facts: RuntimeFacts) -> str | None:
+    """Where the Prometheus text is: a loopback URL, or a unix socket (container sites:
+    read it with `curl --unix-socket PATH http://localhost/metrics`)."""
+    if facts.platform in CONTAINER_PLATFORMS:
+        return f"unix:{paths.metrics_socket}"
+    return f"http://127.0.0.1:{facts.metrics_port}/metrics" if facts.metrics_port else None
+
+
 def site_status(namespace: str) -> SiteStatus:
     """The site's resources, whether its router runs and whether it answers."""
     store = open_site(namespace)
@@ -297,7 +305,7 @@ def site_status(namespace: str) -> SiteStatus:
         link_access_port=link_port if resources.site.spec.has_link_access else None,
         links=links,
         linked_sites=linked,
-        metrics=f"http://127.0.0.1:{facts.metrics_port}/metrics" if facts.metrics_port else None,
+        metrics=_metrics_url(store.paths, facts),
         listeners=len(resources.listeners),
         connectors=len(resources.connectors),
         router=router,

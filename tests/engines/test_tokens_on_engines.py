@@ -3,7 +3,8 @@
 A Podman or Docker site issues a one-use token; a linux site on the host redeems it
 (the CLI posts to the grant server's published port), links, and carries a flow to a
 backend container; a second redemption is refused by the container's grant records;
-`link revoke` on the container site drops the link and keeps it down.
+`link revoke` on the container site drops the link and keeps it down. The container's
+metrics are read on the way, from their unix socket in the site folder.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.engines.test_sites import (
     wait_for,
 )
 from tests.ports import free_port
+from tests.router.test_metrics import scrape_unix
 
 
 def links(target: Target, home: Path, namespace: str) -> list[dict[str, Any]]:
@@ -62,6 +64,14 @@ def test_container_site_issues_a_token_a_host_site_redeems_it_and_revoke_drops_i
         wait_for("the redeemed link up", lambda: links(target, home, "spoke")[0]["up"])
         page = wait_for("the page through the link", lambda: fetch(web_port, "index.html"))
         assert page.decode().strip() == INDEX
+
+        # The container's metrics: on a unix socket in the site folder, not on a port.
+        socket_path = home / "namespaces" / "hub" / "sockets" / "metrics.sock"
+        hub_status = status(target, home, "site", "status", "-n", "hub")
+        assert hub_status["metrics"] == f"unix:{socket_path}"
+        samples = scrape_unix(socket_path)
+        labels = 'router="hub",tcp_connector="web",address="web"'
+        assert samples[f"skupper_router_tcp_connector_connections_opened_total{{{labels}}}"] >= 1
 
         # The container's grant records counted the redemption: a second one is refused.
         refused = target.cli("token", "redeem", str(token), "-n", "late", home=home, check=False)

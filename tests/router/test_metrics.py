@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.client
+import socket
+import time
 import urllib.request
+from pathlib import Path
 
 from tests.ports import free_port
 
@@ -12,6 +16,33 @@ from .peers import Backend, EchoHandler, echo_once
 
 def scrape(port: int) -> dict[str, float]:
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return samples_of(text)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=5)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(str(self.socket_path))
+
+
+def scrape_unix(path: Path) -> dict[str, float]:
+    """GET /metrics over a unix socket (curl --unix-socket PATH http://localhost/metrics)."""
+    connection = UnixHTTPConnection(path)
+    try:
+        connection.request("GET", "/metrics")
+        reply = connection.getresponse()
+        assert reply.status == 200
+        return samples_of(reply.read().decode())
+    finally:
+        connection.close()
+
+
+def samples_of(text: str) -> dict[str, float]:
     samples = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -51,3 +82,33 @@ def test_metrics_refuse_a_non_loopback_host(net: RouterNet) -> None:
     assert router.process is not None
     assert router.process.wait(10) != 0
     assert "not a loopback address" in router.log
+
+
+def test_metrics_on_a_unix_socket_replace_a_stale_one(net: RouterNet) -> None:
+    """As on container sites: the path is relative to the config's folder; a socket file
+    left by a killed router does not stop the next one."""
+    west = net.router("west", link_access=True)
+    east = net.router("east")
+    net.link(east, west)
+    (east.folder / "sockets").mkdir()
+    stale = east.folder / "sockets" / "metrics.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as leftover:
+        leftover.bind(str(stale))  # bound, never listening: what a SIGKILL leaves behind
+    east.add("metrics", path="sockets/metrics.sock")
+    net.start()
+    deadline = time.monotonic() + 20
+    last: object = None
+    while True:
+        try:
+            samples = scrape_unix(stale)
+            if samples.get('skupper_router_routers_known{router="east"}') == 2:
+                break
+            last = samples
+        except OSError as error:
+            last = error
+        assert time.monotonic() < deadline, f"no metrics with west known: {last}"
+        time.sleep(0.2)
+    link = 'skupper_router_link_up{router="east",link="link-west",role="inter-router"}'
+    assert samples[link] == 1
+    time.sleep(3)  # the server stays up (an unreferenced one was once collected and closed)
+    assert scrape_unix(stale)[link] == 1
