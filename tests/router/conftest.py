@@ -22,6 +22,7 @@ import pytest
 
 from skupper_podman import certs
 from tests.ports import free_port
+from tests.router.server_side import add_link_listeners
 
 
 def wait_for_port(port: int, *, timeout: float = 15.0, open_: bool = True) -> None:
@@ -117,37 +118,9 @@ class RouterNet:
         entities: list[list[Any]] = [["router", {"id": name, "mode": mode}]]
         router = Router(name, folder, entities)
         if link_access:
-            server = certs.issue_server_cert(self.ca, name, ["localhost", "127.0.0.1"])
-            certs.write_credential(folder / "server", server.files())
-            router.inter_router_port = free_port()
-            router.add(
-                "sslProfile",
-                name="site-server",
-                caCertFile="server/ca.crt",
-                certFile="server/tls.crt",
-                privateKeyFile="server/tls.key",
-            )
-            router.add(
-                "listener",
-                name="inter-router",
-                host="127.0.0.1",
-                port=router.inter_router_port,
-                role="inter-router",
-                sslProfile="site-server",
-                saslMechanisms="EXTERNAL",
-                authenticatePeer=True,
-            )
-            router.edge_port = free_port()
-            router.add(
-                "listener",
-                name="edge",
-                host="127.0.0.1",
-                port=router.edge_port,
-                role="edge",
-                sslProfile="site-server",
-                saslMechanisms="EXTERNAL",
-                authenticatePeer=True,
-            )
+            router.inter_router_port, router.edge_port = free_port(), free_port()
+            ports = {"inter-router": router.inter_router_port, "edge": router.edge_port}
+            add_link_listeners(router.add, folder, self.ca, name, "127.0.0.1", ports)
         self.routers[name] = router
         return router
 

@@ -24,6 +24,7 @@ from skupper_podman.router.config import RouterConfig, parse_config
 from skupper_podman.router.core import RouterCore
 from skupper_podman.router.engine import AmqpEngine
 from skupper_podman.router.routing import LinkStateRouter
+from tests.router.server_side import add_link_listeners
 
 START = 1_000.0
 STEP = 0.05
@@ -143,26 +144,9 @@ class CoreNet:
         folder.mkdir(parents=True)
         router = Router(name, folder, [["router", {"id": name, "mode": "interior"}]])
         if link_access:
-            server = certs.issue_server_cert(self.ca, name, ["localhost", HOST])
-            certs.write_credential(folder / "server", server.files())
             router.inter_router_port = next(self._ports)
-            router.add(
-                "sslProfile",
-                name="site-server",
-                caCertFile="server/ca.crt",
-                certFile="server/tls.crt",
-                privateKeyFile="server/tls.key",
-            )
-            router.add(
-                "listener",
-                name="inter-router",
-                host=HOST,
-                port=router.inter_router_port,
-                role="inter-router",
-                sslProfile="site-server",
-                saslMechanisms="EXTERNAL",
-                authenticatePeer=True,
-            )
+            ports = {"inter-router": router.inter_router_port}
+            add_link_listeners(router.add, folder, self.ca, name, HOST, ports)
         self.routers[name] = router
         return router
 
