@@ -170,11 +170,17 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
     # A client container on east's network, by the routing key's name.
     script = (
         "import urllib.request; "
-        f"print(urllib.request.urlopen('http://web:{web_port}/index.html', timeout=20).read()"
+        f"print(urllib.request.urlopen('http://web:{web_port}/index.html', timeout=10).read()"
         ".decode().strip())"
     )
-    inside = run_test_container(
-        target, "skupper-east", "web-client", "--rm", target.base_image, "python3", "-c", script
+    # Retried like the host client above: once in four CI runs, rootless Podman's first
+    # in-network request was accepted and never answered (cause not found yet; see notes).
+    inside = wait_for(
+        "page in a container on east's network",
+        lambda: run_test_container(
+            target, "skupper-east", "web-client", "--rm", target.base_image, "python3", "-c", script
+        ),
+        timeout=90,
     )
     assert inside.strip() == INDEX
 
