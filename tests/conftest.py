@@ -36,6 +36,15 @@ def router_available() -> None:
         pytest.skip("the router (skupper_podman.router.main) is not there yet")
 
 
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Each phase's report on the test item (``item.rep_call``): fixtures that print
+    router logs look at it to know whether the test failed."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    setattr(item, "rep_" + report.when, report)
+
+
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     """A port with a real listening socket on 127.0.0.1."""

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tests.cli_helpers import fails, ok, status_json
 from tests.ports import free_port
-from tests.router.conftest import wait_for_port
 from tests.router.peers import Backend, EchoHandler, echo_once
+from tests.routernet import wait_for_port
 
 
 def test_edge_sites_reach_each_other_and_network_status_shows_all(tmp_path: Path) -> None:

@@ -24,8 +24,8 @@ from skupper_podman.site import runtime
 from skupper_podman.site.store import open_site
 from tests.cli_helpers import fails, files_under, ok, status_json
 from tests.ports import free_port
-from tests.router.conftest import wait_for_port
 from tests.router.peers import Backend, EchoHandler, echo_once
+from tests.routernet import wait_for_port
 
 LINK_UP_SECONDS = 20.0
 

@@ -10,6 +10,7 @@ hop. After that its bytes go straight to the stream's owner.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +29,15 @@ from .connection import (
 )
 from .engine import ProtonEvent as Event
 from .engine import receive
-from .message import MalformedMessage, MessageHeader, header_of_complete, parse_header
-from .streams import MODIFIED, REJECTED, RELEASED, InboundStream, OutboundStream
+from .message import (
+    RA_FLAG_STREAMING,
+    MalformedMessage,
+    MessageHeader,
+    RouterAnnotations,
+    header_of_complete,
+    parse_header,
+)
+from .streams import ACCEPTED, MODIFIED, REJECTED, RELEASED, InboundStream, OutboundStream
 from .tcp import Forwarder, TcpFlow
 
 if TYPE_CHECKING:
@@ -176,6 +184,8 @@ def _on_delivery(core: RouterCore, conn: RouterConnection, event: Event, now: fl
         owner = stream.owner
         while data:
             owner.stream_data(data)
+            if stream.settled:
+                return  # its owner gave the outcome: the link has moved on
             data = receive(link, delivery.pending)
         if complete:
             end_inbound(conn, link, stream, aborted=False)
@@ -187,7 +197,7 @@ def _on_delivery(core: RouterCore, conn: RouterConnection, event: Event, now: fl
         header = header_of_complete(buffered) if complete else parse_header(buffered)
     except MalformedMessage as e:
         core.log("warning", "message", f"rejected a malformed message: {e}")
-        _refuse(core, conn, link, delivery, REJECTED, complete)
+        _refuse(core, conn, link, delivery, REJECTED)
         return
     if header is None:
         delivery.buffer = buffered
@@ -206,6 +216,7 @@ def _route(
     now: float,
 ) -> None:
     """Decide once where a new incoming delivery goes."""
+    conn.last_delivery_at = now
     address = control.normalize_address(header.address or link.target.address or "")
     if control.is_whole_message_address(core, address) or link == conn.tracking_link:
         if not complete:
@@ -222,30 +233,30 @@ def _route(
         _accept_stream(core, conn, link, delivery, flow, body, complete)
         return
     if core.is_local_address(address):
-        _refuse(core, conn, link, delivery, RELEASED, complete)
+        _refuse(core, conn, link, delivery, RELEASED)
         return
     route = core.route_to_address(address)
     if route is not None:
         next_conn, router = route
         if router in trace:
-            _refuse(core, conn, link, delivery, RELEASED, complete)
+            _refuse(core, conn, link, delivery, RELEASED)
             return
-        _forward(core, conn, link, delivery, next_conn, header, buffered, body, complete)
+        _forward(core, conn, link, delivery, next_conn, header, address, buffered, body, complete)
         return
     from_edge = conn.peer_id if conn.origin.role == "edge" and not core.edge_mode else ""
     destination = core.choose_destination(address, exclude=trace, from_edge=from_edge)
     if destination is None:
-        _refuse(core, conn, link, delivery, RELEASED, complete)
+        _refuse(core, conn, link, delivery, RELEASED)
         return
     if destination.kind != "local":
         hop = core.connection_for(destination)
         if hop is None:
-            _refuse(core, conn, link, delivery, RELEASED, complete)
+            _refuse(core, conn, link, delivery, RELEASED)
             return
-        _forward(core, conn, link, delivery, hop, header, buffered, body, complete)
+        _forward(core, conn, link, delivery, hop, header, address, buffered, body, complete)
         return
     if header.stream_offset is None or not header.reply_to:
-        _refuse(core, conn, link, delivery, REJECTED, complete)
+        _refuse(core, conn, link, delivery, REJECTED)
         return
     reply_to = control.normalize_address(header.reply_to)
     flow = core.start_connector_flow(destination.name, reply_to)
@@ -259,17 +270,25 @@ def _forward(
     delivery: Delivery,
     next_conn: RouterConnection,
     header: MessageHeader,
+    address: str,
     buffered: bytes,
     body: bytes,
     complete: bool,
 ) -> None:
     """Cut-through: the delivery goes on to the next hop as its bytes arrive."""
+    core.deliveries.transit += 1
     forwarder = Forwarder()
     head = buffered[header.bare_offset : len(buffered) - len(body)]
-    annotations = header.annotations
-    ingress = annotations.ingress if annotations else None
-    trace = annotations.trace if annotations else ()
-    forwarder.outbound = core.stream_on(next_conn, head, forwarder, trace, ingress)
+    received = header.annotations
+    if received is None:
+        # from an ordinary client (a management request): no annotations yet
+        streaming = RA_FLAG_STREAMING if header.stream_offset is not None else 0
+        received = RouterAnnotations(flags=streaming)
+    if header.address is None:
+        # addressed by its link's target, which the next hop does not see: as
+        # skupper-router does, the address travels as the to-override annotation
+        received = replace(received, to_override=address)
+    forwarder.outbound = core.stream_on(next_conn, head, forwarder, received)
     _accept_stream(core, conn, link, delivery, forwarder, body, complete)
 
 
@@ -282,13 +301,39 @@ def _accept_stream(
     body: bytes,
     complete: bool,
 ) -> None:
-    stream = InboundStream(delivery, owner, partial(core.mark_dirty, conn.conn_id))
+    stream = _inbound_stream(core, conn, link, delivery, owner)
     owner.inbound = stream
     conn.active_streams.add(stream)
+    # Give back the credit the delivery took, now rather than at its end: the flow frame
+    # also makes a skupper-router sender look at the delivery again. Its first send can
+    # miss data its producer adds meanwhile (the wake-up is armed after the send), and
+    # with nothing else to wake it the stream would stall for good.
+    link.flow(DATA_LINK_CREDIT - (link.credit - link.queued))
     if body:
         owner.stream_data(body)
     if complete:
         end_inbound(conn, link, stream, aborted=False)
+
+
+def _inbound_stream(
+    core: RouterCore,
+    conn: RouterConnection,
+    link: Link,
+    delivery: Delivery,
+    owner: TcpFlow | Forwarder | _Discard,
+) -> InboundStream:
+    def settled(stream: InboundStream) -> None:
+        conn.active_streams.discard(stream)
+        _replenish(link)
+        counts = core.deliveries
+        if stream.outcome == ACCEPTED:
+            counts.accepted += 1
+        elif stream.outcome == RELEASED:
+            counts.released += 1
+        elif stream.outcome == MODIFIED:
+            counts.modified += 1
+
+    return InboundStream(delivery, owner, partial(core.mark_dirty, conn.conn_id), settled)
 
 
 def end_inbound(
@@ -298,10 +343,11 @@ def end_inbound(
         return
     stream.ended = True
     conn.active_streams.discard(stream)
-    if aborted or stream.settled:
+    if aborted:
+        stream.settled = True
         stream.delivery.settle()  # settling the current delivery also advances the link
     else:
-        link.advance()
+        link.advance()  # all of it arrived: its owner settles it with the outcome
     _replenish(link)
     stream.owner.stream_end(aborted)
 
@@ -312,18 +358,14 @@ def _refuse(
     link: Link,
     delivery: Delivery,
     outcome: int,
-    complete: bool,
 ) -> None:
-    """Give a terminal outcome now; a delivery still arriving is drained, then settled."""
-    stream = InboundStream(delivery, _DISCARD, partial(core.mark_dirty, conn.conn_id))
-    stream.complete(outcome)
-    if complete:
-        end_inbound(conn, link, stream, aborted=False)
+    """Give a terminal outcome and settle now; proton drops what still arrives of it."""
+    _inbound_stream(core, conn, link, delivery, _DISCARD).complete(outcome)
 
 
 def _replenish(link: Link) -> None:
     if link.credit < DATA_LINK_CREDIT // 2:
-        link.flow(DATA_LINK_CREDIT - link.credit)
+        link.flow(DATA_LINK_CREDIT - (link.credit - link.queued))
 
 
 def fail_stream(stream: Any) -> None:

@@ -24,6 +24,8 @@ DATA_CAPABILITY = "qd.router-data"
 EDGE_DOWNLINK_CAPABILITY = "qd.router-edge-downlink"
 EDGE_ADDRESS_TRACKING = "_$qd.edge_addr_tracking"
 CONNECTION_CAPABILITIES = ("ANONYMOUS-RELAY", "qd.streaming-links")
+INTER_ROUTER_ROLE = "qd.inter-router-role"  # Open property of skupper-router's data connections
+INTER_ROUTER_DATA_ROLE = 4
 PRIORITIES = 10
 DEFAULT_PRIORITY = 4
 INCOMING_CAPACITY = 64 * 1024 * 1024
@@ -66,8 +68,11 @@ class RouterConnection:
     transmit_pending: bool = False
     received_any: bool = False
     tick_at: float = 0.0
+    created_at: float = 0.0
+    last_delivery_at: float | None = None
     dynamic_addresses: set[str] = field(default_factory=set)
     active_streams: set[Any] = field(default_factory=set)
+    held_streams: dict[Any, float] = field(default_factory=dict)  # stream -> holding since
     # edge uplinks, on the edge's side: per-address links that tell the interior what this
     # edge consumes (receivers) and produces to (senders), and the tracking receiver.
     consumer_links: dict[str, Link] = field(default_factory=dict)
@@ -78,6 +83,15 @@ class RouterConnection:
     # and the reachability last reported to it per produced address.
     edge_consumes: set[str] = field(default_factory=set)
     edge_produces: dict[str, bool | None] = field(default_factory=dict)
+
+    @property
+    def role(self) -> str:
+        """The role as skupper-router reports it: a skupper-router peer's extra data
+        connections (Open property qd.inter-router-role) are "inter-router-data"."""
+        properties = self.engine.connection.remote_properties if self.opened else None
+        if properties and properties.get(symbol(INTER_ROUTER_ROLE)) == INTER_ROUTER_DATA_ROLE:
+            return "inter-router-data"
+        return self.origin.role
 
     @property
     def is_router_link(self) -> bool:

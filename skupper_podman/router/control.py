@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from proton import Link, Message
 
+from .agent import handle_request
 from .connection import RouterConnection, next_tag
-from .management import handle_request
 from .message import (
     MalformedMessage,
     MessageHeader,
@@ -36,9 +36,19 @@ def is_whole_message_address(core: RouterCore, address: str) -> bool:
         return True
     if address.startswith("_topo/"):
         parts = address.split("/", 3)
+        if len(parts) == 4 and parts[3] in CONTROL_SUFFIXES:
+            return True  # routing messages to any router: ours to handle, others' to relay
         if len(parts) == 4 and parts[2] in ("all", core.router_id):
-            return parts[3] in CONTROL_SUFFIXES or parts[3] == MANAGEMENT_ADDRESS
+            return parts[3] == MANAGEMENT_ADDRESS
     return address == f"_edge/{core.router_id}/{MANAGEMENT_ADDRESS}"
+
+
+def _control_target(core: RouterCore, address: str) -> str | None:
+    """The other router a routing message is addressed to; None if it is for us or all."""
+    parts = address.split("/", 3)
+    if parts[0] != "_topo" or len(parts) != 4 or parts[2] in ("all", core.router_id):
+        return None
+    return parts[2]
 
 
 def handle_message(
@@ -59,7 +69,9 @@ def handle_message(
         _on_address_tracking(core, message)
         return
     suffix = address.rsplit("/", 1)[-1]
-    if suffix in CONTROL_SUFFIXES:
+    if suffix in CONTROL_SUFFIXES and _control_target(core, address) is not None:
+        _relay_control(core, conn, link, address, header, encoded)
+    elif suffix in CONTROL_SUFFIXES:
         _on_control(core, conn, address, header, message, now)
     elif suffix == MANAGEMENT_ADDRESS:
         reply = handle_request(core, message)
@@ -93,6 +105,31 @@ def _on_control(
         _relay_flood(core, conn, header.annotations, message)
 
 
+def _relay_control(
+    core: RouterCore,
+    conn: RouterConnection,
+    link: Link,
+    address: str,
+    header: MessageHeader,
+    encoded: bytes,
+) -> None:
+    """Another router's routing message (LSR, LSU, MAR, MAU to one router) passing
+    through: on to the next hop on its control link. skupper-router takes routing
+    messages only from control links and releases them on any other, so relaying
+    them on a data link would keep two routers from learning each other through us."""
+    if link != conn.control_receiver:
+        return  # routing messages travel on control links only; skupper-router drops these
+    route = core.route_to_address(address)
+    annotations = header.annotations or RouterAnnotations()
+    if route is None or route[1] in annotations.trace:
+        return
+    next_conn = route[0]
+    if next_conn.control_sender is None:
+        return
+    relayed = encode_annotations(core.outgoing_annotations(annotations))
+    send_encoded(core, next_conn, next_conn.control_sender, relayed + encoded[header.bare_offset :])
+
+
 def _relay_flood(
     core: RouterCore, conn: RouterConnection, annotations: RouterAnnotations, message: Message
 ) -> None:
@@ -103,10 +140,9 @@ def _relay_flood(
     hop = core.routing.next_hop(origin)
     if hop is not None and hop != conn.peer_id:
         return
-    trace = (*annotations.trace, core.router_id)
-    encoded = encode_annotations(RouterAnnotations(0, None, origin, trace)) + encode_message(
-        message
-    )
+    relayed = core.outgoing_annotations(RouterAnnotations(0, None, origin, annotations.trace))
+    trace = relayed.trace
+    encoded = encode_annotations(relayed) + encode_message(message)
     for peer, neighbor in core.neighbors.items():
         if peer != conn.peer_id and peer not in trace and neighbor.control_sender is not None:
             send_encoded(core, neighbor, neighbor.control_sender, encoded)
@@ -118,7 +154,7 @@ def send_control(core: RouterCore, command: SendControl) -> None:
         properties={"opcode": command.message.opcode},
         body=command.message.body,
     )
-    annotations = RouterAnnotations(0, None, core.router_id, ())
+    annotations = core.outgoing_annotations(RouterAnnotations())
     encoded = encode_annotations(annotations) + encode_message(message)
     targets = [command.neighbor] if command.neighbor else list(core.neighbors)
     for peer in targets:
@@ -142,7 +178,7 @@ def send_message(core: RouterCore, address: str, message: Message) -> None:
     conn, _ = route
     link = conn.message_link()
     message.address = address
-    annotations = RouterAnnotations(0, None, core.ingress_id, core.own_trace)
+    annotations = core.outgoing_annotations(RouterAnnotations())
     send_encoded(core, conn, link, encode_annotations(annotations) + encode_message(message))
 
 

@@ -16,9 +16,10 @@ connection, ``tcp.py`` the life of one TCP flow, ``streams.py`` one streamed del
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 from proton import Condition, Link
 
@@ -33,7 +34,11 @@ from .routing import LinkStateRouter
 from .streams import LocalStream, OutboundStream, StreamOwner
 from .tcp import TcpCounters, TcpFlow
 
-RECONNECT_DELAYS = (1.0, 1.0, 2.0, 4.0, 8.0)
+# Redial soon after a failure (a peer restarting is back within a second or two), then
+# back off to a bounded pace: a peer that comes back is found within 2 s.
+RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
+NEW_STREAM = RouterAnnotations(flags=RA_FLAG_STREAMING)
 TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection (a handshake record)
 LogLevel = Literal["debug", "info", "warning", "error"]
 ConnectorStatus = Literal["CONNECTING", "SUCCESS", "FAILED"]
@@ -49,13 +54,30 @@ class ConnectorState:
     retry_at: float | None = None
 
 
+@dataclass
+class DeliveryCounts:
+    """Deliveries this router started (ingress), ended (egress) and passed on (transit),
+    and the outcomes its flows saw, as skupper-router's routerMetrics counts them."""
+
+    ingress: int = 0
+    egress: int = 0
+    transit: int = 0
+    accepted: int = 0
+    released: int = 0
+    modified: int = 0
+
+
 class RouterCore:
     def __init__(self, config: RouterConfig, *, now: float, instance: int) -> None:
         self.config = config
         self.router_id = config.router.id
         self.edge_mode = config.router.mode == "edge"
         self.instance = instance
+        self.started_at = now
         self._now = now  # the time of the latest event, for calls that take no ``now``
+        self.deliveries = DeliveryCounts()
+        # facts of the process (memory, host name) for management; the driver sets it
+        self.process_info: Callable[[], dict[str, Any]] = dict
         self._commands: list[cmd.Command] = []
         self._conn_ids = itertools.count(1)
         self._flow_ids = itertools.count(1)
@@ -89,14 +111,14 @@ class RouterCore:
         self._two_way: set[str] = set()  # neighbours the routing protocol saw both ways
         self._routes: dict[str, tuple[str, int]] = {}  # as last logged: router -> (hop, cost)
 
-    @property
-    def ingress_id(self) -> str | None:
-        """Edge routers leave the ingress of what they send empty (skupper-router does)."""
-        return None if self.edge_mode else self.router_id
-
-    @property
-    def own_trace(self) -> tuple[str, ...]:
-        return () if self.edge_mode else (self.router_id,)
+    def outgoing_annotations(self, received: RouterAnnotations) -> RouterAnnotations:
+        """The annotations a message leaves this router with, composed as skupper-router
+        composes them: an interior keeps the ingress (or becomes it) and adds itself to
+        the trace; an edge sends neither."""
+        if self.edge_mode:
+            return replace(received, ingress=None, trace=())
+        ingress = received.ingress or self.router_id
+        return replace(received, ingress=ingress, trace=(*received.trace, self.router_id))
 
     # --- lifecycle and configuration -------------------------------------------------------------
 
@@ -168,7 +190,8 @@ class RouterCore:
         origin = ConnectionOrigin(
             "connector", connector.name, connector.role, connector.cost, connector.host
         )
-        conn = RouterConnection(conn_id, engine, origin, peer_host=connector.host)
+        peer = f"{connector.host}:{connector.port}"
+        conn = RouterConnection(conn_id, engine, origin, peer_host=peer, created_at=now)
         self.connections[conn_id] = conn
         state.conn_id, state.retry_at, state.status = conn_id, None, "CONNECTING"
         conn.open(self.router_id, VERSION)
@@ -202,7 +225,9 @@ class RouterCore:
         )
         conn_id = next(self._conn_ids)
         origin = ConnectionOrigin("listener", listener.name, listener.role, listener.cost, "")
-        self.connections[conn_id] = RouterConnection(conn_id, engine, origin, peer_host=peer_host)
+        self.connections[conn_id] = RouterConnection(
+            conn_id, engine, origin, peer_host=peer_host, created_at=now
+        )
         return conn_id
 
     def _listener_tls(self, listener: AmqpListener) -> TlsSettings | None:
@@ -360,6 +385,11 @@ class RouterCore:
         deadlines = [self.routing.get_timer() if self.routing else None]
         deadlines += [c.retry_at for c in self.connectors.values()]
         deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
+        deadlines += [
+            min(c.held_streams.values()) + HOLD_LIMIT
+            for c in self.connections.values()
+            if c.held_streams
+        ]
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
@@ -374,6 +404,9 @@ class RouterCore:
             if conn.tick_at and conn.tick_at <= now:
                 conn.tick_at = conn.engine.tick(now) or 0.0
                 self._process(conn, now)
+            elif conn.held_streams:
+                self._release_held(conn, now)
+                self._dirty.add(conn.conn_id)
         self._after(now)
 
     def take_commands(self) -> list[cmd.Command]:
@@ -383,6 +416,8 @@ class RouterCore:
     def _process(self, conn: RouterConnection, now: float) -> None:
         self._now = now
         amqp_events.process(self, conn, now)
+        if conn.held_streams:
+            self._release_held(conn, now)
         if not conn.tick_at:
             conn.tick_at = conn.engine.tick(now) or 0.0
         self._dirty.add(conn.conn_id)
@@ -474,28 +509,22 @@ class RouterCore:
         destination: Destination,
         header: bytes,
         owner: StreamOwner,
-        trace: tuple[str, ...] = (),
-        ingress: str | None = None,
     ) -> OutboundStream | None:
         conn = self.connection_for(destination)
         if conn is None:
             return None
-        return self.stream_on(conn, header, owner, trace, ingress)
+        return self.stream_on(conn, header, owner)
 
     def stream_on(
         self,
         conn: RouterConnection,
         header: bytes,
         owner: StreamOwner,
-        trace: tuple[str, ...] = (),
-        ingress: str | None = None,
+        received: RouterAnnotations = NEW_STREAM,
     ) -> OutboundStream:
-        """Start a streamed delivery on a link of its own on ``conn``."""
-        annotations = RouterAnnotations(
-            flags=RA_FLAG_STREAMING,
-            ingress=ingress or self.ingress_id,
-            trace=(*trace, *self.own_trace),
-        )
+        """Start a streamed delivery on a link of its own on ``conn``; ``received``: the
+        annotations of the delivery it passes on, when it does."""
+        annotations = self.outgoing_annotations(received)
         stream = OutboundStream(
             conn.streaming_link(),
             next_tag(),
@@ -503,10 +532,27 @@ class RouterCore:
             owner,
             partial(self._dirty.add, conn.conn_id),
             partial(self._stream_done, conn),
+            partial(self._stream_held, conn),
         )
         conn.active_streams.add(stream)
+        if not stream.start_credit:
+            self._stream_held(conn, stream)  # to learn the new link's first grant
         self._dirty.add(conn.conn_id)
         return stream
+
+    def _stream_held(self, conn: RouterConnection, stream: OutboundStream) -> None:
+        conn.held_streams.setdefault(stream, self._now)
+
+    def _release_held(self, conn: RouterConnection, now: float) -> None:
+        """Streams whose receiver took their delivery, or had HOLD_LIMIT to, go on."""
+        for stream, since in list(conn.held_streams.items()):
+            if stream.held is not None and not stream.start_credit:
+                stream.start_credit = stream.link.credit  # a new link's first grant
+                if now < since + HOLD_LIMIT:
+                    continue
+            if stream.held is None or stream.taken_by_peer or now >= since + HOLD_LIMIT:
+                del conn.held_streams[stream]
+                stream.release()
 
     def _stream_done(self, conn: RouterConnection, stream: OutboundStream) -> None:
         conn.active_streams.discard(stream)
@@ -541,8 +587,14 @@ class RouterCore:
     ) -> TcpFlow:
         flow_id = next(self._flow_ids)
         counters = self.tcp_counters.setdefault((kind, name), TcpCounters())
-        flow = TcpFlow(flow_id, self._emit, counters, self._flow_closed, socket_ready=socket_ready)
+        flow = TcpFlow(
+            flow_id, self._emit, counters, self._flow_closed, socket_ready=socket_ready, side=kind
+        )
         flow.route_key = destination
+        if kind == "listener":
+            self.deliveries.ingress += 1
+        else:
+            self.deliveries.egress += 1
         self.addresses.flow_started(destination)
         self.flows[flow_id] = flow
         return flow
@@ -712,6 +764,11 @@ class RouterCore:
 
     def _emit(self, command: cmd.Command) -> None:
         self._commands.append(command)
+
+    @property
+    def now(self) -> float:
+        """The time of the latest event."""
+        return self._now
 
     def log(self, level: LogLevel, module: str, text: str) -> None:
         self._commands.append(cmd.Log(level, module, text))

@@ -46,7 +46,8 @@ class AmqpProtocol(asyncio.Protocol):
         driver = self.driver
         if self.conn_id is None:
             peer = transport.get_extra_info("peername") or ("", 0)
-            self.conn_id = driver.core.amqp_accepted(self.listener, str(peer[0]), driver.now())
+            address = f"{peer[0]}:{peer[1]}" if peer[0] else ""
+            self.conn_id = driver.core.amqp_accepted(self.listener, address, driver.now())
             if self.conn_id is None:
                 transport.abort()
                 return

@@ -8,6 +8,7 @@ import contextlib
 import ctypes
 import logging
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -59,6 +60,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 async def _serve(config: RouterConfig, path: Path) -> None:
     loop = asyncio.get_running_loop()
     core = RouterCore(config, now=loop.time(), instance=int(time.time()))
+    core.process_info = _process_info
     driver = RouterDriver(core, loop)
     grants = GrantServerRunner(log)
     pending: set[asyncio.Task[None]] = set()
@@ -96,6 +98,21 @@ async def _serve(config: RouterConfig, path: Path) -> None:
         metrics_server.close()
     grants.close()
     await driver.close()
+
+
+def _process_info() -> dict[str, object]:
+    """What management reports of this process: host name and memory (bytes)."""
+    info: dict[str, object] = {"hostName": socket.gethostname()}
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return info
+    for line in status.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmSize", "VmRSS") and value.strip().endswith("kB"):
+            name = "memoryUsage" if key == "VmSize" else "residentMemoryUsage"
+            info[name] = int(value.split()[0]) * 1024
+    return info
 
 
 def _keep_buffers_in_the_heap() -> None:

@@ -47,10 +47,15 @@ class MalformedMessage(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RouterAnnotations:
+    """The router-annotations section, with router ids bare (the wire writes them with
+    their area: ``0/<router id>``, as skupper-router's trace-based loop prevention
+    matches them)."""
+
     flags: int = 0
     to_override: str | None = None
     ingress: str | None = None
     trace: tuple[str, ...] = ()
+    ingress_mesh: str | None = None  # the edge mesh a message entered by (kept as it is)
 
 
 @dataclass(slots=True)
@@ -78,16 +83,26 @@ class MessageHeader:
         return self.to
 
 
+AREA = "0"
+
+
 def encode_annotations(annotations: RouterAnnotations) -> bytes:
-    return codec.described(
-        RA_DESCRIPTOR,
-        codec.list_(
-            codec.uint(annotations.flags),
-            codec.optional_string(annotations.to_override),
-            codec.optional_string(annotations.ingress),
-            codec.list_(*(codec.string(router_id) for router_id in annotations.trace)),
-        ),
-    )
+    ingress = annotations.ingress
+    fields = [
+        codec.uint(annotations.flags),
+        codec.optional_string(annotations.to_override),
+        codec.optional_string(f"{AREA}/{ingress}" if ingress else None),
+        codec.list_(*(codec.string(f"{AREA}/{router_id}") for router_id in annotations.trace)),
+    ]
+    if annotations.ingress_mesh is not None:
+        fields.append(codec.string(annotations.ingress_mesh))
+    return codec.described(RA_DESCRIPTOR, codec.list_(*fields))
+
+
+def _router_id(reference: str) -> str:
+    """``0/<router id>`` as skupper-router writes it; a bare id is taken as it is."""
+    area, slash, router_id = reference.partition("/")
+    return router_id if slash and area == AREA else reference
 
 
 def encode_stream_header(
@@ -236,11 +251,13 @@ def _parse_annotations(value: Any) -> RouterAnnotations:
     flags, to_override, ingress, trace = value[:4]
     if not isinstance(trace, list) or not all(isinstance(t, str) for t in trace):
         raise MalformedMessage("router annotations trace must be a list of strings")
+    ingress_mesh = value[4] if len(value) > 4 else None
     return RouterAnnotations(
         flags=int(flags or 0),
         to_override=_as_str(to_override),
-        ingress=_as_str(ingress),
-        trace=tuple(trace),
+        ingress=_router_id(str(ingress)) if ingress else None,
+        trace=tuple(_router_id(router) for router in trace),
+        ingress_mesh=_as_str(ingress_mesh),
     )
 
 

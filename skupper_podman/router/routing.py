@@ -42,6 +42,10 @@ class _RemoteRouter:
     keys: set[str] = field(default_factory=set)  # its mobile addresses, as hash keys
     need_lsr: bool = True  # send an LSR as soon as it is reachable
     need_mar: bool = False  # send a MAR as soon as it is reachable
+    # its requests we could not answer yet (no route back): answered once it is reachable,
+    # rather than dropped to wait for its next RA (up to an RA interval)
+    owe_lsu: bool = False
+    owe_mau: bool = False
 
 
 class LinkStateRouter:
@@ -197,6 +201,15 @@ class LinkStateRouter:
         """The reachable interior routers that an edge router ``edge_id`` is attached to."""
         return self._routers_with_key(wire.encode_edge_summary(edge_id))
 
+    def remote_keys(self) -> set[str]:
+        """The hash keys (mobile addresses, edge summaries) of every reachable router."""
+        return {
+            key
+            for router_id, node in self._routers.items()
+            if router_id in self._costs
+            for key in node.keys
+        }
+
     def _routers_with_key(self, key: str) -> dict[str, int]:
         return {
             router_id: self._costs[router_id]
@@ -218,6 +231,18 @@ class LinkStateRouter:
             return dict(self._ls_peers)
         node = self._routers.get(router_id)
         return None if node is None or node.peers is None else dict(node.peers)
+
+    def router_instance(self, router_id: str) -> int | None:
+        """The boot instance a router last announced (this router's own too)."""
+        if router_id == self.router_id:
+            return self.instance
+        node = self._routers.get(router_id)
+        return None if node is None else node.instance
+
+    @property
+    def last_topology_change(self) -> float:
+        """When routes last changed (the ``now`` of that event)."""
+        return self._last_topology_change
 
     @property
     def topology_version(self) -> int:
@@ -250,9 +275,7 @@ class LinkStateRouter:
             node.need_mar = True
 
     def _on_lsr(self, sender: str, body: Mapping[str, Any], now: float) -> None:
-        self._learn(sender, now, None)
-        lsu = wire.lsu(self.router_id, self.instance, self._ls_seq, self._ls_peers)
-        self._send_to_router(wire.router_address(sender), sender, lsu)
+        self._learn(sender, now, None).owe_lsu = True  # answered by _send_requests
 
     def _on_lsu(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         ls = get_field(body, "ls", dict)
@@ -261,6 +284,11 @@ class LinkStateRouter:
         node = self._learn(sender, now, get_field(body, "instance", int, None))
         if node.peers is not None and ls_seq <= node.ls_seq:
             return  # not newer than what we hold
+        if node.peers is None:
+            # It routed its answer to us, so it knows us: ask for its mobile addresses
+            # now rather than wait up to an RA interval for its mobile_seq (skupper-router
+            # waits; a MAR to a router that does not know us yet only gets a warning).
+            node.need_mar = True
         node.ls_seq, node.peers, node.last_seen = ls_seq, peers, now
         self._recompute = True
         for peer in peers:
@@ -270,8 +298,7 @@ class LinkStateRouter:
     def _on_mar(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         if get_field(body, "have_seq", int) >= self._mobile_seq:
             return  # already up to date (skupper-router does not answer either)
-        mau = wire.mau_absolute(self.router_id, self._mobile_seq, self._local_keys)
-        self._send_to_router(wire.router_ma_address(sender), sender, mau)
+        self._learn(sender, now, None).owe_mau = True  # answered by _send_requests
 
     def _on_mau(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         mobile_seq = get_field(body, "mobile_seq", int)
@@ -390,11 +417,22 @@ class LinkStateRouter:
         self._valid_origins = paths.valid_origins(self.router_id, graph, [self.router_id, *costs])
 
     def _send_requests(self) -> None:
-        """LSR and MAR to the routers that need them, once we know a way to reach them."""
+        """LSR and MAR to the routers that need them, and the LSU and MAU answers we owe,
+        once we know a way to reach them."""
         for router_id in sorted(self._routers):
             node = self._routers[router_id]
-            if not (node.need_lsr or node.need_mar) or self._route_to(router_id) is None:
+            if not (node.need_lsr or node.need_mar or node.owe_lsu or node.owe_mau):
                 continue
+            if self._route_to(router_id) is None:
+                continue
+            if node.owe_lsu:
+                node.owe_lsu = False
+                lsu = wire.lsu(self.router_id, self.instance, self._ls_seq, self._ls_peers)
+                self._send_to_router(wire.router_address(router_id), router_id, lsu)
+            if node.owe_mau:
+                node.owe_mau = False
+                mau = wire.mau_absolute(self.router_id, self._mobile_seq, self._local_keys)
+                self._send_to_router(wire.router_ma_address(router_id), router_id, mau)
             if node.need_lsr:
                 node.need_lsr = False
                 lsr = wire.lsr(self.router_id)

@@ -20,6 +20,7 @@ from proton import Delivery, Disposition, Link
 
 WINDOW = 1024 * 1024
 ACK_STEP = 256 * 1024
+FIRST_BURST = 64 * 1024  # sent before the receiver has taken a delivery
 
 ACCEPTED = Disposition.ACCEPTED
 MODIFIED = Disposition.MODIFIED
@@ -60,18 +61,29 @@ class Inbound(Protocol):
 
 
 class OutboundStream:
-    """A streamed delivery on a sender link; bytes are appended until finish()."""
+    """A streamed delivery on a sender link; bytes are appended until finish().
+
+    Until the receiver shows it has taken the delivery (its credit flow for the link
+    counts it), at most ``FIRST_BURST`` bytes go out; the rest is held. skupper-router
+    arms its reader for a delivery only after routing it: when the first burst fills its
+    buffer ring before that, nothing wakes the reader again and the stream stalls.
+    """
 
     __slots__ = (
+        "allowance",
         "delivery",
+        "finish_held",
         "finished",
+        "held",
         "link",
         "notify",
         "offset_acked",
         "on_done",
+        "on_hold",
         "owner",
         "sent",
         "settled",
+        "start_credit",
     )
 
     def __init__(
@@ -82,33 +94,85 @@ class OutboundStream:
         owner: StreamOwner,
         notify: Callable[[], None],
         on_done: Callable[[OutboundStream], None],
+        on_hold: Callable[[OutboundStream], None],
     ) -> None:
         self.link = link
         self.owner = owner
         self.notify = notify  # the connection has output to transmit
         self.on_done = on_done  # called once when the delivery is settled (link reusable?)
+        self.on_hold = on_hold  # called once when bytes start waiting for the receiver
         self.delivery: Delivery = link.delivery(tag)
         self.delivery.stream = self
         self.sent = 0
         self.offset_acked = 0
         self.finished = False
         self.settled = False
+        self.start_credit = link.credit
+        self.allowance = FIRST_BURST
+        self.held: list[bytes] | None = []  # None once the receiver has taken the delivery
+        self.finish_held = False
         link.send(header)
 
     def write(self, data: bytes) -> None:
         if self.settled:
             return  # the far end already settled it (e.g. its client went away): drop
         self.sent += len(data)
-        self.link.send(data)
+        held = self.held
+        if held is None:
+            self.link.send(data)
+        elif not held and len(data) <= self.allowance:
+            self.allowance -= len(data)
+            self.link.send(data)
+        elif self.taken_by_peer:
+            self.held = None
+            self.link.send(data)
+        else:
+            self._hold(held, data)
+            return
         self.notify()
+
+    def _hold(self, held: list[bytes], data: bytes) -> None:
+        if self.allowance:
+            self.link.send(data[: self.allowance])
+            data = data[self.allowance :]
+            self.allowance = 0
+            self.notify()
+        if not held:
+            self.on_hold(self)
+        held.append(data)
+
+    @property
+    def taken_by_peer(self) -> bool:
+        """The receiver's credit for the link counts this delivery: it has routed it.
+
+        While a delivery is being sent, the sender's credit is the receiver's delivery
+        count plus the credit it grants, minus ours (which counts the delivery only once
+        sent whole): a receiver that took it and gave its credit back shows one more than
+        before. ``start_credit`` is 0 on a new link until the receiver's first grant.
+        """
+        return 0 < self.start_credit < self.link.credit
+
+    def release(self) -> None:
+        """Send what was held: the receiver took the delivery (or was given time to)."""
+        held, self.held = self.held, None
+        if held:
+            for data in held:
+                self.link.send(data)
+            if self.finish_held:
+                self.link.advance()
+            self.notify()
 
     def finish(self) -> None:
         if not self.finished and not self.settled:
             self.finished = True
+            if self.held:
+                self.finish_held = True
+                return
             self.link.advance()
             self.notify()
 
     def abort(self) -> None:
+        self.held = None
         if not self.finished and not self.settled:
             self.delivery.abort()
             self.notify()
@@ -116,6 +180,7 @@ class OutboundStream:
         self._done()
 
     def settle(self) -> None:
+        self.held = None
         if not self.settled:
             self.delivery.settle()
             self.notify()
@@ -133,6 +198,8 @@ class OutboundStream:
 
     def on_update(self) -> None:
         """The peer updated the delivery's disposition: window progress or an outcome."""
+        if self.held is not None:
+            self.release()
         delivery = self.delivery
         state = delivery.remote_state
         if state == Disposition.RECEIVED:
@@ -147,12 +214,29 @@ class OutboundStream:
 class InboundStream:
     """A streamed delivery being received; the core hands its body bytes to the owner."""
 
-    __slots__ = ("acked", "delivery", "ended", "notify", "owner", "settled")
+    __slots__ = (
+        "acked",
+        "delivery",
+        "ended",
+        "notify",
+        "on_settled",
+        "outcome",
+        "owner",
+        "settled",
+    )
 
-    def __init__(self, delivery: Delivery, owner: StreamOwner, notify: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        owner: StreamOwner,
+        notify: Callable[[], None],
+        on_settled: Callable[[InboundStream], None],
+    ) -> None:
         self.delivery = delivery
         self.owner = owner
         self.notify = notify
+        self.on_settled = on_settled  # the link may take the next delivery
+        self.outcome = 0  # the terminal outcome given, once settled
         self.acked = 0
         self.ended = False
         self.settled = False
@@ -170,13 +254,21 @@ class InboundStream:
             self.notify()
 
     def complete(self, outcome: int) -> None:
-        """Give the outcome; settle now if all of it was received, else when it ends."""
+        """Give the outcome and settle at once, also while the delivery is still arriving.
+
+        skupper-router does the same: its sender stops at the settlement and frees what it
+        still buffers for the delivery, and proton drops the transfers already on the way
+        (AMQP 1.0 section 2.6.12). A delivery left unsettled until its end would keep the
+        sender streaming into a delivery nobody reads.
+        """
         if not self.settled:
             self.settled = True
+            self.ended = True
+            self.outcome = outcome
             self.delivery.update(outcome)
-            if self.ended:
-                self.delivery.settle()
+            self.delivery.settle()
             self.notify()
+            self.on_settled(self)
 
 
 class LocalStream:

@@ -48,6 +48,7 @@ class TcpFlow:
         "read_closed",
         "reply_address",
         "route_key",
+        "side",
         "socket_ready",
         "write_closed",
         "write_paused",
@@ -62,8 +63,10 @@ class TcpFlow:
         on_closed: Callable[[TcpFlow], None],
         *,
         socket_ready: bool,
+        side: str = "listener",
     ) -> None:
         self.flow_id = flow_id
+        self.side = side  # "listener": a client's connection; "connector": to a backend
         self.emit = emit
         self.counters = counters
         self._on_closed = on_closed

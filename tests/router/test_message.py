@@ -109,7 +109,8 @@ def test_stream_header_reads_as_proton_reads_it() -> None:
         to="db", reply_to="_topo/0/east/temp.1"
     )
     ra = proton_decode(encode_annotations(annotations))
-    assert ra.descriptor == RA_DESCRIPTOR and ra.value == [1, None, "east", ["east", "hub"]]
+    # router ids carry their area on the wire, as skupper-router writes them
+    assert ra.descriptor == RA_DESCRIPTOR and ra.value == [1, None, "0/east", ["0/east", "0/hub"]]
     message = Message()
     message.decode(encoded[len(encode_annotations(annotations)) : -len(NULL_BODY)] + NULL_BODY)
     assert (message.address, message.reply_to) == ("db", "_topo/0/east/temp.1")

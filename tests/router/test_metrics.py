@@ -9,8 +9,8 @@ import urllib.request
 from pathlib import Path
 
 from tests.ports import free_port
+from tests.routernet import RouterNet, wait_for_port
 
-from .conftest import RouterNet, wait_for_port
 from .peers import Backend, EchoHandler, echo_once
 
 

@@ -9,8 +9,8 @@ import socket
 import time
 
 from tests.ports import free_port
+from tests.routernet import Router, RouterNet, wait_for_port
 
-from .conftest import Router, RouterNet, wait_for_port
 from .peers import Backend, EchoHandler, StreamHandler, echo_once, stream_through
 
 MIB = 1024 * 1024

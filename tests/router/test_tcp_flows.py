@@ -10,8 +10,8 @@ import time
 import pytest
 
 from tests.ports import free_port
+from tests.routernet import Router, RouterNet, wait_for_port
 
-from .conftest import Router, RouterNet, wait_for_port
 from .peers import Backend, EchoHandler, StreamHandler, echo_once, stream_through, wait_closed
 
 MIB = 1024 * 1024
