@@ -96,6 +96,9 @@ class ManagementClient:
         request_id = str(uuid.uuid4())
         request = Message(
             id=request_id,
+            # skupper-router's agent answers with the request's correlation-id, ours with
+            # its message-id (AMQP management): set both
+            correlation_id=request_id,
             address=agent,
             reply_to=self._reply_to,
             properties={

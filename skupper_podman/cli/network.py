@@ -25,7 +25,8 @@ def status(
         for r in network.routers
     ]
     output.say("Routers")
-    output.records(routers, output_format, ("local", "id", "mode", "site", "platform", "reachable"))
+    columns = ("local", "id", "mode", "site", "platform", "product", "reachable")
+    output.records(routers, output_format, columns)
     output.say("\nLinks")
     links = [link.__dict__ for link in network.links]
     output.records(links, output_format, ("source", "target", "role", "cost", "state"))

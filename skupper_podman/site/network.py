@@ -29,6 +29,7 @@ class NetworkRouter:
     version: str
     local: bool
     reachable: bool = True
+    product: str = ""  # skupper-podman, or skupper-router for a Skupper site's own router
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,12 @@ def network_status(namespace: str) -> NetworkStatus:
         routers: list[NetworkRouter] = []
         links: dict[tuple[str, str], NetworkLink] = {}
         keys: dict[str, RoutingKey] = {}
+        versions: dict[str, str] = {}  # router id -> version, from its Open properties
         while pending:
             router_id, edge = pending.pop(0)
             agent = None if router_id == local_id else agent_address(router_id, edge=edge)
             try:
-                found = _survey(client, router_id, agent, keys, links)
+                found = _survey(client, router_id, agent, keys, links, versions)
             except SkupperError:
                 routers.append(
                     NetworkRouter(
@@ -102,29 +104,59 @@ def network_status(namespace: str) -> NetworkStatus:
     )
 
 
+SKUPPER_ROUTER = "skupper-router"
+
+
+def _site_entity(client: ManagementClient, agent: str | None) -> dict[str, Any]:
+    """A skupper-router's site entity (Skupper configures one), as router attributes."""
+    try:
+        rows = client.query("site", agent=agent)
+    except SkupperError:
+        return {}  # a router configured without one answers "unknown entity type"
+    if not rows:
+        return {}
+    row = rows[0]
+    return {
+        "site": row.get("name"),
+        "namespace": row.get("namespace"),
+        "platform": row.get("platform"),
+    }
+
+
 def _survey(
     client: ManagementClient,
     router_id: str,
     agent: str | None,
     keys: dict[str, RoutingKey],
     links: dict[tuple[str, str], NetworkLink],
+    versions: dict[str, str],
 ) -> tuple[NetworkRouter, list[tuple[str, bool]]]:
     """Ask one router about itself; returns it and the routers its links lead to."""
     info = client.query("router", agent=agent)[0]
+    product = str(info.get("product") or SKUPPER_ROUTER)
+    if product == SKUPPER_ROUTER:  # its router entity says less: ask for its site entity
+        info = _site_entity(client, agent) | info
+        # its version is in the Open properties its neighbours saw (routerMetrics has it
+        # under an empty attribute name in skupper-router 3.0)
+        info["version"] = info.get("version") or versions.get(router_id, "")
     router = NetworkRouter(
         id=router_id,
         mode=str(info.get("mode", "")),
-        site=str(info.get("site", "")),
-        namespace=str(info.get("namespace", "")),
-        platform=str(info.get("platform", "")),
-        version=str(info.get("version", "")),
+        site=str(info.get("site") or ""),
+        namespace=str(info.get("namespace") or ""),
+        platform=str(info.get("platform") or ""),
+        version=str(info.get("version") or ""),
         local=agent is None,
+        product=product,
     )
     peers: list[tuple[str, bool]] = []
     for conn in client.query("connection", agent=agent):
         role, peer = str(conn.get("role", "")), str(conn.get("container", ""))
         if role not in ROUTER_ROLES or not peer:
             continue
+        properties = conn.get("properties") or {}
+        if isinstance(properties, dict) and properties.get("version"):
+            versions.setdefault(peer, str(properties["version"]))
         dialled = conn.get("dir") == "out"
         source, target = (router_id, peer) if dialled else (peer, router_id)
         links[(source, target)] = NetworkLink(
