@@ -1,0 +1,95 @@
+"""TCP flows through chains of our routers and skupper-router in every position.
+
+Every chain of ``CHAINS`` mixes the two; ``CONTROLS`` are the same shapes with one kind
+only, run in the same tests: a mixed chain must behave as both do.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import socket
+import socketserver
+import time
+
+import pytest
+
+from tests.router.peers import Backend, EchoHandler, StreamHandler, echo_once, stream_through
+from tests.routernet import RouterNet
+
+from .chains import CHAINS, CONTROLS, build
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("spec", CHAINS + CONTROLS)
+def test_flows_cross_the_chain_intact_both_ways(net: RouterNet, spec: str) -> None:
+    backend = Backend(StreamHandler, send_size=MIB)
+    chain = build(net, spec, backend)
+    for _ in range(3):  # the first flow opens links; the next ones reuse them
+        result = stream_through(chain.port, MIB, timeout=30)
+        assert result.received == MIB
+        assert backend.has_result((result.sent_sha, result.received_sha))
+    chain.close()
+
+
+class ReplyAfterEof(socketserver.BaseRequestHandler):
+    """Read until the client half-closes, then answer: the digest of what came, 256 KiB
+    more, and a FIN. Only a FIN carried across the network lets it answer at all."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        digest = hashlib.sha256()
+        while data := sock.recv(1 << 16):
+            digest.update(data)
+        sock.sendall(digest.hexdigest().encode() + b"\n" + b"z" * (256 * 1024))
+        sock.shutdown(socket.SHUT_WR)
+
+
+@pytest.mark.parametrize("spec", ["sk-ours-sk", "ours-sk-ours", "sk:edge-ours-sk:edge", *CONTROLS])
+def test_half_close_crosses_and_the_other_direction_goes_on(net: RouterNet, spec: str) -> None:
+    chain = build(net, spec, Backend(ReplyAfterEof))
+    request = bytes(range(256)) * 4096  # 1 MiB
+    with socket.create_connection(("127.0.0.1", chain.port), timeout=20) as client:
+        client.sendall(request)
+        client.shutdown(socket.SHUT_WR)
+        reply = b""
+        while data := client.recv(1 << 16):
+            reply += data
+    head, _, rest = reply.partition(b"\n")
+    assert head.decode() == hashlib.sha256(request).hexdigest()
+    assert rest == b"z" * (256 * 1024)
+    chain.close()
+
+
+@pytest.mark.parametrize("spec", ["sk-ours-sk", "ours-sk-ours", "ours:edge-sk-ours:edge"])
+def test_64_mib_each_way(net: RouterNet, spec: str) -> None:
+    backend = Backend(StreamHandler, send_size=64 * MIB)
+    chain = build(net, spec, backend)
+    start = time.monotonic()
+    result = stream_through(chain.port, 64 * MIB, timeout=120)
+    seconds = time.monotonic() - start
+    assert result.received == 64 * MIB
+    assert backend.has_result((result.sent_sha, result.received_sha))
+    print(f"{spec}: 64 MiB each way in {seconds:.2f} s ({2 * 64 / seconds:.0f} MiB/s)")
+    chain.close()
+
+
+FLOWS = 200
+FLOW_BYTES = 16 * 1024
+
+
+@pytest.mark.parametrize("spec", ["sk-ours-sk", "ours-sk-ours", "sk:edge-ours-sk:edge", *CONTROLS])
+def test_200_concurrent_flows(net: RouterNet, spec: str) -> None:
+    chain = build(net, spec, Backend(EchoHandler))
+
+    def one(index: int) -> bool:
+        payload = index.to_bytes(4, "big") * (FLOW_BYTES // 4)
+        return echo_once(chain.port, payload, timeout=30) == payload
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(FLOWS) as pool:
+        results = list(pool.map(one, range(FLOWS)))
+    print(f"{spec}: {FLOWS} concurrent flows in {time.monotonic() - start:.2f} s")
+    assert results.count(False) == 0, f"{results.count(False)} of {FLOWS} flows failed"
+    chain.close()

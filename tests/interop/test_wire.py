@@ -1,0 +1,63 @@
+"""What travels between our router and a skupper-router, read off the wire.
+
+Our router runs with proton's frame trace (PN_TRACE_FRM): every AMQP frame it sends (->)
+and receives (<-) is in its log. A flow crosses ``ours - sk``; the test reads how the
+reference writes annotations, where it sends routing messages, how it acknowledges a
+stream's window, and checks that ours does the same in the other direction.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.router.peers import Backend, StreamHandler, stream_through
+from tests.routernet import RouterNet, wait_listening
+
+from .chains import build
+
+MIB = 1024 * 1024
+OFFSET = re.compile(r"section-offset=0x([0-9a-f]+)")
+
+
+def frames(log: str, direction: str, performative: str) -> list[str]:
+    return [
+        line
+        for line in log.splitlines()
+        if "AMQP:FRAME:" in line and f"{direction} @{performative}(" in line
+    ]
+
+
+def test_annotations_routing_messages_and_window_on_the_wire(net: RouterNet) -> None:
+    backend = Backend(StreamHandler, send_size=2 * MIB)
+    chain = build(net, "ours-sk", backend, start=False)
+    ours, sk = chain.routers
+    ours.trace_frames = True
+    net.start()
+    wait_listening(chain.port, timeout=30)
+    result = stream_through(chain.port, 2 * MIB, timeout=60)
+    assert backend.has_result((result.sent_sha, result.received_sha))
+    log = ours.log
+
+    # Both write the ingress router and the trace as 0/<router id> (area, slash, id).
+    received = frames(log, "<-", "transfer")
+    sent = frames(log, "->", "transfer")
+    assert any(f"0/{sk.name}" in line for line in received)
+    assert any(f"0/{ours.name}" in line for line in sent)
+
+    # Routing messages (HELLO, RA, LSR/LSU, MAR/MAU) travel on the control session only:
+    # channel 0, the session of the control links, both ways.
+    for direction, lines in (("<-", received), ("->", sent)):
+        routing = [line for line in lines if "opcode" in line]
+        assert routing, f"no routing message {direction}"
+        channels = {re.search(r"AMQP:FRAME:(\d+) ", line).group(1) for line in routing}  # type: ignore[union-attr]
+        assert channels == {"0"}, f"routing messages {direction} on channels {channels}"
+
+    # Each receiving end acknowledges what it wrote to its socket with RECEIVED and a
+    # growing section-offset, then settles the whole stream ACCEPTED.
+    for direction in ("<-", "->"):
+        updates = frames(log, direction, "disposition")
+        offsets = [int(m.group(1), 16) for line in updates if (m := OFFSET.search(line))]
+        assert offsets, f"no window update {direction}"
+        assert offsets == sorted(offsets) and offsets[-1] <= 2 * MIB
+        assert any("settled=true, state=@accepted" in line for line in updates)
+    backend.close()
