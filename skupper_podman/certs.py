@@ -164,9 +164,10 @@ def issue_server_cert(
     hosts: Iterable[str],
     *,
     validity: datetime.timedelta = DEFAULT_VALIDITY,
+    not_before: datetime.datetime | None = None,
 ) -> Credential:
     """A TLS server certificate for `hosts` (names and IPs) signed by `ca`."""
-    return _issue(ca, common_name, ExtendedKeyUsageOID.SERVER_AUTH, hosts, validity, None)
+    return _issue(ca, common_name, ExtendedKeyUsageOID.SERVER_AUTH, hosts, validity, not_before)
 
 
 def issue_client_cert(
@@ -181,16 +182,19 @@ def issue_client_cert(
 
 
 def write_credential(folder: Path, files: dict[str, bytes]) -> None:
-    """Write ca.crt / tls.crt / tls.key into `folder`; the key is created 0600."""
+    """Write ca.crt / tls.crt / tls.key into `folder`; the key is created 0600. Each file
+    is replaced whole (a running router reading it sees the old one or the new one)."""
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for file_name, content in files.items():
         path = folder / file_name
         mode = 0o600 if file_name == KEY_FILE else 0o644
+        staging = folder / f".{file_name}.new"
         # Open with the final mode so the key is never readable by others, not even briefly.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        fd = os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as stream:
             stream.write(content)
-        os.chmod(path, mode)
+        os.chmod(staging, mode)
+        os.replace(staging, path)
 
 
 def read_credential(folder: Path) -> Credential:

@@ -144,7 +144,7 @@ class ListenerSpec(_Model):
     routing_key: RoutingKey
     host: Host = "127.0.0.1"
     port: Port
-    tls_credentials: str | None = None
+    tls_credentials: ResourceName | None = None
     type: Literal["tcp"] = "tcp"
     settings: Settings = Field(default_factory=dict)
 
@@ -159,9 +159,20 @@ class ConnectorSpec(_Model):
     routing_key: RoutingKey
     host: Host
     port: Port
-    tls_credentials: str | None = None
+    tls_credentials: ResourceName | None = None
+    # Unset means Skupper's default (no client certificate; the host name is verified).
+    use_client_cert: bool | None = None  # present tls.crt of tlsCredentials to the backend
+    verify_hostname: bool | None = None  # the backend's certificate must name spec.host
     type: Literal["tcp"] = "tcp"
     settings: Settings = Field(default_factory=dict)
+
+    @property
+    def presents_client_cert(self) -> bool:
+        return bool(self.use_client_cert)
+
+    @property
+    def verifies_hostname(self) -> bool:
+        return self.verify_hostname is not False
 
 
 class Connector(_Resource):

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from skupper_podman import certs
-from skupper_podman.resources import Link, RouterAccess, SiteResources
+from skupper_podman.resources import Connector, Link, Listener, RouterAccess, SiteResources
 
 Entity = tuple[str, dict[str, Any]]
 
@@ -30,18 +30,68 @@ METRICS_SOCKET_FROM_RUNTIME = "../sockets/metrics.sock"
 REVOKED_FILE = "../revoked.txt"
 
 
-def ssl_profile(credential_name: str) -> Entity:
-    """An sslProfile reading the credential folder certs/<credential_name>/."""
+def ssl_profile(credential_name: str, *, with_cert: bool = True, name: str = "") -> Entity:
+    """An sslProfile reading the credential folder certs/<credential_name>/; without its
+    certificate (``with_cert=False``) it only verifies peers."""
     folder = f"{CREDENTIALS_FROM_RUNTIME}/{credential_name}"
-    return (
-        "sslProfile",
-        {
-            "name": credential_name,
-            "caCertFile": f"{folder}/{certs.CA_FILE}",
-            "certFile": f"{folder}/{certs.CERT_FILE}",
-            "privateKeyFile": f"{folder}/{certs.KEY_FILE}",
-        },
-    )
+    attributes = {"name": name or credential_name, "caCertFile": f"{folder}/{certs.CA_FILE}"}
+    if with_cert:
+        attributes["certFile"] = f"{folder}/{certs.CERT_FILE}"
+        attributes["privateKeyFile"] = f"{folder}/{certs.KEY_FILE}"
+    return ("sslProfile", attributes)
+
+
+VERIFY_ONLY_SUFFIX = "-profile"  # Skupper's name for a connector's CA-only profile
+
+
+def _listener_entities(listener: Listener, host: str) -> list[Entity]:
+    spec = listener.spec
+    attributes: dict[str, Any] = {
+        "name": listener.name,
+        "host": host,
+        "port": spec.port,
+        "address": spec.routing_key,
+    }
+    entities: list[Entity] = []
+    if spec.tls_credentials:
+        entities.append(ssl_profile(spec.tls_credentials))
+        attributes["sslProfile"] = spec.tls_credentials
+        attributes["authenticatePeer"] = spec.settings.get("authenticatePeer") == "true"
+    return [*entities, ("tcpListener", attributes)]
+
+
+def _connector_entities(connector: Connector) -> list[Entity]:
+    spec = connector.spec
+    attributes: dict[str, Any] = {
+        "name": connector.name,
+        "host": spec.host,
+        "port": spec.port,
+        "address": spec.routing_key,
+    }
+    entities: list[Entity] = []
+    if spec.tls_credentials:
+        profile = spec.tls_credentials
+        if not spec.presents_client_cert:
+            profile += VERIFY_ONLY_SUFFIX
+        entities.append(
+            ssl_profile(spec.tls_credentials, with_cert=spec.presents_client_cert, name=profile)
+        )
+        attributes["sslProfile"] = profile
+        attributes["verifyHostname"] = spec.verifies_hostname
+    return [*entities, ("tcpConnector", attributes)]
+
+
+def _unique(entities: list[Entity]) -> list[Entity]:
+    """Each sslProfile once (listeners and connectors may share a credential)."""
+    seen: set[str] = set()
+    result = []
+    for kind, attributes in entities:
+        if kind == "sslProfile":
+            if attributes["name"] in seen:
+                continue
+            seen.add(attributes["name"])
+        result.append((kind, attributes))
+    return result
 
 
 def _management_entities(management_port: int, host: str = MANAGEMENT_HOST) -> list[Entity]:
@@ -176,32 +226,10 @@ def build_router_config(
     for link in resources.links:
         entities += _link_entities(link, edge)
     for listener in resources.listeners:
-        local = listener.spec
-        entities.append(
-            (
-                "tcpListener",
-                {
-                    "name": listener.name,
-                    "host": container_host or local.host,
-                    "port": local.port,
-                    "address": local.routing_key,
-                },
-            )
-        )
+        entities += _listener_entities(listener, container_host or listener.spec.host)
     for connector in resources.connectors:
-        target = connector.spec
-        entities.append(
-            (
-                "tcpConnector",
-                {
-                    "name": connector.name,
-                    "host": target.host,
-                    "port": target.port,
-                    "address": target.routing_key,
-                },
-            )
-        )
-    return entities
+        entities += _connector_entities(connector)
+    return _unique(entities)
 
 
 def render(entities: list[Entity]) -> str:

@@ -10,6 +10,7 @@ from skupper_podman import site as core
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
 from skupper_podman.cli.services import add_service_commands
+from skupper_podman.errors import SkupperError
 from skupper_podman.resources import dump_yaml
 from skupper_podman.site.apply import generate_connector
 
@@ -21,6 +22,24 @@ Name = Annotated[str, typer.Argument(help="Connector name.")]
 Port = Annotated[int, typer.Argument(help="Port of the service.")]
 RoutingKey = Annotated[str, typer.Option("--routing-key", help="Key listeners use.")]
 Host = Annotated[str, typer.Option("--host", help="Host of the service.")]
+TlsCredentials = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-credentials",
+        help="The service speaks TLS: a credential of the site (a Secret's name) or a folder "
+        "whose ca.crt verifies the service (and tls.crt/tls.key with --use-client-cert).",
+    ),
+]
+UseClientCert = Annotated[
+    bool, typer.Option("--use-client-cert", help="Present tls.crt to the service.")
+]
+VerifyHostname = Annotated[
+    bool,
+    typer.Option(
+        "--verify-hostname/--no-verify-hostname",
+        help="The service's certificate must name HOST.",
+    ),
+]
 
 
 @app.command("create")
@@ -30,13 +49,26 @@ def create(
     *,
     routing_key: RoutingKey,
     host: Host,
+    tls_credentials: TlsCredentials = None,
+    use_client_cert: UseClientCert = False,
+    verify_hostname: VerifyHostname = True,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Carry connections for the routing key to the service at HOST:PORT."""
+    if tls_credentials is None and (use_client_cert or not verify_hostname):
+        raise SkupperError("--use-client-cert and --no-verify-hostname need --tls-credentials")
     connector, reloaded = core.create_connector(
-        namespace, name, port, routing_key=routing_key, host=host
+        namespace,
+        name,
+        port,
+        routing_key=routing_key,
+        host=host,
+        tls_credentials=tls_credentials,
+        use_client_cert=use_client_cert,
+        verify_hostname=verify_hostname,
     )
-    output.say(f"Connector {connector.name} created to {host}:{port} for {routing_key}.")
+    tls = f" (TLS, {connector.spec.tls_credentials})" if connector.spec.tls_credentials else ""
+    output.say(f"Connector {connector.name} created to {host}:{port} for {routing_key}{tls}.")
     if not reloaded:
         output.warn("the router is not running; the connector applies when it starts")
 

@@ -19,6 +19,14 @@ Name = Annotated[str, typer.Argument(help="Listener name.")]
 Port = Annotated[int, typer.Argument(help="Local port to listen on.")]
 RoutingKey = Annotated[str, typer.Option("--routing-key", help="Where connections go.")]
 Host = Annotated[str, typer.Option("--host", help="Local address.")]
+TlsCredentials = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-credentials",
+        help="Clients speak TLS: a credential of the site (a Secret's name; made from the "
+        "site's service CA if there is none) or a folder with tls.crt, tls.key and ca.crt.",
+    ),
+]
 
 
 @app.command("create")
@@ -28,13 +36,15 @@ def create(
     *,
     routing_key: RoutingKey,
     host: Host = "127.0.0.1",
+    tls_credentials: TlsCredentials = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Listen on HOST:PORT and carry each connection to a connector for the routing key."""
     listener, reloaded = core.create_listener(
-        namespace, name, port, routing_key=routing_key, host=host
+        namespace, name, port, routing_key=routing_key, host=host, tls_credentials=tls_credentials
     )
-    output.say(f"Listener {listener.name} created on {host}:{port} for {routing_key}.")
+    tls = f" (TLS, {listener.spec.tls_credentials})" if listener.spec.tls_credentials else ""
+    output.say(f"Listener {listener.name} created on {host}:{port} for {routing_key}{tls}.")
     if not reloaded:
         output.warn("the router is not running; the listener applies when it starts")
 

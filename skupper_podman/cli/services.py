@@ -26,6 +26,8 @@ STATUS_COLUMNS = (
     "connectionsOpened",
     "bytesIn",
     "bytesOut",
+    "connectionsFailed",
+    "lastError",
 )
 
 

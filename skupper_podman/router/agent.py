@@ -18,6 +18,7 @@ from proton import Link, Message
 
 from . import VERSION
 from . import routing_messages as wire
+from .config import TcpConnector, TcpListener
 from .connection import RouterConnection
 
 if TYPE_CHECKING:
@@ -507,28 +508,30 @@ def _tcp(kind: str) -> Table:
                     address=entity.address,
                     siteId=entity.siteId or None,
                     operStatus="up" if up else "down",
-                    connectionMsg="",
+                    connectionMsg=counters.last_error if counters else "",
+                    connectionsFailed=counters.failed if counters else 0,
+                    sslProfile=entity.sslProfile or None,
                     connectionsOpened=counters.connections_opened if counters else 0,
                     connectionsClosed=counters.connections_closed if counters else 0,
                     bytesIn=counters.bytes_in if counters else 0,
                     bytesOut=counters.bytes_out if counters else 0,
                 )
-                | _tcp_extras(kind)
+                | _tcp_extras(entity)
             )
         return rows
 
     return table
 
 
-def _tcp_extras(kind: str) -> Row:
-    if kind == "listener":
+def _tcp_extras(entity: TcpListener | TcpConnector) -> Row:
+    if isinstance(entity, TcpListener):
         return {
-            "authenticatePeer": False,
+            "authenticatePeer": entity.authenticatePeer,
             "backlog": 0,
             "multiAddressStrategy": "none",
             "observer": "auto",
         }
-    return {"verifyHostname": True}
+    return {"verifyHostname": entity.verifyHostname}
 
 
 _ENTITIES: dict[str, Table] = {

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from .service_tls import ServiceTls
+
 ListenerKind = Literal["amqp", "tcp"]
 
 
@@ -21,6 +23,7 @@ class Listen:
     name: str
     host: str
     port: int
+    tls: ServiceTls | None = None  # a tcpListener whose clients speak TLS
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +63,7 @@ class OpenTcp:
     flow_id: int
     host: str
     port: int
+    tls: ServiceTls | None = None  # a backend that speaks TLS
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,22 +75,33 @@ class AmqpConnector:
 
 @dataclass(frozen=True)
 class TcpListener:
+    """``sslProfile``: clients speak TLS to it, with that certificate; ``authenticatePeer``:
+    a client certificate verified against the profile's CA is required (without it, one is
+    asked for and verified when given)."""
+
     name: str
     port: int
     address: str
     host: str = ""
     siteId: str = ""
     observer: str = ""
+    sslProfile: str = ""
+    authenticatePeer: bool = False
 
 
 @dataclass(frozen=True)
 class TcpConnector:
+    """``sslProfile``: the backend speaks TLS, verified against the profile's CA (the
+    system's trust when the profile has none); its certificate, if any, is presented."""
+
     name: str
     host: str
     port: int
     address: str
     siteId: str = ""
     observer: str = ""
+    sslProfile: str = ""
+    verifyHostname: bool = True
 
 
 @dataclass(frozen=True)
@@ -337,6 +348,8 @@ def _check_references(config: RouterConfig) -> None:
         *config.tcp_connectors.values(),
     ]
     for tcp in tcp_entities:
+        if tcp.sslProfile and tcp.sslProfile not in config.ssl_profiles:
+            raise ConfigError(f"{tcp.name}: unknown sslProfile {tcp.sslProfile!r}")
         if not 0 < tcp.port <= 65535:
             raise ConfigError(f"{tcp.name}: port {tcp.port} out of range")
         if not tcp.address:

@@ -31,6 +31,7 @@ from .connection import ConnectionOrigin, RouterConnection, next_tag
 from .engine import AmqpEngine, TlsSettings
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations, encode_stream_header
 from .routing import LinkStateRouter
+from .service_tls import ServiceTls
 from .streams import LocalStream, OutboundStream, StreamOwner
 from .tcp import TcpCounters, TcpFlow
 
@@ -146,7 +147,12 @@ class RouterCore:
             if old.connectors.get(name) != connector:
                 self._add_connector(connector, now)
         for name, tcp_listener in old.tcp_listeners.items():
-            if new.tcp_listeners.get(name) != tcp_listener and name in self.listening_tcp:
+            new_listener = new.tcp_listeners.get(name)
+            profile = tcp_listener.sslProfile
+            changed = new_listener != tcp_listener or (
+                profile and old.ssl_profiles.get(profile) != new.ssl_profiles.get(profile)
+            )
+            if changed and name in self.listening_tcp:
                 self.listening_tcp.discard(name)
                 self._emit(cmd.StopListening("tcp", name))
         for conn in list(self.connections.values()):
@@ -351,9 +357,21 @@ class RouterCore:
     def tcp_connect_failed(self, flow_id: int, error: str, now: float) -> None:
         flow = self.flows.get(flow_id)
         if flow is not None:
-            self.log("info", "tcp", f"flow {flow_id}: backend connection failed: {error}")
+            self.log("warning", "tcp", f"flow {flow_id}: backend connection failed: {error}")
+            flow.counters.failure(error)
             flow.socket_failed()
         self._after(now)
+
+    def tcp_handshake_failed(self, listener: str, error: str, now: float) -> None:
+        """A client of a TLS tcpListener was refused during the handshake."""
+        self.log("warning", "tcp", f"listener {listener}: client refused: {error}")
+        self.tcp_counters.setdefault(("listener", listener), TcpCounters()).failure(error)
+        self._after(now)
+
+    def _service_tls(self, profile_name: str, *, strict: bool) -> ServiceTls | None:
+        if not profile_name:
+            return None
+        return ServiceTls(self.config.ssl_profiles[profile_name], strict=strict)
 
     def tcp_data(self, flow_id: int, data: bytes) -> None:
         flow = self.flows.get(flow_id)
@@ -570,7 +588,8 @@ class RouterCore:
         destination = Destination("local", connector_name)
         flow = self._new_flow("connector", connector_name, destination, socket_ready=False)
         flow.reply_address = reply_to
-        self._emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port))
+        tls = self._service_tls(connector.sslProfile, strict=connector.verifyHostname)
+        self._emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port, tls))
         return flow
 
     def _start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
@@ -642,7 +661,8 @@ class RouterCore:
             reachable = self.reachable(listener.address)
             if reachable and name not in self.listening_tcp:
                 self.listening_tcp.add(name)
-                self._emit(cmd.Listen("tcp", name, listener.host, listener.port))
+                tls = self._service_tls(listener.sslProfile, strict=listener.authenticatePeer)
+                self._emit(cmd.Listen("tcp", name, listener.host, listener.port, tls))
             elif not reachable and name in self.listening_tcp:
                 self.listening_tcp.discard(name)
                 self._emit(cmd.StopListening("tcp", name))

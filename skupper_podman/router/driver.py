@@ -9,16 +9,18 @@ window), and AMQP output is only pulled while the socket takes it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import socket
 from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 from . import commands as cmd
-from . import metrics
 from .core import RouterCore
+from .service_tls import HANDSHAKE_TIMEOUT, ServiceTlsContexts, TlsError
+from .service_tls import describe as describe_tls
+from .sockets import describe_os_error, listening_socket
+from .tls_accept import TlsServer
 
 log = logging.getLogger("skupper-router")
 
@@ -91,12 +93,18 @@ class AmqpProtocol(asyncio.Protocol):
 
 
 class TcpProtocol(asyncio.Protocol):
-    def __init__(self, driver: RouterDriver, flow_id: int | None, listener: str = "") -> None:
+    def __init__(
+        self, driver: RouterDriver, flow_id: int | None, listener: str = "", *, tls: bool = False
+    ) -> None:
         self.driver = driver
         self.flow_id = flow_id
         self.listener = listener
         self.transport: asyncio.Transport | None = None
         self.closing = False
+        # TLS has no half-close: the end of what we write is a close_notify, and the
+        # connection's end that follows is the end of what we read, not a failure.
+        self.tls = tls
+        self.shut = False
 
     def connection_made(self, base: asyncio.BaseTransport) -> None:
         transport = self.transport = cast(asyncio.Transport, base)  # uvloop's: no subclass
@@ -122,13 +130,17 @@ class TcpProtocol(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.driver.core.tcp_eof(self.flow_id, self.driver.now())  # type: ignore[arg-type]
         self.driver.run()
-        return True  # keep the write side open: half-close
+        return not self.tls  # plain TCP: keep the write side open (half-close)
 
     def connection_lost(self, exc: Exception | None) -> None:
         flow_id = self.flow_id
         known = flow_id is not None and self.driver.tcp.pop(flow_id, None) is not None
         if known and not self.closing:
-            self.driver.core.tcp_closed(flow_id, str(exc or "closed"), self.driver.now())  # type: ignore[arg-type]
+            core, now = self.driver.core, self.driver.now()
+            if self.shut and exc is None:
+                core.tcp_eof(flow_id, now)  # type: ignore[arg-type]
+            else:
+                core.tcp_closed(flow_id, str(exc or "closed"), now)  # type: ignore[arg-type]
             self.driver.run()
 
     def pause_writing(self) -> None:
@@ -146,12 +158,13 @@ class RouterDriver:
         self.loop = loop
         self.amqp: dict[int, AmqpProtocol] = {}
         self.tcp: dict[int, TcpProtocol] = {}
-        self.servers: dict[tuple[str, str], asyncio.AbstractServer] = {}
+        self.servers: dict[tuple[str, str], asyncio.AbstractServer | TlsServer] = {}
         self.dialling: dict[tuple[str, int], asyncio.Task[Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._running = False
         self.listen_errors: dict[tuple[str, str], str] = {}
+        self.tls_contexts = ServiceTlsContexts()
 
     def now(self) -> float:
         return self.loop.time()
@@ -192,8 +205,13 @@ class RouterDriver:
         protocol = self.tcp.get(command.flow_id)
         if protocol is not None and protocol.transport is not None:
             transport = protocol.transport
-            if transport.can_write_eof() and not transport.is_closing():
+            if transport.is_closing():
+                return
+            if transport.can_write_eof():
                 transport.write_eof()
+            elif protocol.tls:
+                protocol.shut = True
+                transport.close()
 
     def _close_tcp(self, command: cmd.CloseTcp) -> None:
         task = self.dialling.pop(("tcp", command.flow_id), None)
@@ -222,12 +240,27 @@ class RouterDriver:
         self.dialling[key] = self.loop.create_task(self._dial_tcp(command))
 
     async def _dial_tcp(self, command: cmd.OpenTcp) -> None:
+        tls = command.tls
         try:
-            await self.loop.create_connection(
-                lambda: TcpProtocol(self, command.flow_id), command.host, command.port
-            )
-        except OSError as e:
-            self.core.tcp_connect_failed(command.flow_id, _describe(e), self.now())
+            if tls is None:
+                await self.loop.create_connection(
+                    lambda: TcpProtocol(self, command.flow_id), command.host, command.port
+                )
+            else:
+                await self.loop.create_connection(
+                    lambda: TcpProtocol(self, command.flow_id, tls=True),
+                    command.host,
+                    command.port,
+                    ssl=self.tls_contexts.client(tls),
+                    server_hostname=command.host,
+                    ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+                )
+        except (OSError, TlsError) as e:
+            if isinstance(e, OSError) and tls is None:
+                reason = describe_os_error(e)
+            else:
+                reason = describe_tls(e)
+            self.core.tcp_connect_failed(command.flow_id, reason, self.now())
             self.run()
         finally:
             self.dialling.pop(("tcp", command.flow_id), None)
@@ -242,7 +275,7 @@ class RouterDriver:
                 lambda: AmqpProtocol(self, command.conn_id), command.host, command.port
             )
         except OSError as e:
-            self.core.amqp_closed(command.conn_id, _describe(e), self.now())
+            self.core.amqp_closed(command.conn_id, describe_os_error(e), self.now())
             self.run()
         finally:
             self.dialling.pop(("amqp", command.conn_id), None)
@@ -260,34 +293,55 @@ class RouterDriver:
     def _listen(self, command: cmd.Listen) -> None:
         key = (command.kind, command.name)
         factory: Callable[[], asyncio.Protocol]
+        tls = command.tls
         if command.kind == "amqp":
             factory = lambda: AmqpProtocol(self, None, command.name)  # noqa: E731
+        elif tls is not None:
+            factory = lambda: TcpProtocol(self, None, command.name, tls=True)  # noqa: E731
         else:
             factory = lambda: TcpProtocol(self, None, command.name)  # noqa: E731
         try:
-            sock = _listening_socket(command.host, command.port)
+            sock = listening_socket(command.host, command.port)
         except OSError as e:
-            self.listen_errors[key] = _describe(e)
+            self.listen_errors[key] = describe_os_error(e)
             log.error(
                 "cannot listen on %s:%s for %s %s: %s",
                 command.host or "*",
                 command.port,
                 command.kind,
                 command.name,
-                _describe(e),
+                describe_os_error(e),
             )
             return
         self.listen_errors.pop(key, None)
-        self.loop.create_task(self._serve(key, factory, sock))
+        if tls is None:
+            self.loop.create_task(self._serve(key, factory, sock))
+            return
+        server = TlsServer(
+            self.loop,
+            sock,
+            lambda: self.tls_contexts.server(tls),
+            factory,
+            partial(self._tls_refused, command.name),
+        )
+        self._replace_server(key, server)
 
     async def _serve(
         self, key: tuple[str, str], factory: Callable[[], asyncio.Protocol], sock: socket.socket
     ) -> None:
-        server = await self.loop.create_server(factory, sock=sock)
+        self._replace_server(key, await self.loop.create_server(factory, sock=sock))
+
+    def _replace_server(
+        self, key: tuple[str, str], server: asyncio.AbstractServer | TlsServer
+    ) -> None:
         old = self.servers.pop(key, None)
         if old is not None:
             old.close()
         self.servers[key] = server
+
+    def _tls_refused(self, listener: str, error: BaseException) -> None:
+        self.core.tcp_handshake_failed(listener, describe_tls(error), self.now())
+        self.run()
 
     def _stop_listening(self, command: cmd.StopListening) -> None:
         server = self.servers.pop((command.kind, command.name), None)
@@ -327,63 +381,6 @@ class RouterDriver:
             task.cancel()
         if self._timer is not None:
             self._timer.cancel()
-
-
-async def start_metrics_server(
-    core: RouterCore, *, host: str = "", port: int = 0, path: str = ""
-) -> asyncio.AbstractServer:
-    """Serve ``GET /metrics`` (Prometheus text) to loopback clients, or on the unix socket
-    ``path`` (replacing a stale one a killed router left)."""
-
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
-            path = request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b""
-            if path.split(b"?")[0] in (b"/metrics", b"/"):
-                body, status = metrics.render(core).encode(), b"200 OK"
-            else:
-                body, status = b"not found\n", b"404 Not Found"
-            writer.write(
-                b"HTTP/1.1 " + status + b"\r\nContent-Type: text/plain; version=0.0.4"
-                b"\r\nContent-Length: "
-                + str(len(body)).encode()
-                + b"\r\nConnection: close\r\n\r\n"
-                + body
-            )
-            await writer.drain()
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-            pass
-        finally:
-            writer.close()
-
-    if path:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
-        return await asyncio.start_unix_server(answer, path)
-    return await asyncio.start_server(answer, host, port)
-
-
-def _listening_socket(host: str, port: int) -> socket.socket:
-    """Bind synchronously, so that a port in use is reported at once, not in a task."""
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if family == socket.AF_INET6 and not host:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind(address)
-        sock.listen(512)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _describe(error: OSError) -> str:
-    return error.strerror or str(error)
 
 
 _EXECUTORS: dict[type, Callable[[RouterDriver, Any], None]] = {

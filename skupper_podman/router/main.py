@@ -16,8 +16,9 @@ from pathlib import Path
 
 from .config import ConfigError, RouterConfig, load_config
 from .core import RouterCore
-from .driver import RouterDriver, start_metrics_server
+from .driver import RouterDriver
 from .grants import GrantServerRunner
+from .metrics_server import start_metrics_server
 
 log = logging.getLogger("skupper-router")
 _M_TRIM_THRESHOLD = -1  # mallopt parameters (glibc malloc.h)

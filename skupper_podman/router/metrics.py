@@ -39,6 +39,11 @@ def render(core: RouterCore) -> str:
             ("connections_closed_total", "connections_closed", "TCP connections closed."),
             ("bytes_in_total", "bytes_in", "Bytes read from the TCP sockets."),
             ("bytes_out_total", "bytes_out", "Bytes written to the TCP sockets."),
+            (
+                "connections_failed_total",
+                "failed",
+                "TCP connections refused: a TLS handshake failed or the backend was unreachable.",
+            ),
         ):
             _family(
                 lines,

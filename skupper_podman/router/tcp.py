@@ -29,7 +29,13 @@ class TcpCounters:
     connections_closed: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    failed: int = 0  # TLS handshakes refused, backends that could not be reached
+    last_error: str = ""
     active: set[int] = field(default_factory=set)
+
+    def failure(self, reason: str) -> None:
+        self.failed += 1
+        self.last_error = reason
 
 
 class TcpFlow:

@@ -18,7 +18,7 @@ from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import namespace_paths
 from skupper_podman.routerconfig import link_role
-from skupper_podman.site import ports
+from skupper_podman.site import ports, service_credentials
 from skupper_podman.site.documents import Document, SiteResource, site_documents
 from skupper_podman.site.lifecycle import delete_site, init_site, server_hosts
 from skupper_podman.site.links import RESERVED_CREDENTIALS, check_secret
@@ -163,15 +163,38 @@ def _check_links(
             )
         if link.spec.endpoint_for_role(role) is None:
             raise SkupperError(f"{document.label}: spec.endpoints: no {role!r} endpoint")
+    used_by_services = _check_service_credentials(documents, store, current)
     for name, document in secrets.items():
+        if name in used_by_services and name not in used:
+            continue  # service TLS: checked with its listener or connector
         if name not in used:
-            raise SkupperError(f"{document.label}: no Link uses this Secret as its tlsCredentials")
+            raise SkupperError(
+                f"{document.label}: no Link, Listener or Connector uses this Secret as its "
+                "tlsCredentials"
+            )
         secret = document.resource
         assert isinstance(secret, res.Secret)
         if current is None:
             _check_secret_alone(document, secret)
         else:
             check_secret(document.label, secret, store)
+
+
+def _check_service_credentials(
+    documents: list[Document], store: SiteStore, current: res.SiteResources | None
+) -> set[str | None]:
+    """Check each listener's and connector's tlsCredentials; the names they use."""
+    secrets = {d.resource.name: d.resource for d in documents if isinstance(d.resource, res.Secret)}
+    used: set[str | None] = set()
+    for document in documents:
+        resource = document.resource
+        if isinstance(resource, res.Listener | res.Connector):
+            service_credentials.check(resource, store, secrets, document.label)
+            used.add(resource.spec.tls_credentials)
+    if current is not None:
+        used |= {r.spec.tls_credentials for r in current.listeners}
+        used |= {r.spec.tls_credentials for r in current.connectors}
+    return used
 
 
 def _check_secret_alone(document: Document, secret: res.Secret) -> None:
@@ -241,6 +264,9 @@ def apply_documents(
         if isinstance(document.resource, res.Site | res.RouterAccess):
             continue
         _write_one(store, document.resource, existing.get(_key(document.resource)), outcome)
+    for document in documents:  # after the Secrets they may use
+        if isinstance(document.resource, res.Listener | res.Connector):
+            service_credentials.ensure(store, document.resource)
     outcome.reloaded = reconfigure(store)
     return outcome
 
@@ -296,10 +322,7 @@ def _write_one(
         outcome.unchanged.append(_key(resource))
         return
     if isinstance(resource, res.Secret):
-        certs.write_credential(
-            store.credential_folder(resource.name),
-            {key: resource.pem(key) for key in res.TLS_SECRET_KEYS},
-        )
+        service_credentials.write_secret(store, resource)
     store.write(resource)
     (outcome.updated if before is not None else outcome.created).append(_key(resource))
 

@@ -7,12 +7,14 @@ entity (tcpListener / tcpConnector) and that a listener's port must be free here
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
-from skupper_podman.site import ports
+from skupper_podman.site import ports, service_credentials
 from skupper_podman.site.runtime import query, reconfigure
 from skupper_podman.site.store import SiteStore, open_site
 
@@ -32,6 +34,8 @@ class ServiceStatus:
     connections_closed: int
     bytes_in: int
     bytes_out: int
+    connections_failed: int = 0
+    last_error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +48,8 @@ class ServiceStatus:
             "connectionsClosed": self.connections_closed,
             "bytesIn": self.bytes_in,
             "bytesOut": self.bytes_out,
+            "connectionsFailed": self.connections_failed,
+            "lastError": self.last_error,
         }
 
 
@@ -91,25 +97,75 @@ def _status(store: SiteStore, kind: str, name: str | None) -> list[ServiceStatus
                 connections_closed=int(found.get("connectionsClosed") or 0),
                 bytes_in=int(found.get("bytesIn") or 0),
                 bytes_out=int(found.get("bytesOut") or 0),
+                connections_failed=int(found.get("connectionsFailed") or 0),
+                last_error=str(found.get("connectionMsg") or ""),
             )
         )
     return statuses
 
 
 def create_listener(
-    namespace: str, name: str, port: int, *, routing_key: str, host: str = "127.0.0.1"
+    namespace: str,
+    name: str,
+    port: int,
+    *,
+    routing_key: str,
+    host: str = "127.0.0.1",
+    tls_credentials: str | None = None,
 ) -> tuple[res.Listener, bool]:
-    """Add a listener; returns it and whether the running router was reloaded."""
+    """Add a listener; returns it and whether the running router was reloaded.
+    ``tls_credentials``: a credential name, or a folder of PEM files to import."""
+    folder = _credential_folder(tls_credentials)
     with res.user_input(f"listener {name}"):
         listener = res.Listener(
             metadata=res.Metadata(name=name),
-            spec=res.ListenerSpec(routing_key=routing_key, host=host, port=port),
+            spec=res.ListenerSpec(
+                routing_key=routing_key,
+                host=host,
+                port=port,
+                tls_credentials=service_credentials.folder_name(folder)
+                if folder
+                else tls_credentials,
+            ),
         )
     store = open_site(namespace)
     if store.has("Listener", name):
         raise SkupperError(f"a listener named {name} already exists in namespace {namespace}")
     ports.require_free(host, port, what=f"listener {name}")
-    return listener, _create(store, listener)
+    return listener, _create_with_credentials(store, listener, folder)
+
+
+def _credential_folder(value: str | None) -> Path | None:
+    """``--tls-credentials``: a folder of PEM files to import, or None for a name."""
+    if value is None or not ("/" in value or Path(value).is_dir()):
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise SkupperError(f"--tls-credentials {value}: no such folder")
+    return path
+
+
+def _create_with_credentials(
+    store: SiteStore, resource: ServiceResource, folder: Path | None
+) -> bool:
+    """Import ``folder`` (if any), make the credential, write the resource; on a failure,
+    what was imported is removed again."""
+    name = resource.spec.tls_credentials
+    imported = None
+    if (
+        folder is not None
+        and name is not None
+        and service_credentials.import_folder(store, folder, name)
+    ):
+        imported = store.credential_folder(name)
+    try:
+        service_credentials.check(resource, store, {}, f"{resource.kind.lower()} {resource.name}")
+        service_credentials.ensure(store, resource)
+        return _create(store, resource)
+    except BaseException:
+        if imported is not None:
+            shutil.rmtree(imported, ignore_errors=True)
+        raise
 
 
 def list_listeners(namespace: str) -> list[res.Listener]:
@@ -125,16 +181,36 @@ def delete_listener(namespace: str, name: str) -> bool:
 
 
 def create_connector(
-    namespace: str, name: str, port: int, *, routing_key: str, host: str
+    namespace: str,
+    name: str,
+    port: int,
+    *,
+    routing_key: str,
+    host: str,
+    tls_credentials: str | None = None,
+    use_client_cert: bool = False,
+    verify_hostname: bool = True,
 ) -> tuple[res.Connector, bool]:
     """Add a connector; returns it and whether the running router was reloaded."""
+    folder = _credential_folder(tls_credentials)
     with res.user_input(f"connector {name}"):
         connector = res.Connector(
             metadata=res.Metadata(name=name),
-            spec=res.ConnectorSpec(routing_key=routing_key, host=host, port=port),
+            spec=res.ConnectorSpec(
+                routing_key=routing_key,
+                host=host,
+                port=port,
+                tls_credentials=service_credentials.folder_name(folder)
+                if folder
+                else tls_credentials,
+                use_client_cert=use_client_cert or None,
+                verify_hostname=None if verify_hostname else False,
+            ),
         )
     store = open_site(namespace)
-    return connector, _create(store, connector)
+    if store.has("Connector", name):
+        raise SkupperError(f"a connector named {name} already exists in namespace {namespace}")
+    return connector, _create_with_credentials(store, connector, folder)
 
 
 def list_connectors(namespace: str) -> list[res.Connector]:

@@ -174,7 +174,9 @@ def test_refused_backend_aborts_the_client_without_data(net: CoreNet) -> None:
     assert east.kinds_of_flow(dial.flow_id) == ["OpenTcp", "CloseTcp(abort)"]
     assert east.dials == {}
     assert west.core.tcp_counters[("listener", "web")] == TcpCounters(1, 1, len(REQUEST), 0)
-    assert east.core.tcp_counters[("connector", "web")] == TcpCounters(1, 1, 0, 0)
+    assert east.core.tcp_counters[("connector", "web")] == TcpCounters(
+        1, 1, 0, 0, failed=1, last_error="Connection refused"
+    )
     assert west.core.flows == {} and east.core.flows == {}
     assert west.core.addresses.outstanding == {} and east.core.addresses.outstanding == {}
 

@@ -1,0 +1,29 @@
+"""Small socket helpers of the driver."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bind synchronously, so that a port in use is reported at once, not in a task."""
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and not host:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(address)
+        sock.listen(512)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def describe_os_error(error: OSError) -> str:
+    return error.strerror or str(error)
