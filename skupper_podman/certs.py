@@ -232,24 +232,36 @@ def verify_client_credential(
 ) -> None:
     """Refuse a link credential early: the certificate must be signed by the included CA,
     be valid now, and match the included private key. Raises SkupperError saying why."""
-    moment = now or _now()
+    _verify_credential(ca_pem, cert_pem, key_pem, "client", now or _now())
+
+
+def check_server_credential(
+    ca_pem: bytes, cert_pem: bytes, key_pem: bytes, *, now: datetime.datetime | None = None
+) -> None:
+    """The same checks for a server certificate a user brings (their own CA's)."""
+    _verify_credential(ca_pem, cert_pem, key_pem, "server", now or _now())
+
+
+def _verify_credential(
+    ca_pem: bytes, cert_pem: bytes, key_pem: bytes, role: str, moment: datetime.datetime
+) -> None:
     ca_cert = _load_cert(ca_pem, "the CA certificate (ca.crt)")
-    cert = _load_cert(cert_pem, "the client certificate (tls.crt)")
+    cert = _load_cert(cert_pem, f"the {role} certificate (tls.crt)")
     _check_validity(ca_cert, "the CA certificate (ca.crt)", moment)
     try:
         cert.verify_directly_issued_by(ca_cert)
     except (ValueError, TypeError, InvalidSignature):
         raise SkupperError(
-            "the client certificate (tls.crt) is not signed by the included CA (ca.crt): "
+            f"the {role} certificate (tls.crt) is not signed by the included CA (ca.crt): "
             "the file was altered or mixes certificates of different sites"
         ) from None
-    _check_validity(cert, "the client certificate (tls.crt)", moment)
+    _check_validity(cert, f"the {role} certificate (tls.crt)", moment)
     try:
         key = serialization.load_pem_private_key(key_pem, None)
     except (ValueError, TypeError):
         raise SkupperError("the private key (tls.key) is not a valid unencrypted PEM key") from None
     if key.public_key() != cert.public_key():
-        raise SkupperError("the private key (tls.key) does not belong to the client certificate")
+        raise SkupperError(f"the private key (tls.key) does not belong to the {role} certificate")
 
 
 def same_certificate(first_pem: bytes, second: x509.Certificate) -> bool:

@@ -25,6 +25,7 @@ from pydantic import (
     PlainSerializer,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -85,9 +86,13 @@ class _Model(BaseModel):
 
 
 class Metadata(_Model):
+    # What Kubernetes adds (uid, resourceVersion, creationTimestamp, ...) is not ours.
+    model_config = ConfigDict(extra="ignore")
+
     name: ResourceName
     namespace: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
 
 
 class _Resource(_Model):
@@ -189,13 +194,22 @@ class RouterAccessRole(_Model):
     port: Port
 
 
+DEFAULT_ROUTER_ACCESS_ROLES = (("inter-router", 55671), ("edge", 45671))
+
+
 class RouterAccessSpec(_Model):
-    roles: Annotated[list[RouterAccessRole], Field(min_length=1)]
+    roles: Annotated[list[RouterAccessRole], Field(min_length=1)] = Field(
+        default_factory=lambda: [
+            RouterAccessRole(name=name, port=port) for name, port in DEFAULT_ROUTER_ACCESS_ROLES
+        ]
+    )
     tls_credentials: ResourceName
-    generate_tls_credentials: bool = False
+    # True: the site issues the server certificate; False: a Secret named tlsCredentials
+    # brings it; unset: the Secret if there is one, otherwise issued.
+    generate_tls_credentials: bool | None = None
     bind_host: str | None = None
     subject_alternative_names: list[str] = Field(default_factory=list)
-    access_type: str | None = None
+    access_type: str | None = None  # Kubernetes only (route, loadbalancer, ...): not used
     settings: Settings = Field(default_factory=dict)
 
     def port_for_role(self, role: RouterRole) -> int | None:
@@ -206,6 +220,26 @@ class RouterAccess(_Resource):
     api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
     kind: Literal["RouterAccess"] = "RouterAccess"
     spec: RouterAccessSpec
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_credentials(cls, data: Any) -> Any:
+        """As Skupper: an empty spec is every role on its usual port, and the server
+        certificate's name is the RouterAccess's own."""
+        if not isinstance(data, dict):
+            return data
+        spec = data.get("spec")
+        metadata = data.get("metadata")
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        if spec is None:
+            spec = {}
+        if (
+            isinstance(spec, dict)
+            and "tlsCredentials" not in spec
+            and "tls_credentials" not in spec
+        ):
+            spec = {**spec, "tlsCredentials": name}
+        return {**data, "spec": spec}
 
 
 def _check_base64(value: str) -> str:

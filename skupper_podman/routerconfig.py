@@ -26,6 +26,7 @@ CONTAINER_PLATFORMS = ("podman", "docker")
 CONTAINER_BIND_HOST = "0.0.0.0"
 DEFAULT_LOGGING = "info+"
 GRANTS_FROM_RUNTIME = "../grants"
+TRUST_FILE = "trust.crt"  # a brought link-access certificate's CA and the site CA
 METRICS_SOCKET_FROM_RUNTIME = "../sockets/metrics.sock"
 REVOKED_FILE = "../revoked.txt"
 
@@ -137,7 +138,11 @@ def _router_access_entities(access: RouterAccess, bind_host: str | None = None) 
 
 
 def _grant_entities(
-    access: RouterAccess, grant_server_port: int | None, bind_host: str | None = None
+    access: RouterAccess,
+    grant_server_port: int | None,
+    bind_host: str | None = None,
+    *,
+    brought_certificate: bool = False,
 ) -> list[Entity]:
     """The grant server (token redemption, on its own port, with the link access server
     certificate) and the list of revoked client certificates, both files of the site."""
@@ -157,6 +162,9 @@ def _grant_entities(
                 },
             )
         )
+        if brought_certificate:  # linking sites trust its CA too (site/router_access.py)
+            folder = f"{CREDENTIALS_FROM_RUNTIME}/{access.spec.tls_credentials}"
+            entities[-1][1]["trustFile"] = f"{folder}/{TRUST_FILE}"
     return entities
 
 
@@ -222,7 +230,12 @@ def build_router_config(
     access = resources.router_access
     if access is not None and site.spec.has_link_access and not edge:
         entities += _router_access_entities(access, container_host)
-        entities += _grant_entities(access, grant_server_port, container_host)
+        brought = not access.spec.generate_tls_credentials and any(
+            secret.name == access.spec.tls_credentials for secret in resources.secrets
+        )
+        entities += _grant_entities(
+            access, grant_server_port, container_host, brought_certificate=brought
+        )
     for link in resources.links:
         entities += _link_entities(link, edge)
     for listener in resources.listeners:

@@ -97,11 +97,11 @@ spec:
             "---\napiVersion: skupper.io/v2alpha1\nkind: Connector\nmetadata: {name: c}\n"
             "spec: {routingKey: k, host: h, port: 80}\n---\napiVersion: skupper.io/v2alpha1\n"
             "kind: Listener\nmetadata: {name: db}\nspec: {port: 5432}\n",
-            "stdin: document 2 (Listener db): spec.routingKey: Field required",
+            "stdin: document 2 (Listener db): line 10: spec.routingKey: Field required",
         ),
         (
             LISTENER.format(port=70000),
-            "stdin: document 1 (Listener db): spec.port: Input should be less than or "
+            "stdin: document 1 (Listener db): line 7: spec.port: Input should be less than or "
             "equal to 65535",
         ),
         (
@@ -133,7 +133,8 @@ def test_bad_yaml_into_an_empty_namespace_creates_nothing(skupper_home: Path) ->
     good_site = "apiVersion: skupper.io/v2alpha1\nkind: Site\nmetadata: {name: new}\n"
     message = apply_fails(good_site + "---\n" + LISTENER.format(port=0), "-n", "new")
     assert message == (
-        "stdin: document 2 (Listener db): spec.port: Input should be greater than or equal to 1"
+        "stdin: document 2 (Listener db): line 11: spec.port: "
+        "Input should be greater than or equal to 1"
     )
     assert snapshot(skupper_home) == {}
 
@@ -142,7 +143,7 @@ def test_every_bad_document_is_named(skupper_home: Path) -> None:
     text = LISTENER.format(port=0) + "---\n" + "kind: Thing\n"
     message = apply_fails(text, "-n", "new")
     assert message == (
-        "stdin: document 1 (Listener db): spec.port: Input should be greater than or equal "
+        "stdin: document 1 (Listener db): line 7: spec.port: Input should be greater than or equal "
         "to 1; stdin: document 2: kind: unknown kind 'Thing' (expected one of Site, "
         "RouterAccess, Link, Secret, Listener, Connector)"
     )

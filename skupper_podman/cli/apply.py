@@ -39,7 +39,11 @@ def apply(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Create or update the site's resources from YAML (a Site creates the site)."""
-    outcome = apply_documents(namespace, read_documents(file), platform=platform)
+    documents = read_documents(file)
+    for document in documents:
+        for warning in document.warnings:
+            output.warn(warning)
+    outcome = apply_documents(namespace, documents, platform=platform)
     _report(outcome)
     if not outcome.reloaded:
         output.warn("the router is not running; the changes apply when it starts")

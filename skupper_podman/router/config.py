@@ -148,6 +148,7 @@ class GrantServerSettings:
     grantsDir: str = ""  # one file per AccessGrant, kept by the site
     caCertFile: str = ""  # the CA that signs the client certificates handed out
     caKeyFile: str = ""
+    trustFile: str = ""  # what linking sites must trust, when not caCertFile alone
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ _ENTITY_TYPES: dict[str, type] = {
     "revocation": Revocation,
 }
 _PATH_ATTRIBUTES = (
+    "trustFile",
     "caCertFile",
     "certFile",
     "privateKeyFile",

@@ -267,19 +267,25 @@ def sign_client_certificate(
 class SigningCa:
     cert: x509.Certificate
     key: ec.EllipticCurvePrivateKey
+    trust: bytes = b""  # the CAs a linking site trusts (PEM), if not this one alone
 
     @property
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
+    @property
+    def trust_pem(self) -> bytes:
+        return self.trust or self.cert_pem
+
     @classmethod
-    def load(cls, cert_file: str, key_file: str) -> SigningCa:
+    def load(cls, cert_file: str, key_file: str, trust_file: str = "") -> SigningCa:
         with open(cert_file, "rb") as cert_stream, open(key_file, "rb") as key_stream:
             cert = x509.load_pem_x509_certificate(cert_stream.read())
             key = serialization.load_pem_private_key(key_stream.read(), None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError(f"{key_file}: not an EC private key")
-        return cls(cert, key)
+        trust = Path(trust_file).read_bytes() if trust_file else b""
+        return cls(cert, key, trust)
 
 
 @dataclass(frozen=True)
@@ -324,7 +330,7 @@ def redeem(
         identities=(*record.identities, identity),
     )
     write_grant(path, updated)
-    link_yaml = render_link(link_name, record.endpoints, record.link_cost, ca.cert_pem, credential)
+    link_yaml = render_link(link_name, record.endpoints, record.link_cost, ca.trust_pem, credential)
     return Redemption(updated, identity, link_yaml)
 
 

@@ -146,7 +146,7 @@ def answer_request(
 
     def load_ca() -> SigningCa:
         try:
-            return SigningCa.load(settings.caCertFile, settings.caKeyFile)
+            return SigningCa.load(settings.caCertFile, settings.caKeyFile, settings.trustFile)
         except (OSError, ValueError) as error:
             log.error("grant server: cannot load the signing CA: %s", error)
             raise GrantRefused(500, "the site cannot sign certificates now") from None

@@ -18,9 +18,9 @@ from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import namespace_paths
 from skupper_podman.routerconfig import link_role
-from skupper_podman.site import ports, service_credentials
+from skupper_podman.site import ports, router_access, service_credentials
 from skupper_podman.site.documents import Document, SiteResource, site_documents
-from skupper_podman.site.lifecycle import delete_site, init_site, server_hosts
+from skupper_podman.site.lifecycle import delete_site, init_site
 from skupper_podman.site.links import RESERVED_CREDENTIALS, check_secret
 from skupper_podman.site.runtime import reconfigure
 from skupper_podman.site.store import SiteStore, open_site
@@ -88,6 +88,8 @@ def _plan(namespace: str, documents: list[Document]) -> _Plan:
     assert access is None or isinstance(access, res.RouterAccess)
     if access is not None and access_document is not None:
         _check_access(access_document, access, current)
+        secret = router_access.brought_secret(access, _secrets(documents, current))
+        router_access.check(access_document.label, access, secret)
     elif final_site.spec.has_link_access and current is not None and current.router_access is None:
         raise SkupperError(
             f"{site_document.label if site_document else namespace}: link access needs a "
@@ -149,6 +151,10 @@ def _check_links(
     used = {d.resource.spec.tls_credentials for d in links if isinstance(d.resource, res.Link)}
     if current is not None:
         used |= {link.spec.tls_credentials for link in current.links}
+    accesses = [d.resource for d in documents if isinstance(d.resource, res.RouterAccess)]
+    if current is not None and current.router_access is not None:
+        accesses.append(current.router_access)
+    brought = {a.spec.tls_credentials for a in accesses if not a.spec.generate_tls_credentials}
     role = link_role(site.spec.edge)
     for document in links:
         link = document.resource
@@ -165,8 +171,8 @@ def _check_links(
             raise SkupperError(f"{document.label}: spec.endpoints: no {role!r} endpoint")
     used_by_services = _check_service_credentials(documents, store, current)
     for name, document in secrets.items():
-        if name in used_by_services and name not in used:
-            continue  # service TLS: checked with its listener or connector
+        if (name in used_by_services or name in brought) and name not in used:
+            continue  # checked with its listener, connector or RouterAccess
         if name not in used:
             raise SkupperError(
                 f"{document.label}: no Link, Listener or Connector uses this Secret as its "
@@ -255,8 +261,6 @@ def apply_documents(
         outcome.updated.append(_key(plan.site))
     elif any(d.kind == "Site" for d in documents):
         outcome.unchanged.append(_key(plan.site))
-    if plan.access is not None:
-        _write_access(store, plan.site, plan.access, current.router_access, outcome)
     existing: dict[str, SiteResource] = {}
     for group in (current.links, current.secrets, current.listeners, current.connectors):
         existing |= {_key(r): r for r in group}
@@ -264,7 +268,10 @@ def apply_documents(
         if isinstance(document.resource, res.Site | res.RouterAccess):
             continue
         _write_one(store, document.resource, existing.get(_key(document.resource)), outcome)
-    for document in documents:  # after the Secrets they may use
+    # after the Secrets they may use (a RouterAccess's folder is not its Secret's alone)
+    if plan.access is not None:
+        _write_access(store, plan, current.router_access, outcome)
+    for document in documents:
         if isinstance(document.resource, res.Listener | res.Connector):
             service_credentials.ensure(store, document.resource)
     outcome.reloaded = reconfigure(store)
@@ -290,29 +297,32 @@ def _create_site(namespace: str, plan: _Plan, platform: str | None) -> None:
 
 def _write_access(
     store: SiteStore,
-    site: res.Site,
-    access: res.RouterAccess,
+    plan: _Plan,
     before: res.RouterAccess | None,
     outcome: Outcome,
 ) -> None:
-    if before == access:
+    access = plan.access
+    assert access is not None
+    if before == access and not _secrets(plan.documents):
         outcome.unchanged.append(_key(access))
         return
-    same_names = before is not None and (
-        before.spec.tls_credentials == access.spec.tls_credentials
-        and before.spec.bind_host == access.spec.bind_host
-        and before.spec.subject_alternative_names == access.spec.subject_alternative_names
-    )
-    folder = store.credential_folder(access.spec.tls_credentials)
-    if not same_names or not folder.is_dir():
-        site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
-        hosts = server_hosts(access.spec.bind_host, access.spec.subject_alternative_names)
-        server = certs.issue_server_cert(site_ca, site.name, hosts)
-        certs.write_credential(folder, server.files())
+    secret = router_access.brought_secret(access, _secrets(plan.documents, plan.current))
+    router_access.write_credentials(store, plan.site, access, secret, before)
     if before is not None and before.name != access.name:
         store.remove("RouterAccess", before.name)
     store.write(access)
     (outcome.updated if before is not None else outcome.created).append(_key(access))
+
+
+def _secrets(
+    documents: list[Document], current: res.SiteResources | None = None
+) -> dict[str, res.Secret]:
+    """The Secrets of the file, over those of the namespace."""
+    found = {s.name: s for s in current.secrets} if current is not None else {}
+    for document in documents:
+        if isinstance(document.resource, res.Secret):
+            found[document.resource.name] = document.resource
+    return found
 
 
 def _write_one(

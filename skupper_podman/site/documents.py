@@ -31,6 +31,18 @@ _MODELS: dict[str, type[SiteResource]] = {
 }
 
 
+# Fields of Skupper's resources that only mean something on Kubernetes (pods, service
+# accounts, ingress types): a warning each, and ignored.
+KUBERNETES_ONLY: dict[str, tuple[str, ...]] = {
+    "Site": ("serviceAccount", "defaultIssuer", "ha"),
+    "RouterAccess": ("accessType", "issuer"),
+    "Listener": ("exposePodsByName", "observer"),
+    "Connector": ("selector", "includeNotReadyPods", "exposePodsByName", "observer"),
+    "Link": (),
+    "Secret": (),
+}
+
+
 @dataclass(frozen=True)
 class Document:
     """One validated resource and where it came from."""
@@ -38,6 +50,7 @@ class Document:
     index: int
     source: str
     resource: SiteResource
+    warnings: tuple[str, ...] = ()
 
     @property
     def kind(self) -> str:
@@ -56,16 +69,20 @@ def parse_documents(text: str, source: str) -> list[Document]:
     """Every resource of `text`; one SkupperError listing every bad document."""
     try:
         raw = list(yaml.safe_load_all(text))
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as error:
         detail = " ".join(str(error).split())
         raise SkupperError(f"{source}: not valid YAML: {detail}") from None
     documents: list[Document] = []
     problems: list[str] = []
-    for index, item in enumerate(raw, start=1):
+    for index, (item, node) in enumerate(zip(raw, nodes, strict=True), start=1):
         if item is None:
             continue
+        where = f"{source}: document {index}"
         try:
-            documents.append(Document(index, source, _parse(item, f"{source}: document {index}")))
+            warnings = _drop_kubernetes_only(item, where)
+            resource = _parse(item, where, node)
+            documents.append(Document(index, source, resource, tuple(warnings)))
         except SkupperError as error:
             problems.append(str(error))
     if problems:
@@ -76,7 +93,50 @@ def parse_documents(text: str, source: str) -> list[Document]:
     return documents
 
 
-def _parse(item: Any, where: str) -> SiteResource:
+def _drop_kubernetes_only(item: Any, where: str) -> list[str]:
+    if not isinstance(item, dict) or not isinstance(item.get("spec"), dict):
+        return []
+    kind, spec = item.get("kind"), item["spec"]
+    warnings = []
+    for field in KUBERNETES_ONLY.get(str(kind), ()):
+        if field in spec:
+            del spec[field]
+            warnings.append(f"{where} ({kind}): spec.{field}: Kubernetes only, ignored")
+    return warnings
+
+
+def _line(node: yaml.Node | None, location: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the deepest part of ``location`` found in the YAML ``node``."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            node = node.value[part] if part < len(node.value) else None
+        else:
+            node = None
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _describe(error: ValidationError, label: str, node: yaml.Node | None) -> str:
+    """Each problem with its line in the file and its field, in plain words."""
+    problems = []
+    for item in error.errors():
+        location = tuple(item["loc"])
+        field = ".".join(str(part) for part in location) or "document"
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        else:
+            message = item["msg"].removeprefix("Value error, ").rstrip(".")
+        line = _line(node, location)
+        problems.append(f"line {line}: {field}: {message}" if line else f"{field}: {message}")
+    return f"{label}: " + "; ".join(problems)
+
+
+def _parse(item: Any, where: str, node: yaml.Node | None = None) -> SiteResource:
     if not isinstance(item, dict):
         raise SkupperError(f"{where}: expected a mapping with apiVersion, kind and metadata")
     kind = item.get("kind")
@@ -97,7 +157,7 @@ def _parse(item: Any, where: str) -> SiteResource:
     try:
         return _MODELS[kind].model_validate(item)
     except ValidationError as error:
-        raise SkupperError(res.describe_validation_error(error, label)) from None
+        raise SkupperError(_describe(error, label, node)) from None
 
 
 def _check_unique(documents: list[Document]) -> None:

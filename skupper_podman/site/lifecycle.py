@@ -19,6 +19,7 @@ from skupper_podman.paths import NamespacePaths, namespace_paths
 from skupper_podman.platforms import RouterState, select_platform
 from skupper_podman.platforms.base import CONTAINER_PLATFORMS, DEFAULT_PLATFORM
 from skupper_podman.site import ports
+from skupper_podman.site.hosts import WILDCARD_HOSTS, server_hosts
 from skupper_podman.site.runtime import (
     exposure,
     platform_of,
@@ -32,7 +33,6 @@ from skupper_podman.site.tokens import choose_grant_port
 DEFAULT_INTER_ROUTER_PORT = 55671
 DEFAULT_EDGE_PORT = 45671
 ROUTER_ACCESS_NAME = "skupper-router"
-WILDCARD_HOSTS = ("", "0.0.0.0", "::")
 
 
 @dataclass(frozen=True)
@@ -82,20 +82,6 @@ def default_site_name(namespace: str) -> str:
     label = socket.gethostname().split(".")[0].lower()
     cleaned = "".join(c if c.isalnum() else "-" for c in label).strip("-")
     return cleaned or "default"
-
-
-def server_hosts(bind_host: str | None, extra: list[str]) -> list[str]:
-    """The names and addresses other sites may use to reach this host."""
-    hostname = socket.gethostname()
-    hosts = [hostname, socket.getfqdn(), "localhost", "127.0.0.1", "::1", *extra]
-    if bind_host and bind_host not in WILDCARD_HOSTS:
-        hosts.append(bind_host)
-    try:
-        for *_rest, address in socket.getaddrinfo(hostname, None):
-            hosts.append(str(address[0]))
-    except OSError:
-        pass  # an unresolvable host name still gets its name in the certificate
-    return [h for h in dict.fromkeys(hosts) if h]
 
 
 def _site_resources(

@@ -20,6 +20,7 @@ from skupper_podman import certs
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.routerconfig import link_role
+from skupper_podman.site import router_access
 from skupper_podman.site.revocation import record_generated
 from skupper_podman.site.runtime import query, reconfigure
 from skupper_podman.site.store import SiteStore, open_site
@@ -109,7 +110,8 @@ def generate_link(
     site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
     client = certs.issue_client_cert(site_ca, link_name)
     record_generated(store, link_name, client.cert)
-    secret = res.Secret.from_pem(link_name, client.files())
+    files = client.files() | {certs.CA_FILE: router_access.peer_trust(store, access)}
+    secret = res.Secret.from_pem(link_name, files)
     return res.dump_yaml([link, secret])
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from skupper_podman import certs
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
-from skupper_podman.site.lifecycle import server_hosts
+from skupper_podman.site.hosts import server_hosts
 from skupper_podman.site.links import RESERVED_CREDENTIALS
 from skupper_podman.site.store import SiteStore
 

@@ -36,7 +36,7 @@ from skupper_podman.router.grant_records import (
     read_grants,
     write_grant,
 )
-from skupper_podman.site import ports
+from skupper_podman.site import ports, router_access
 from skupper_podman.site.links import (
     check_new_link_name,
     dial_host,
@@ -149,11 +149,11 @@ def issue_token(
     write_grant(path, record)
     store.write(grant)
     platform_of(store).share_files(store.paths)
-    site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
+    trust = router_access.peer_trust(store, access)
     token = res.AccessToken(
         metadata=res.Metadata(name=grant_name),
         spec=res.AccessTokenSpec(
-            url=record.url, code=record.code, ca=site_ca.cert_pem().decode(), link_cost=cost
+            url=record.url, code=record.code, ca=trust.decode(), link_cost=cost
         ),
     )
     running = platform_of(store).status(store.paths).state is RouterState.RUNNING
