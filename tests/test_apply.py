@@ -91,7 +91,7 @@ spec:
         (
             "apiVersion: skupper.io/v2alpha1\nkind: Widget\nmetadata: {name: w}\n",
             "stdin: document 1: kind: unknown kind 'Widget' (expected one of Site, "
-            "RouterAccess, Link, Secret, Listener, Connector)",
+            "RouterAccess, Link, Secret, Listener, Connector, AccessGrant, AccessToken)",
         ),
         (
             "---\napiVersion: skupper.io/v2alpha1\nkind: Connector\nmetadata: {name: c}\n"
@@ -145,7 +145,8 @@ def test_every_bad_document_is_named(skupper_home: Path) -> None:
     assert message == (
         "stdin: document 1 (Listener db): line 7: spec.port: Input should be greater than or equal "
         "to 1; stdin: document 2: kind: unknown kind 'Thing' (expected one of Site, "
-        "RouterAccess, Link, Secret, Listener, Connector)"
+        "RouterAccess, Link, Secret, Listener, Connector, AccessGrant, "
+        "AccessToken)"
     )
 
 

@@ -11,8 +11,10 @@ import typer
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
 from skupper_podman.errors import SkupperError
-from skupper_podman.site.apply import Outcome, apply_documents, delete_documents
+from skupper_podman.site.apply import apply_documents
 from skupper_podman.site.documents import Document, parse_documents
+from skupper_podman.site.outcome import Outcome
+from skupper_podman.site.removal import delete_documents
 
 File = Annotated[
     str, typer.Option("--filename", "-f", help="YAML file with Skupper v2 resources; - for stdin.")
@@ -74,3 +76,5 @@ def _report(outcome: Outcome) -> None:
     ):
         for name in names:
             output.say(f"{name} {verb}")
+    for note in outcome.notes:
+        output.say(note)

@@ -11,7 +11,7 @@ from skupper_podman import bundle as core
 from skupper_podman.cli.apply import read_documents
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
-from skupper_podman.site.apply import generate_site
+from skupper_podman.site.generate import generate_site
 
 app = typer.Typer(help="Carry a site to another host as one file.", no_args_is_help=True)
 

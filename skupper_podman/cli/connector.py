@@ -12,7 +12,7 @@ from skupper_podman.cli.output import output
 from skupper_podman.cli.services import add_service_commands
 from skupper_podman.errors import SkupperError
 from skupper_podman.resources import dump_yaml
-from skupper_podman.site.apply import generate_connector
+from skupper_podman.site.generate import generate_connector
 
 app = typer.Typer(
     help="Make a service on HOST:PORT reachable by routing key.", no_args_is_help=True

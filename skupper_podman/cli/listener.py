@@ -11,7 +11,7 @@ from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
 from skupper_podman.cli.services import add_service_commands
 from skupper_podman.resources import dump_yaml
-from skupper_podman.site.apply import generate_listener
+from skupper_podman.site.generate import generate_listener
 
 app = typer.Typer(help="Expose a routing key on a local port.", no_args_is_help=True)
 

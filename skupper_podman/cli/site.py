@@ -10,7 +10,7 @@ from skupper_podman import site as core
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, ContainerEndpoint, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
 from skupper_podman.resources import dump_yaml
-from skupper_podman.site.apply import generate_site
+from skupper_podman.site.generate import generate_site
 
 app = typer.Typer(help="Create, inspect and delete the site of a namespace.", no_args_is_help=True)
 

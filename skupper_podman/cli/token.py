@@ -51,6 +51,16 @@ def redeem(
     report_link_created(link.name, reloaded)
 
 
+@app.command("show")
+def show(
+    name: Annotated[str, typer.Argument(help="Grant name (an AccessGrant's).")],
+    *,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Print the access token of an existing grant: '> token.yaml'."""
+    output.raw(core.show_token(namespace, name))
+
+
 @app.command("list")
 def list_(
     *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE

@@ -30,6 +30,7 @@ from skupper_podman.site.tokens import (
     issue_token,
     list_grants,
     redeem_token,
+    show_token,
 )
 
 __all__ = [
@@ -57,5 +58,6 @@ __all__ = [
     "listener_status",
     "redeem_token",
     "revoke_link",
+    "show_token",
     "site_status",
 ]

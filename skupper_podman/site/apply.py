@@ -10,40 +10,22 @@ change without a restart.
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from skupper_podman import certs
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import namespace_paths
 from skupper_podman.routerconfig import link_role
-from skupper_podman.site import ports, router_access, service_credentials
-from skupper_podman.site.documents import Document, SiteResource, site_documents
-from skupper_podman.site.lifecycle import delete_site, init_site
+from skupper_podman.site import grant_documents, ports, router_access, service_credentials
+from skupper_podman.site.documents import Document, SiteResource
+from skupper_podman.site.lifecycle import init_site
 from skupper_podman.site.links import RESERVED_CREDENTIALS, check_secret
+from skupper_podman.site.outcome import Outcome, key
 from skupper_podman.site.runtime import reconfigure
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 
 _NOT_FOR_ROUTER_ACCESS = (certs.SITE_CA, certs.LOCAL_CA, certs.LOCAL_SERVER, certs.LOCAL_CLIENT)
-
-
-@dataclass
-class Outcome:
-    """What `apply` or `delete` did, per resource ("Listener db")."""
-
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    not_found: list[str] = field(default_factory=list)
-    site_created: bool = False
-    site_deleted: bool = False
-    reloaded: bool = False
-
-
-def _key(resource: SiteResource) -> str:
-    return f"{resource.kind} {resource.name}"
 
 
 def _one(documents: list[Document], kind: str) -> Document | None:
@@ -96,6 +78,7 @@ def _plan(namespace: str, documents: list[Document]) -> _Plan:
             "RouterAccess document (its ports) in the same file"
         )
     _check_links(documents, store, current, final_site)
+    grant_documents.check(documents, final_site)
     _check_listeners(documents, current)
     return _Plan(store, current, final_site, access, documents)
 
@@ -254,20 +237,22 @@ def apply_documents(
     if current is None:
         _create_site(namespace, plan, platform)
         outcome.site_created = True
-        outcome.created.append(_key(plan.site))
+        outcome.created.append(key(plan.site))
         current = store.load()
     elif plan.site != current.site:
         store.write(plan.site)
-        outcome.updated.append(_key(plan.site))
+        outcome.updated.append(key(plan.site))
     elif any(d.kind == "Site" for d in documents):
-        outcome.unchanged.append(_key(plan.site))
+        outcome.unchanged.append(key(plan.site))
     existing: dict[str, SiteResource] = {}
     for group in (current.links, current.secrets, current.listeners, current.connectors):
-        existing |= {_key(r): r for r in group}
+        existing |= {key(r): r for r in group}
     for document in documents:
-        if isinstance(document.resource, res.Site | res.RouterAccess):
+        if isinstance(
+            document.resource, res.Site | res.RouterAccess | res.AccessGrant | res.AccessToken
+        ):
             continue
-        _write_one(store, document.resource, existing.get(_key(document.resource)), outcome)
+        _write_one(store, document.resource, existing.get(key(document.resource)), outcome)
     # after the Secrets they may use (a RouterAccess's folder is not its Secret's alone)
     if plan.access is not None:
         _write_access(store, plan, current.router_access, outcome)
@@ -275,6 +260,7 @@ def apply_documents(
         if isinstance(document.resource, res.Listener | res.Connector):
             service_credentials.ensure(store, document.resource)
     outcome.reloaded = reconfigure(store)
+    grant_documents.apply(store, documents, outcome)
     return outcome
 
 
@@ -304,14 +290,14 @@ def _write_access(
     access = plan.access
     assert access is not None
     if before == access and not _secrets(plan.documents):
-        outcome.unchanged.append(_key(access))
+        outcome.unchanged.append(key(access))
         return
     secret = router_access.brought_secret(access, _secrets(plan.documents, plan.current))
     router_access.write_credentials(store, plan.site, access, secret, before)
     if before is not None and before.name != access.name:
         store.remove("RouterAccess", before.name)
     store.write(access)
-    (outcome.updated if before is not None else outcome.created).append(_key(access))
+    (outcome.updated if before is not None else outcome.created).append(key(access))
 
 
 def _secrets(
@@ -329,90 +315,9 @@ def _write_one(
     store: SiteStore, resource: SiteResource, before: SiteResource | None, outcome: Outcome
 ) -> None:
     if before == resource:
-        outcome.unchanged.append(_key(resource))
+        outcome.unchanged.append(key(resource))
         return
     if isinstance(resource, res.Secret):
         service_credentials.write_secret(store, resource)
     store.write(resource)
-    (outcome.updated if before is not None else outcome.created).append(_key(resource))
-
-
-def delete_documents(
-    namespace: str, documents: list[Document], *, ignore_not_found: bool = False
-) -> Outcome:
-    """Remove the resources named by `documents`; a Site document removes the whole site.
-    Unless `ignore_not_found`, every named resource must exist (checked before any
-    removal)."""
-    outcome = Outcome()
-    store = SiteStore(namespace_paths(namespace))
-    site_document = next((d for d in documents if d.kind == "Site"), None)
-    if site_document is not None:
-        if store.has_site() and not store.has("Site", site_document.name):
-            raise SkupperError(
-                f"{site_document.label}: the site of namespace {namespace} is "
-                f"{store.load().site.name}, not {site_document.name}"
-            )
-        outcome.site_deleted = delete_site(namespace)
-        if not outcome.site_deleted and not ignore_not_found:
-            raise SkupperError(f"no site in namespace {namespace}")
-        return outcome
-    store = open_site(namespace)
-    current = store.load()
-    links = {link.name: link for link in current.links}
-    going_with_links = {
-        links[d.name].spec.tls_credentials
-        for d in documents
-        if d.kind == "Link" and d.name in links
-    }
-    targets: list[Document] = []
-    for document in documents:
-        found = store.has(document.kind, document.name)
-        if document.kind == "Secret" and document.name in going_with_links:
-            continue
-        if not found:
-            if not ignore_not_found:
-                raise SkupperError(f"{document.label}: not found in namespace {namespace}")
-            outcome.not_found.append(_key(document.resource))
-            continue
-        if document.kind == "Secret" and any(
-            link.spec.tls_credentials == document.name for link in current.links
-        ):
-            raise SkupperError(
-                f"{document.label}: a Link still uses it; delete the Link (with its Secret)"
-            )
-        targets.append(document)
-    for document in targets:
-        store.remove(document.kind, document.name)
-        outcome.deleted.append(_key(document.resource))
-        if document.kind == "Link":
-            credential = links[document.name].spec.tls_credentials
-            store.remove("Secret", credential)
-            shutil.rmtree(store.credential_folder(credential), ignore_errors=True)
-        if document.kind == "Secret":
-            shutil.rmtree(store.credential_folder(document.name), ignore_errors=True)
-    if outcome.deleted:
-        outcome.reloaded = reconfigure(store)
-    return outcome
-
-
-def generate_site(namespace: str) -> list[SiteResource]:
-    """All resources of the site of `namespace`, in the order `apply` takes them."""
-    return site_documents(open_site(namespace).load())
-
-
-def generate_listener(name: str, port: int, *, routing_key: str, host: str) -> res.Listener:
-    """A Listener document from command-line values (nothing is created)."""
-    with res.user_input(f"listener {name}"):
-        return res.Listener(
-            metadata=res.Metadata(name=name),
-            spec=res.ListenerSpec(routing_key=routing_key, host=host, port=port),
-        )
-
-
-def generate_connector(name: str, port: int, *, routing_key: str, host: str) -> res.Connector:
-    """A Connector document from command-line values (nothing is created)."""
-    with res.user_input(f"connector {name}"):
-        return res.Connector(
-            metadata=res.Metadata(name=name),
-            spec=res.ConnectorSpec(routing_key=routing_key, host=host, port=port),
-        )
+    (outcome.updated if before is not None else outcome.created).append(key(resource))

@@ -16,11 +16,29 @@ from pydantic import ValidationError
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 
-# The kinds a site is made of; grants and tokens have their own commands.
-APPLY_KINDS = ("Site", "RouterAccess", "Link", "Secret", "Listener", "Connector")
+# The kinds a site is made of, and the grants and tokens that link sites.
+APPLY_KINDS = (
+    "Site",
+    "RouterAccess",
+    "Link",
+    "Secret",
+    "Listener",
+    "Connector",
+    "AccessGrant",
+    "AccessToken",
+)
 SECRET_API_VERSION = "v1"
 
-SiteResource = res.Site | res.RouterAccess | res.Link | res.Secret | res.Listener | res.Connector
+SiteResource = (
+    res.Site
+    | res.RouterAccess
+    | res.Link
+    | res.Secret
+    | res.Listener
+    | res.Connector
+    | res.AccessGrant
+    | res.AccessToken
+)
 _MODELS: dict[str, type[SiteResource]] = {
     "Site": res.Site,
     "RouterAccess": res.RouterAccess,
@@ -28,6 +46,8 @@ _MODELS: dict[str, type[SiteResource]] = {
     "Secret": res.Secret,
     "Listener": res.Listener,
     "Connector": res.Connector,
+    "AccessGrant": res.AccessGrant,
+    "AccessToken": res.AccessToken,
 }
 
 
@@ -38,8 +58,7 @@ KUBERNETES_ONLY: dict[str, tuple[str, ...]] = {
     "RouterAccess": ("accessType", "issuer"),
     "Listener": ("exposePodsByName", "observer"),
     "Connector": ("selector", "includeNotReadyPods", "exposePodsByName", "observer"),
-    "Link": (),
-    "Secret": (),
+    "AccessGrant": ("issuer",),
 }
 
 

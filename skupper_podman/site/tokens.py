@@ -104,8 +104,10 @@ def issue_token(
     uses: int = 1,
     cost: int = 1,
     host: str | None = None,
+    code: str | None = None,
 ) -> IssuedToken:
-    """An AccessToken for another site; the grant behind it is kept by this site."""
+    """An AccessToken for another site; the grant behind it is kept by this site.
+    ``code``: the grant's secret (an AccessGrant's spec.code); made up when None."""
     store = open_site(namespace)
     access = require_link_access(store)
     port = store.facts().grant_server_port
@@ -126,7 +128,7 @@ def issue_token(
             spec=res.AccessGrantSpec(
                 redemptions_allowed=uses,
                 expiration_window=expiry,
-                code=secrets.token_urlsafe(18),
+                code=code or secrets.token_urlsafe(18),
             ),
         )
     if store.has("AccessGrant", grant_name):
@@ -149,16 +151,41 @@ def issue_token(
     write_grant(path, record)
     store.write(grant)
     platform_of(store).share_files(store.paths)
-    trust = router_access.peer_trust(store, access)
-    token = res.AccessToken(
-        metadata=res.Metadata(name=grant_name),
-        spec=res.AccessTokenSpec(
-            url=record.url, code=record.code, ca=trust.decode(), link_cost=cost
-        ),
-    )
     running = platform_of(store).status(store.paths).state is RouterState.RUNNING
     answering = running and _answering(access.spec.bind_host or "127.0.0.1", port)
-    return IssuedToken(res.dump_yaml([token]), record, answering)
+    return IssuedToken(_token_yaml(store, access, record), record, answering)
+
+
+def _token_yaml(store: SiteStore, access: res.RouterAccess, record: GrantRecord) -> str:
+    token = res.AccessToken(
+        metadata=res.Metadata(name=record.name),
+        spec=res.AccessTokenSpec(
+            url=record.url,
+            code=record.code,
+            ca=router_access.peer_trust(store, access).decode(),
+            link_cost=record.link_cost,
+        ),
+    )
+    return res.dump_yaml([token])
+
+
+def delete_grant(store: SiteStore, name: str) -> None:
+    """Remove the grant ``name``: its resource and its record (no more redemptions)."""
+    for record in read_grants(store.paths.grants):
+        path = grant_path(store.paths.grants, record.uid)
+        if record.name == name and path is not None:
+            path.unlink(missing_ok=True)
+    store.remove("AccessGrant", name)
+
+
+def show_token(namespace: str, name: str) -> str:
+    """The AccessToken of the site's grant ``name`` again (a grant an AccessGrant made)."""
+    store = open_site(namespace)
+    access = require_link_access(store)
+    for record in read_grants(store.paths.grants):
+        if record.name == name:
+            return _token_yaml(store, access, record)
+    raise SkupperError(f"no grant named {name} in namespace {namespace}")
 
 
 @dataclass(frozen=True)
@@ -275,19 +302,30 @@ def redeem_token(
 ) -> tuple[res.Link, bool]:
     """Redeem the token in `path` and create the link it yields; returns the Link and
     whether the running router was reloaded."""
+    return redeem(namespace, _read_token(path), str(path), name=name, cost=cost)
+
+
+def redeem(
+    namespace: str,
+    token: res.AccessToken,
+    where: str,
+    *,
+    name: str | None = None,
+    cost: int | None = None,
+) -> tuple[res.Link, bool]:
+    """Redeem ``token`` (from ``where``, a file or a document) into a link."""
     store = open_site(namespace)
-    token = _read_token(path)
     link_name = name or token.name
     with res.user_input("link name"):
         res.Metadata(name=link_name)
     check_new_link_name(store, link_name)  # before a use is spent on the other side
-    _refuse_own_token(store, token, path)
+    _refuse_own_token(store, token, where)
     text = _post_code(token, link_name, store.load().site.name)
     link, secret = link_and_secret(res.load_yaml(text, token.spec.url), token.spec.url)
     return install_link(store, link, secret, token.spec.url, name=link_name, cost=cost)
 
 
-def _refuse_own_token(store: SiteStore, token: res.AccessToken, path: Path) -> None:
+def _refuse_own_token(store: SiteStore, token: res.AccessToken, path: Path | str) -> None:
     try:
         token_ca = x509.load_pem_x509_certificate(token.spec.ca.encode())
     except ValueError:
