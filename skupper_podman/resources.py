@@ -160,6 +160,52 @@ class Listener(_Resource):
     spec: ListenerSpec
 
 
+class PriorityStrategy(_Model):
+    routing_keys_by_priority: Annotated[list[RoutingKey], Field(min_length=1)]
+
+
+class WeightedStrategy(_Model):
+    weights_by_routing_key: Annotated[
+        dict[RoutingKey, Annotated[int, Field(ge=0, le=1_000_000)]], Field(min_length=1)
+    ]
+
+
+class MultiKeyStrategy(_Model):
+    priority: PriorityStrategy | None = None
+    weighted: WeightedStrategy | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MultiKeyStrategy:
+        if (self.priority is None) == (self.weighted is None):
+            raise ValueError("give exactly one of priority and weighted")
+        return self
+
+    def keys_and_values(self) -> list[tuple[str, int]]:
+        """(routing key, value): a priority (the first key highest) or a weight."""
+        if self.priority is not None:
+            keys = self.priority.routing_keys_by_priority
+            return [(key, len(keys) - index) for index, key in enumerate(keys)]
+        assert self.weighted is not None
+        return list(self.weighted.weights_by_routing_key.items())
+
+
+class MultiKeyListenerSpec(_Model):
+    host: Host = "127.0.0.1"
+    port: Port
+    tls_credentials: ResourceName | None = None
+    strategy: MultiKeyStrategy
+    settings: Settings = Field(default_factory=dict)
+
+
+class MultiKeyListener(_Resource):
+    """One listener over several routing keys: the preferred reachable one (priority),
+    or one in proportion to its weight (weighted)."""
+
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["MultiKeyListener"] = "MultiKeyListener"
+    spec: MultiKeyListenerSpec
+
+
 class ConnectorSpec(_Model):
     routing_key: RoutingKey
     host: Host
@@ -302,7 +348,15 @@ class AccessToken(_Resource):
 
 
 Resource: TypeAlias = (
-    Site | Link | Listener | Connector | RouterAccess | Secret | AccessGrant | AccessToken
+    Site
+    | Link
+    | Listener
+    | Connector
+    | RouterAccess
+    | Secret
+    | AccessGrant
+    | AccessToken
+    | MultiKeyListener
 )
 _RESOURCE_ADAPTER: TypeAdapter[Resource] = TypeAdapter(
     Annotated[Resource, Field(discriminator="kind")]
@@ -316,6 +370,7 @@ KINDS = (
     "Secret",
     "AccessGrant",
     "AccessToken",
+    "MultiKeyListener",
 )
 
 
@@ -402,6 +457,7 @@ class SiteResources:
     listeners: tuple[Listener, ...] = ()
     connectors: tuple[Connector, ...] = ()
     secrets: tuple[Secret, ...] = ()
+    multi_key_listeners: tuple[MultiKeyListener, ...] = ()
 
     @classmethod
     def from_resources(cls, resources: Iterable[Resource], where: str) -> SiteResources:
@@ -417,10 +473,11 @@ class SiteResources:
             listeners=_sorted(r for r in items if isinstance(r, Listener)),
             connectors=_sorted(r for r in items if isinstance(r, Connector)),
             secrets=_sorted(r for r in items if isinstance(r, Secret)),
+            multi_key_listeners=_sorted(r for r in items if isinstance(r, MultiKeyListener)),
         )
 
 
-_R = TypeVar("_R", Site, Link, Listener, Connector, RouterAccess, Secret)
+_R = TypeVar("_R", Site, Link, Listener, Connector, RouterAccess, Secret, MultiKeyListener)
 
 
 def _sorted(items: Iterable[_R]) -> tuple[_R, ...]:

@@ -13,7 +13,14 @@ import json
 from typing import Any
 
 from skupper_podman import certs
-from skupper_podman.resources import Connector, Link, Listener, RouterAccess, SiteResources
+from skupper_podman.resources import (
+    Connector,
+    Link,
+    Listener,
+    MultiKeyListener,
+    RouterAccess,
+    SiteResources,
+)
 
 Entity = tuple[str, dict[str, Any]]
 
@@ -59,6 +66,36 @@ def _listener_entities(listener: Listener, host: str) -> list[Entity]:
         attributes["sslProfile"] = spec.tls_credentials
         attributes["authenticatePeer"] = spec.settings.get("authenticatePeer") == "true"
     return [*entities, ("tcpListener", attributes)]
+
+
+def _multi_key_entities(listener: MultiKeyListener, host: str) -> list[Entity]:
+    spec = listener.spec
+    strategy = "priority" if spec.strategy.priority is not None else "weighted"
+    attributes: dict[str, Any] = {
+        "name": listener.name,
+        "host": host,
+        "port": spec.port,
+        "address": "",
+        "multiAddressStrategy": strategy,
+    }
+    entities: list[Entity] = []
+    if spec.tls_credentials:
+        entities.append(ssl_profile(spec.tls_credentials))
+        attributes["sslProfile"] = spec.tls_credentials
+    entities.append(("tcpListener", attributes))
+    for key, value in spec.strategy.keys_and_values():
+        entities.append(
+            (
+                "listenerAddress",
+                {
+                    "name": f"{listener.name}-{key}",
+                    "listener": listener.name,
+                    "address": key,
+                    "value": value,
+                },
+            )
+        )
+    return entities
 
 
 def _connector_entities(connector: Connector) -> list[Entity]:
@@ -240,6 +277,8 @@ def build_router_config(
         entities += _link_entities(link, edge)
     for listener in resources.listeners:
         entities += _listener_entities(listener, container_host or listener.spec.host)
+    for multi in resources.multi_key_listeners:
+        entities += _multi_key_entities(multi, container_host or multi.spec.host)
     for connector in resources.connectors:
         entities += _connector_entities(connector)
     return _unique(entities)

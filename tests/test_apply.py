@@ -14,6 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from skupper_podman.cli import app
+from skupper_podman.site.documents import APPLY_KINDS
 from tests.cli_helpers import fails, namespace_folder, ok, status_json
 from tests.ports import free_port
 
@@ -90,8 +91,8 @@ spec:
     [
         (
             "apiVersion: skupper.io/v2alpha1\nkind: Widget\nmetadata: {name: w}\n",
-            "stdin: document 1: kind: unknown kind 'Widget' (expected one of Site, "
-            "RouterAccess, Link, Secret, Listener, Connector, AccessGrant, AccessToken)",
+            "stdin: document 1: kind: unknown kind 'Widget' (expected one of "
+            f"{', '.join(APPLY_KINDS)})",
         ),
         (
             "---\napiVersion: skupper.io/v2alpha1\nkind: Connector\nmetadata: {name: c}\n"
@@ -144,9 +145,8 @@ def test_every_bad_document_is_named(skupper_home: Path) -> None:
     message = apply_fails(text, "-n", "new")
     assert message == (
         "stdin: document 1 (Listener db): line 7: spec.port: Input should be greater than or equal "
-        "to 1; stdin: document 2: kind: unknown kind 'Thing' (expected one of Site, "
-        "RouterAccess, Link, Secret, Listener, Connector, AccessGrant, "
-        "AccessToken)"
+        "to 1; stdin: document 2: kind: unknown kind 'Thing' (expected one of "
+        f"{', '.join(APPLY_KINDS)})"
     )
 
 

@@ -110,6 +110,7 @@ def _summary(found: core.SiteStatus) -> dict[str, Any]:
         or "none"
     )
     row["linkedSites"] = ", ".join(found.linked_sites) or "none"
+    row["serviceErrors"] = "; ".join(found.service_errors) or "none"
     return row
 
 

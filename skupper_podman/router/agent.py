@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from proton import Link, Message
 
-from . import VERSION
+from . import VERSION, listener_keys
 from . import routing_messages as wire
 from .config import TcpConnector, TcpListener
 from .connection import RouterConnection
@@ -385,8 +385,9 @@ def _addresses(core: RouterCore) -> list[Row]:
     for connector in core.config.tcp_connectors.values():
         row = mobile.setdefault(connector.address, _mobile(core, connector.address))
         row["subscriberCount"] += 1
-    for listener in core.config.tcp_listeners.values():
-        mobile.setdefault(listener.address, _mobile(core, listener.address))
+    for name, listener in core.config.tcp_listeners.items():
+        for key in listener_keys.keys(listener, core.config.listener_addresses.get(name, ())):
+            mobile.setdefault(key, _mobile(core, key))
     for address, edges in core.addresses.edges.items():
         row = mobile.setdefault(address, _mobile(core, address))
         row["subscriberCount"] += len(edges)
@@ -528,7 +529,7 @@ def _tcp_extras(entity: TcpListener | TcpConnector) -> Row:
         return {
             "authenticatePeer": entity.authenticatePeer,
             "backlog": 0,
-            "multiAddressStrategy": "none",
+            "multiAddressStrategy": entity.multiAddressStrategy,
             "observer": "auto",
         }
     return {"verifyHostname": entity.verifyHostname}

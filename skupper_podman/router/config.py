@@ -87,6 +87,20 @@ class TcpListener:
     observer: str = ""
     sslProfile: str = ""
     authenticatePeer: bool = False
+    # "priority" or "weighted": the listener's routing keys are its listenerAddress
+    # entities (a MultiKeyListener), not ``address``
+    multiAddressStrategy: str = "none"
+
+
+@dataclass(frozen=True)
+class ListenerAddress:
+    """One routing key of a multi-key tcpListener: ``value`` is its priority (higher first)
+    or its weight, by the listener's multiAddressStrategy."""
+
+    name: str
+    listener: str
+    address: str
+    value: int = 1
 
 
 @dataclass(frozen=True)
@@ -178,6 +192,7 @@ class RouterConfig:
     connectors: dict[str, AmqpConnector] = field(default_factory=dict)
     tcp_listeners: dict[str, TcpListener] = field(default_factory=dict)
     tcp_connectors: dict[str, TcpConnector] = field(default_factory=dict)
+    listener_addresses: dict[str, tuple[ListenerAddress, ...]] = field(default_factory=dict)
     addresses: tuple[AddressSettings, ...] = ()
     logs: tuple[LogSettings, ...] = ()
     site: SiteInfo = SiteInfo()
@@ -203,6 +218,7 @@ _ENTITY_TYPES: dict[str, type] = {
     "connector": AmqpConnector,
     "tcpListener": TcpListener,
     "tcpConnector": TcpConnector,
+    "listenerAddress": ListenerAddress,
     "address": AddressSettings,
     "log": LogSettings,
     "site": SiteInfo,
@@ -256,6 +272,7 @@ def parse_config(raw: Any, *, base_dir: Path) -> RouterConfig:
         connectors=_by_name(entities["connector"], "connector"),
         tcp_listeners=_by_name(entities["tcpListener"], "tcpListener"),
         tcp_connectors=_by_name(entities["tcpConnector"], "tcpConnector"),
+        listener_addresses=_by_listener(entities["listenerAddress"]),
         addresses=tuple(entities["address"]),
         logs=tuple(entities["log"]),
         site=entities["site"][0] if entities["site"] else SiteInfo(),
@@ -326,6 +343,13 @@ def _by_name(items: list[Any], kind: str) -> dict[str, Any]:
     return result
 
 
+def _by_listener(items: list[ListenerAddress]) -> dict[str, tuple[ListenerAddress, ...]]:
+    found: dict[str, list[ListenerAddress]] = {}
+    for item in items:
+        found.setdefault(item.listener, []).append(item)
+    return {name: tuple(entries) for name, entries in found.items()}
+
+
 def _check_references(config: RouterConfig) -> None:
     amqp: list[AmqpListener | AmqpConnector] = [
         *config.listeners.values(),
@@ -349,10 +373,17 @@ def _check_references(config: RouterConfig) -> None:
         *config.tcp_listeners.values(),
         *config.tcp_connectors.values(),
     ]
+    for name, entries in config.listener_addresses.items():
+        listener = config.tcp_listeners.get(name)
+        if listener is None:
+            raise ConfigError(f"listenerAddress {entries[0].name}: unknown tcpListener {name!r}")
+        if listener.multiAddressStrategy not in ("priority", "weighted"):
+            raise ConfigError(f"{name}: listenerAddress entities need a multiAddressStrategy")
     for tcp in tcp_entities:
         if tcp.sslProfile and tcp.sslProfile not in config.ssl_profiles:
             raise ConfigError(f"{tcp.name}: unknown sslProfile {tcp.sslProfile!r}")
         if not 0 < tcp.port <= 65535:
             raise ConfigError(f"{tcp.name}: port {tcp.port} out of range")
-        if not tcp.address:
+        multi = isinstance(tcp, TcpListener) and tcp.multiAddressStrategy != "none"
+        if not tcp.address and not multi:
             raise ConfigError(f"{tcp.name}: empty address")

@@ -16,6 +16,7 @@ connection, ``tcp.py`` the life of one TCP flow, ``streams.py`` one streamed del
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -23,7 +24,7 @@ from typing import Any, Literal
 
 from proton import Condition, Link
 
-from . import VERSION, amqp_events, control
+from . import VERSION, amqp_events, control, listener_keys
 from . import commands as cmd
 from .addressing import AddressTable, Destination
 from .config import AmqpConnector, AmqpListener, RouterConfig
@@ -82,6 +83,7 @@ class RouterCore:
         self._commands: list[cmd.Command] = []
         self._conn_ids = itertools.count(1)
         self._flow_ids = itertools.count(1)
+        self._rng = random.Random(instance)  # weighted listeners: reproducible per instance
         self._temp_ids = itertools.count(1)
         self.connections: dict[int, RouterConnection] = {}
         self.neighbors: dict[str, RouterConnection] = {}  # interior: router id -> connection
@@ -315,8 +317,10 @@ class RouterCore:
         listener = self.config.tcp_listeners.get(listener_name)
         if listener is None:
             return None
-        destination = self.choose_destination(listener.address)
-        if destination is None:
+        addresses = self.config.listener_addresses.get(listener_name, ())
+        address = listener_keys.choose(listener, addresses, self.reachable, self._rng)
+        destination = self.choose_destination(address) if address is not None else None
+        if address is None or destination is None:
             return None
         flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
         if destination.kind == "local":
@@ -324,7 +328,7 @@ class RouterCore:
         else:
             flow.reply_address = self.reply_address()
             self.reply_flows[flow.reply_address] = flow
-            header = encode_stream_header(to=listener.address, reply_to=flow.reply_address)
+            header = encode_stream_header(to=address, reply_to=flow.reply_address)
             flow.outbound = self.open_stream(destination, header, flow)
             if flow.outbound is None:
                 flow.socket_failed()
@@ -643,7 +647,11 @@ class RouterCore:
 
     def _sync_uplink_links(self, uplink: RouterConnection) -> None:
         consumes = {c.address for c in self.config.tcp_connectors.values()}
-        produces = {t.address for t in self.config.tcp_listeners.values()}
+        produces = {
+            key
+            for name, listener in self.config.tcp_listeners.items()
+            for key in listener_keys.keys(listener, self.config.listener_addresses.get(name, ()))
+        }
         uplink.sync_edge_addresses(consumes, produces)
         self._dirty.add(uplink.conn_id)
 
@@ -658,7 +666,8 @@ class RouterCore:
     def _evaluate_tcp_listeners(self) -> None:
         """A tcpListener listens only while its address has a consumer somewhere."""
         for name, listener in self.config.tcp_listeners.items():
-            reachable = self.reachable(listener.address)
+            addresses = self.config.listener_addresses.get(name, ())
+            reachable = any(self.reachable(k) for k in listener_keys.keys(listener, addresses))
             if reachable and name not in self.listening_tcp:
                 self.listening_tcp.add(name)
                 tls = self._service_tls(listener.sslProfile, strict=listener.authenticatePeer)

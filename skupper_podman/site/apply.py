@@ -177,12 +177,13 @@ def _check_service_credentials(
     used: set[str | None] = set()
     for document in documents:
         resource = document.resource
-        if isinstance(resource, res.Listener | res.Connector):
+        if isinstance(resource, res.Listener | res.Connector | res.MultiKeyListener):
             service_credentials.check(resource, store, secrets, document.label)
             used.add(resource.spec.tls_credentials)
     if current is not None:
         used |= {r.spec.tls_credentials for r in current.listeners}
         used |= {r.spec.tls_credentials for r in current.connectors}
+        used |= {r.spec.tls_credentials for r in current.multi_key_listeners}
     return used
 
 
@@ -200,11 +201,14 @@ def _check_secret_alone(document: Document, secret: res.Secret) -> None:
 
 
 def _check_listeners(documents: list[Document], current: res.SiteResources | None) -> None:
-    existing = {item.name: item for item in current.listeners} if current else {}
+    existing: dict[str, res.Listener | res.MultiKeyListener] = {}
+    if current is not None:
+        existing = {item.name: item for item in current.listeners}
+        existing |= {item.name: item for item in current.multi_key_listeners}
     taken: dict[int, Document] = {}
     for document in documents:
         listener = document.resource
-        if not isinstance(listener, res.Listener):
+        if not isinstance(listener, res.Listener | res.MultiKeyListener):
             continue
         port = listener.spec.port
         if port in taken:
@@ -245,7 +249,13 @@ def apply_documents(
     elif any(d.kind == "Site" for d in documents):
         outcome.unchanged.append(key(plan.site))
     existing: dict[str, SiteResource] = {}
-    for group in (current.links, current.secrets, current.listeners, current.connectors):
+    for group in (
+        current.links,
+        current.secrets,
+        current.listeners,
+        current.connectors,
+        current.multi_key_listeners,
+    ):
         existing |= {key(r): r for r in group}
     for document in documents:
         if isinstance(
@@ -257,7 +267,7 @@ def apply_documents(
     if plan.access is not None:
         _write_access(store, plan, current.router_access, outcome)
     for document in documents:
-        if isinstance(document.resource, res.Listener | res.Connector):
+        if isinstance(document.resource, res.Listener | res.Connector | res.MultiKeyListener):
             service_credentials.ensure(store, document.resource)
     outcome.reloaded = reconfigure(store)
     grant_documents.apply(store, documents, outcome)

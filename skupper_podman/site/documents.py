@@ -26,6 +26,7 @@ APPLY_KINDS = (
     "Connector",
     "AccessGrant",
     "AccessToken",
+    "MultiKeyListener",
 )
 SECRET_API_VERSION = "v1"
 
@@ -38,6 +39,7 @@ SiteResource = (
     | res.Connector
     | res.AccessGrant
     | res.AccessToken
+    | res.MultiKeyListener
 )
 _MODELS: dict[str, type[SiteResource]] = {
     "Site": res.Site,
@@ -48,6 +50,7 @@ _MODELS: dict[str, type[SiteResource]] = {
     "Connector": res.Connector,
     "AccessGrant": res.AccessGrant,
     "AccessToken": res.AccessToken,
+    "MultiKeyListener": res.MultiKeyListener,
 }
 
 
@@ -59,6 +62,7 @@ KUBERNETES_ONLY: dict[str, tuple[str, ...]] = {
     "Listener": ("exposePodsByName", "observer"),
     "Connector": ("selector", "includeNotReadyPods", "exposePodsByName", "observer"),
     "AccessGrant": ("issuer",),
+    "MultiKeyListener": ("exposePodsByName", "observer"),
 }
 
 
@@ -197,10 +201,14 @@ def site_documents(resources: res.SiteResources) -> list[SiteResource]:
     if resources.router_access is not None:
         ordered.append(resources.router_access)
     secrets = {secret.name: secret for secret in resources.secrets}
+    emitted = set()
     for link in resources.links:
         ordered.append(link)
         if link.spec.tls_credentials in secrets:
             ordered.append(secrets[link.spec.tls_credentials])
+            emitted.add(link.spec.tls_credentials)
+    ordered += [s for s in resources.secrets if s.name not in emitted]
     ordered += resources.listeners
+    ordered += resources.multi_key_listeners
     ordered += resources.connectors
     return ordered

@@ -52,6 +52,8 @@ class SiteStatus:
     listeners: int
     connectors: int
     router: dict[str, Any] = field(default_factory=dict)
+    # "listener web: <why its last client was refused>", "connector db: <...>"
+    service_errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class SiteStatus:
             "listeners": self.listeners,
             "connectors": self.connectors,
             "router": self.router,
+            "serviceErrors": self.service_errors,
         }
 
 
@@ -256,11 +259,18 @@ def site_status(namespace: str) -> SiteStatus:
     runtime = platform_of(store).status(store.paths)
     answering, detail, router = False, runtime.detail, {}
     connections: list[dict[str, Any]] = []
+    service_errors: list[str] = []
     if runtime.state is RouterState.RUNNING:
         try:
             found = query(store, "router")
             router = found[0] if found else {}
             connections = [c for c in query(store, "connection") if c.get("role") in LINK_ROLES]
+            for entity, noun in (("tcpListener", "listener"), ("tcpConnector", "connector")):
+                service_errors += [
+                    f"{noun} {row.get('name')}: {row['connectionMsg']}"
+                    for row in query(store, entity)
+                    if row.get("connectionMsg")
+                ]
             answering = True
         except SkupperError as error:
             detail = str(error)
@@ -295,6 +305,7 @@ def site_status(namespace: str) -> SiteStatus:
         listeners=len(resources.listeners),
         connectors=len(resources.connectors),
         router=router,
+        service_errors=service_errors,
     )
 
 

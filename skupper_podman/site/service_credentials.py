@@ -21,12 +21,12 @@ from skupper_podman.site.links import RESERVED_CREDENTIALS
 from skupper_podman.site.store import SiteStore
 
 SERVICE_CA = "skupper-service-ca"
-ServiceResource = res.Listener | res.Connector
+ServiceResource = res.Listener | res.Connector | res.MultiKeyListener
 
 
 def needed_files(resource: ServiceResource) -> tuple[str, ...]:
     """What the credential must hold for this listener or connector."""
-    if isinstance(resource, res.Listener):
+    if not isinstance(resource, res.Connector):
         return (certs.CERT_FILE, certs.KEY_FILE)
     if resource.spec.presents_client_cert:
         return (certs.CERT_FILE, certs.KEY_FILE)
@@ -50,7 +50,7 @@ def check(
         present = set(secrets[name].data)
     elif store.has("Secret", name) or store.credential_folder(name).is_dir():
         present = {p.name for p in store.credential_folder(name).glob("*")}
-    elif isinstance(resource, res.Listener):
+    elif not isinstance(resource, res.Connector):
         return  # generated
     else:
         raise SkupperError(
@@ -81,7 +81,8 @@ def ensure(store: SiteStore, resource: ServiceResource) -> None:
         raise SkupperError(f"connector {resource.name}: no credential folder {name}")
     service_ca = _service_ca(store)
     hosts = server_hosts(resource.spec.host, [])
-    server = certs.issue_server_cert(service_ca, resource.spec.routing_key, hosts)
+    common_name = resource.spec.routing_key if isinstance(resource, res.Listener) else name
+    server = certs.issue_server_cert(service_ca, common_name, hosts)
     certs.write_credential(folder, server.files())
 
 

@@ -162,7 +162,12 @@ def test_a_backend_of_another_ca_is_refused_and_said_so(
     reported = status_json("connector", "status", "db", "-n", west)[0]
     assert reported["connectionsFailed"] == 1
     assert "unable to get local issuer certificate" in reported["lastError"]
-    metrics_url = status_json("site", "status", "-n", west)["metrics"]
+    site = status_json("site", "status", "-n", west)
+    assert any(
+        e.startswith("connector db: ") and "unable to get local issuer" in e
+        for e in site["serviceErrors"]
+    ), site
+    metrics_url = site["metrics"]
     with urllib.request.urlopen(metrics_url, timeout=10) as response:
         scraped = response.read().decode()
     assert 'skupper_router_tcp_connector_connections_failed_total{router="west",' in scraped
