@@ -130,7 +130,7 @@ def subject_alternative_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
 def _issue(
     ca: Credential,
     common_name: str,
-    usage: x509.ObjectIdentifier,
+    usage: x509.ObjectIdentifier | list[x509.ObjectIdentifier],
     hosts: Iterable[str],
     validity: datetime.timedelta,
     not_before: datetime.datetime | None,
@@ -146,7 +146,9 @@ def _issue(
         .not_valid_before(start)
         .not_valid_after(start + validity)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage(usage if isinstance(usage, list) else [usage]), critical=False
+        )
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
             critical=False,
@@ -179,6 +181,21 @@ def issue_client_cert(
 ) -> Credential:
     """A TLS client certificate signed by `ca` (`not_before` lets tests make expired ones)."""
     return _issue(ca, common_name, ExtendedKeyUsageOID.CLIENT_AUTH, (), validity, not_before)
+
+
+def issue_cert(
+    ca: Credential,
+    common_name: str,
+    hosts: Iterable[str],
+    *,
+    client: bool,
+    server: bool,
+    validity: datetime.timedelta = DEFAULT_VALIDITY,
+) -> Credential:
+    """A certificate for a server, a client or both (a Skupper Certificate), by `ca`."""
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
+    usages += [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+    return _issue(ca, common_name, usages, hosts, validity, None)
 
 
 def write_credential(folder: Path, files: dict[str, bytes]) -> None:

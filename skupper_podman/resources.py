@@ -347,6 +347,52 @@ class AccessToken(_Resource):
     spec: AccessTokenSpec
 
 
+class CertificateSpec(_Model):
+    ca: str = ""  # the credential that signs it: a CA of the site, or another Certificate
+    subject: str = ""
+    hosts: list[str] = Field(default_factory=list)
+    client: bool = False
+    server: bool = False
+    signing: bool = False  # a CA of its own (self-signed)
+    settings: Settings = Field(default_factory=dict)
+
+
+class Certificate(_Resource):
+    """A certificate the site issues into a credential of the same name (certs/<name>/),
+    for a listener's or connector's tlsCredentials."""
+
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["Certificate"] = "Certificate"
+    spec: CertificateSpec
+
+
+class SecuredAccessPort(_Model):
+    name: str
+    port: Port
+    target_port: Port | None = None
+    protocol: str = "TCP"
+
+
+class SecuredAccessSpec(_Model):
+    certificate: ResourceName | None = None  # default: the SecuredAccess's name
+    issuer: str = ""  # default: the site CA
+    ports: list[SecuredAccessPort] = Field(default_factory=list)
+    settings: Settings = Field(default_factory=dict)
+
+
+class SecuredAccess(_Resource):
+    """Skupper's TLS access to pods; off Kubernetes its effect is its server certificate
+    (``certificate``, by ``issuer``) for this host's names."""
+
+    api_version: Literal["skupper.io/v2alpha1"] = "skupper.io/v2alpha1"
+    kind: Literal["SecuredAccess"] = "SecuredAccess"
+    spec: SecuredAccessSpec = Field(default_factory=SecuredAccessSpec)
+
+    @property
+    def certificate_name(self) -> str:
+        return self.spec.certificate or self.name
+
+
 Resource: TypeAlias = (
     Site
     | Link
@@ -357,6 +403,8 @@ Resource: TypeAlias = (
     | AccessGrant
     | AccessToken
     | MultiKeyListener
+    | Certificate
+    | SecuredAccess
 )
 _RESOURCE_ADAPTER: TypeAdapter[Resource] = TypeAdapter(
     Annotated[Resource, Field(discriminator="kind")]
@@ -371,6 +419,8 @@ KINDS = (
     "AccessGrant",
     "AccessToken",
     "MultiKeyListener",
+    "Certificate",
+    "SecuredAccess",
 )
 
 
@@ -458,6 +508,8 @@ class SiteResources:
     connectors: tuple[Connector, ...] = ()
     secrets: tuple[Secret, ...] = ()
     multi_key_listeners: tuple[MultiKeyListener, ...] = ()
+    certificates: tuple[Certificate, ...] = ()
+    secured_accesses: tuple[SecuredAccess, ...] = ()
 
     @classmethod
     def from_resources(cls, resources: Iterable[Resource], where: str) -> SiteResources:
@@ -474,10 +526,23 @@ class SiteResources:
             connectors=_sorted(r for r in items if isinstance(r, Connector)),
             secrets=_sorted(r for r in items if isinstance(r, Secret)),
             multi_key_listeners=_sorted(r for r in items if isinstance(r, MultiKeyListener)),
+            certificates=_sorted(r for r in items if isinstance(r, Certificate)),
+            secured_accesses=_sorted(r for r in items if isinstance(r, SecuredAccess)),
         )
 
 
-_R = TypeVar("_R", Site, Link, Listener, Connector, RouterAccess, Secret, MultiKeyListener)
+_R = TypeVar(
+    "_R",
+    Site,
+    Link,
+    Listener,
+    Connector,
+    RouterAccess,
+    Secret,
+    MultiKeyListener,
+    Certificate,
+    SecuredAccess,
+)
 
 
 def _sorted(items: Iterable[_R]) -> tuple[_R, ...]:

@@ -18,15 +18,25 @@ __all__ = ["quadlet", "systemd_analyze"]  # fixtures of tests/system and tests/e
 
 
 @pytest.fixture(autouse=True)
-def skupper_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def skupper_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Path]:
+    """Sites made by the test are deleted after it; if it failed, their router logs are
+    printed first (a fault is found from them, never retried away)."""
     folder = tmp_path / "skupper-home"
     monkeypatch.setenv("SKUPPER_PODMAN_HOME", str(folder))
     monkeypatch.delenv("SKUPPER_PODMAN_DEBUG", raising=False)
     yield folder
     namespaces = home() / "namespaces"
-    if namespaces.is_dir():
-        for namespace in sorted(namespaces.iterdir()):
-            delete_site(namespace.name)
+    if not namespaces.is_dir():
+        return
+    report = getattr(request.node, "rep_call", None)
+    for namespace in sorted(namespaces.iterdir()):
+        log = namespace / "runtime" / "router.log"
+        if report is not None and report.failed and log.is_file():
+            print(f"--- router log of site {namespace.name} ---")
+            print(log.read_text(errors="replace")[-6000:])
+        delete_site(namespace.name)
 
 
 @pytest.fixture

@@ -17,7 +17,13 @@ from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import namespace_paths
 from skupper_podman.routerconfig import link_role
-from skupper_podman.site import grant_documents, ports, router_access, service_credentials
+from skupper_podman.site import (
+    certificate_documents,
+    grant_documents,
+    ports,
+    router_access,
+    service_credentials,
+)
 from skupper_podman.site.documents import Document, SiteResource
 from skupper_podman.site.lifecycle import init_site
 from skupper_podman.site.links import RESERVED_CREDENTIALS, check_secret
@@ -79,6 +85,7 @@ def _plan(namespace: str, documents: list[Document]) -> _Plan:
         )
     _check_links(documents, store, current, final_site)
     grant_documents.check(documents, final_site)
+    certificate_documents.check(documents, store)
     _check_listeners(documents, current)
     return _Plan(store, current, final_site, access, documents)
 
@@ -173,12 +180,15 @@ def _check_service_credentials(
     documents: list[Document], store: SiteStore, current: res.SiteResources | None
 ) -> set[str | None]:
     """Check each listener's and connector's tlsCredentials; the names they use."""
-    secrets = {d.resource.name: d.resource for d in documents if isinstance(d.resource, res.Secret)}
+    provided = certificate_documents.provided(documents)
+    for document in documents:
+        if isinstance(document.resource, res.Secret):
+            provided[document.resource.name] = set(document.resource.data)
     used: set[str | None] = set()
     for document in documents:
         resource = document.resource
         if isinstance(resource, res.Listener | res.Connector | res.MultiKeyListener):
-            service_credentials.check(resource, store, secrets, document.label)
+            service_credentials.check(resource, store, provided, document.label)
             used.add(resource.spec.tls_credentials)
     if current is not None:
         used |= {r.spec.tls_credentials for r in current.listeners}
@@ -259,11 +269,18 @@ def apply_documents(
         existing |= {key(r): r for r in group}
     for document in documents:
         if isinstance(
-            document.resource, res.Site | res.RouterAccess | res.AccessGrant | res.AccessToken
+            document.resource,
+            res.Site
+            | res.RouterAccess
+            | res.AccessGrant
+            | res.AccessToken
+            | res.Certificate
+            | res.SecuredAccess,
         ):
             continue
         _write_one(store, document.resource, existing.get(key(document.resource)), outcome)
     # after the Secrets they may use (a RouterAccess's folder is not its Secret's alone)
+    certificate_documents.write(store, documents, outcome)
     if plan.access is not None:
         _write_access(store, plan, current.router_access, outcome)
     for document in documents:

@@ -27,6 +27,8 @@ APPLY_KINDS = (
     "AccessGrant",
     "AccessToken",
     "MultiKeyListener",
+    "Certificate",
+    "SecuredAccess",
 )
 SECRET_API_VERSION = "v1"
 
@@ -40,6 +42,8 @@ SiteResource = (
     | res.AccessGrant
     | res.AccessToken
     | res.MultiKeyListener
+    | res.Certificate
+    | res.SecuredAccess
 )
 _MODELS: dict[str, type[SiteResource]] = {
     "Site": res.Site,
@@ -51,6 +55,8 @@ _MODELS: dict[str, type[SiteResource]] = {
     "AccessGrant": res.AccessGrant,
     "AccessToken": res.AccessToken,
     "MultiKeyListener": res.MultiKeyListener,
+    "Certificate": res.Certificate,
+    "SecuredAccess": res.SecuredAccess,
 }
 
 
@@ -63,6 +69,7 @@ KUBERNETES_ONLY: dict[str, tuple[str, ...]] = {
     "Connector": ("selector", "includeNotReadyPods", "exposePodsByName", "observer"),
     "AccessGrant": ("issuer",),
     "MultiKeyListener": ("exposePodsByName", "observer"),
+    "SecuredAccess": ("selector", "accessType", "ports"),
 }
 
 
@@ -208,6 +215,9 @@ def site_documents(resources: res.SiteResources) -> list[SiteResource]:
             ordered.append(secrets[link.spec.tls_credentials])
             emitted.add(link.spec.tls_credentials)
     ordered += [s for s in resources.secrets if s.name not in emitted]
+    signing_first = sorted(resources.certificates, key=lambda c: not c.spec.signing)
+    ordered += signing_first
+    ordered += resources.secured_accesses
     ordered += resources.listeners
     ordered += resources.multi_key_listeners
     ordered += resources.connectors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import namespace_paths
 from skupper_podman.site import tokens
@@ -73,8 +74,11 @@ def delete_documents(
             credential = links[document.name].spec.tls_credentials
             store.remove("Secret", credential)
             shutil.rmtree(store.credential_folder(credential), ignore_errors=True)
-        if document.kind == "Secret":
+        if document.kind in ("Secret", "Certificate"):
             shutil.rmtree(store.credential_folder(document.name), ignore_errors=True)
+        if isinstance(document.resource, res.SecuredAccess):
+            folder = store.credential_folder(document.resource.certificate_name)
+            shutil.rmtree(folder, ignore_errors=True)
     if outcome.deleted:
         outcome.reloaded = reconfigure(store)
     return outcome

@@ -36,18 +36,18 @@ def needed_files(resource: ServiceResource) -> tuple[str, ...]:
 def check(
     resource: ServiceResource,
     store: SiteStore,
-    secrets: dict[str, res.Secret],
+    provided: dict[str, set[str]],
     where: str,
 ) -> None:
-    """Raise unless ``resource``'s credential can be found or made: ``secrets`` are the
-    Secrets about to be applied (by name)."""
+    """Raise unless ``resource``'s credential can be found or made: ``provided`` are the
+    credentials about to be applied (Secrets, Certificates) and the files each holds."""
     name = resource.spec.tls_credentials
     if name is None:
         return
     if name in RESERVED_CREDENTIALS or name == SERVICE_CA:
         raise SkupperError(f"{where}: spec.tlsCredentials: {name} is reserved for the site")
-    if name in secrets:
-        present = set(secrets[name].data)
+    if name in provided:
+        present = provided[name]
     elif store.has("Secret", name) or store.credential_folder(name).is_dir():
         present = {p.name for p in store.credential_folder(name).glob("*")}
     elif not isinstance(resource, res.Connector):
@@ -79,10 +79,10 @@ def ensure(store: SiteStore, resource: ServiceResource) -> None:
         return
     if isinstance(resource, res.Connector):
         raise SkupperError(f"connector {resource.name}: no credential folder {name}")
-    service_ca = _service_ca(store)
+    signer = service_ca(store)
     hosts = server_hosts(resource.spec.host, [])
     common_name = resource.spec.routing_key if isinstance(resource, res.Listener) else name
-    server = certs.issue_server_cert(service_ca, common_name, hosts)
+    server = certs.issue_server_cert(signer, common_name, hosts)
     certs.write_credential(folder, server.files())
 
 
@@ -92,7 +92,7 @@ def write_secret(store: SiteStore, secret: res.Secret) -> None:
     certs.write_credential(store.credential_folder(secret.name), files)
 
 
-def _service_ca(store: SiteStore) -> certs.Credential:
+def service_ca(store: SiteStore) -> certs.Credential:
     folder = store.credential_folder(SERVICE_CA)
     if folder.is_dir():
         return certs.read_credential(folder)

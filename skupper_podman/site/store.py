@@ -69,6 +69,11 @@ class SiteStore:
             items += res.load_yaml(path.read_text(), str(path))
         return res.SiteResources.from_resources(items, f"namespace {self.namespace}")
 
+    def read(self, kind: str, name: str) -> res.Resource | None:
+        """The stored resource of that kind and name, if there is one."""
+        path = self.paths.resource_file(kind, name)
+        return res.load_yaml(path.read_text(), str(path))[0] if path.is_file() else None
+
     def has(self, kind: str, name: str) -> bool:
         return self.paths.resource_file(kind, name).exists()
 
