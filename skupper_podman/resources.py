@@ -376,7 +376,10 @@ class SecuredAccessPort(_Model):
 class SecuredAccessSpec(_Model):
     certificate: ResourceName | None = None  # default: the SecuredAccess's name
     issuer: str = ""  # default: the site CA
+    # Kubernetes only (which pods, which service ports, how exposed): kept, not used
     ports: list[SecuredAccessPort] = Field(default_factory=list)
+    selector: dict[str, str] = Field(default_factory=dict)
+    access_type: str | None = None
     settings: Settings = Field(default_factory=dict)
 
 

@@ -69,8 +69,9 @@ KUBERNETES_ONLY: dict[str, tuple[str, ...]] = {
     "Connector": ("selector", "includeNotReadyPods", "exposePodsByName", "observer"),
     "AccessGrant": ("issuer",),
     "MultiKeyListener": ("exposePodsByName", "observer"),
-    "SecuredAccess": ("selector", "accessType", "ports"),
 }
+# Kept as written (Skupper requires them) but without effect off Kubernetes: a warning.
+NOT_USED_HERE: dict[str, tuple[str, ...]] = {"SecuredAccess": ("selector", "ports", "accessType")}
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,9 @@ def _drop_kubernetes_only(item: Any, where: str) -> list[str]:
         if field in spec:
             del spec[field]
             warnings.append(f"{where} ({kind}): spec.{field}: Kubernetes only, ignored")
+    for field in NOT_USED_HERE.get(str(kind), ()):
+        if field in spec:
+            warnings.append(f"{where} ({kind}): spec.{field}: Kubernetes only, kept but unused")
     return warnings
 
 

@@ -80,7 +80,7 @@ def test_certificates_issued_and_served(
     applied = ok("apply", "-f", str(path), "-n", "west")
     assert "Certificate team-ca created" in applied.stdout
     assert "SecuredAccess console created" in applied.stdout
-    assert "spec.selector: Kubernetes only, ignored" in applied.stderr
+    assert "spec.selector: Kubernetes only, kept but unused" in applied.stderr
     folder = namespace_folder(skupper_home, "west") / "certs"
     assert _subject(folder / "web-cert" / certs.CA_FILE) == "CN=Team CA"
     assert _subject(folder / "console" / certs.CA_FILE) == "CN=west site CA"
