@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from skupper_podman import yaml_input
 from skupper_podman.errors import SkupperError
 
 API_VERSION = "skupper.io/v2alpha1"
@@ -458,11 +459,7 @@ def parse_resource(document: Any, where: str) -> Resource:
 
 def load_yaml(text: str, source: str) -> list[Resource]:
     """Every resource in a multi-document YAML text; empty documents are skipped."""
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as error:
-        detail = str(error).replace("\n", " ")
-        raise SkupperError(f"{source}: not valid YAML: {detail}") from None
+    documents = [d for d, _node in yaml_input.load_documents(text, source) if d is not None]
     if not documents:
         raise SkupperError(f"{source}: no resources in the file")
     return [

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from skupper_podman import yaml_input
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
-from skupper_podman.errors import SkupperError
 from skupper_podman.site.apply import apply_documents
 from skupper_podman.site.documents import Document, parse_documents
 from skupper_podman.site.outcome import Outcome
@@ -23,13 +21,7 @@ File = Annotated[
 
 def read_documents(file: str) -> list[Document]:
     """The documents of FILE, or of stdin for '-'."""
-    if file == "-":
-        return parse_documents(sys.stdin.read(), "stdin")
-    try:
-        text = Path(file).read_text()
-    except OSError as error:
-        raise SkupperError(f"cannot read {file}: {error.strerror}") from None
-    return parse_documents(text, file)
+    return parse_documents(yaml_input.read_text(file), "stdin" if file == "-" else file)
 
 
 def apply(

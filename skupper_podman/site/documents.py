@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from skupper_podman import resources as res
+from skupper_podman import yaml_input
 from skupper_podman.errors import SkupperError
 
 # The kinds a site is made of, and the grants and tokens that link sites.
@@ -98,15 +99,9 @@ class Document:
 
 def parse_documents(text: str, source: str) -> list[Document]:
     """Every resource of `text`; one SkupperError listing every bad document."""
-    try:
-        raw = list(yaml.safe_load_all(text))
-        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError as error:
-        detail = " ".join(str(error).split())
-        raise SkupperError(f"{source}: not valid YAML: {detail}") from None
     documents: list[Document] = []
     problems: list[str] = []
-    for index, (item, node) in enumerate(zip(raw, nodes, strict=True), start=1):
+    for index, (item, node) in enumerate(yaml_input.load_documents(text, source), start=1):
         if item is None:
             continue
         where = f"{source}: document {index}"

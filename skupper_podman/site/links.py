@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography import x509
 
-from skupper_podman import certs
+from skupper_podman import certs, yaml_input
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.routerconfig import link_role
@@ -116,10 +116,7 @@ def generate_link(
 
 
 def _read_link_file(path: Path) -> tuple[res.Link, res.Secret]:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise SkupperError(f"cannot read link file {path}: {error.strerror}") from None
+    text = yaml_input.read_text(path)
     return link_and_secret(res.load_yaml(text, str(path)), str(path))
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from cryptography import x509
 
-from skupper_podman import certs
+from skupper_podman import certs, yaml_input
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.platforms import RouterState
@@ -247,11 +247,7 @@ def list_grants(namespace: str, *, now: datetime.datetime | None = None) -> list
 
 
 def _read_token(path: Path) -> res.AccessToken:
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise SkupperError(f"cannot read token file {path}: {error.strerror}") from None
-    items = res.load_yaml(text, str(path))
+    items = res.load_yaml(yaml_input.read_text(path), str(path))
     if len(items) != 1 or not isinstance(items[0], res.AccessToken):
         raise SkupperError(f"{path}: a token file holds exactly one AccessToken")
     return items[0]
