@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,9 @@ from .grant_records import GrantRefused, SigningCa, redeem
 
 MAX_HEAD_BYTES = 8192
 MAX_BODY_BYTES = 4096
-REQUEST_TIMEOUT_SECONDS = 10.0
+REQUEST_TIMEOUT_SECONDS = 10.0  # for the TLS handshake, then for the request
+MAX_CONNECTIONS = 64  # at once; more are closed at once (a flood costs little memory)
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,9}")
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -76,12 +79,26 @@ async def start_grant_server(
 ) -> asyncio.AbstractServer:
     """Listen on settings.host:settings.port (all interfaces if host is empty)."""
     context = server_context(profile)
+    in_flight = 0
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await _serve_one(reader, writer, settings, log)
+        nonlocal in_flight
+        if in_flight >= MAX_CONNECTIONS:
+            writer.transport.abort()
+            return
+        in_flight += 1
+        try:
+            await _serve_one(reader, writer, settings, log)
+        finally:
+            in_flight -= 1
 
     server = await asyncio.start_server(
-        handle, settings.host or None, settings.port, ssl=context, limit=MAX_HEAD_BYTES
+        handle,
+        settings.host or None,
+        settings.port,
+        ssl=context,
+        limit=MAX_HEAD_BYTES,
+        ssl_handshake_timeout=REQUEST_TIMEOUT_SECONDS,
     )
     log.info("grant server listening on %s:%s", settings.host or "*", settings.port)
     return server
@@ -107,6 +124,9 @@ async def _serve_one(
         await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT_SECONDS)
     except (OSError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError) as error:
         log.debug("grant server: connection from %s ended: %s", peer[0], error)
+    except Exception as error:
+        log.warning("grant server: a request from %s failed: %r", peer[0], error)
+        writer.transport.abort()
     finally:
         writer.close()  # the answer carries its length: no need to wait for the TLS close
 
@@ -127,8 +147,8 @@ async def _read_request(reader: asyncio.StreamReader) -> Request:
             headers[key.strip().lower()] = value.strip()
     body = b""
     if parts[0] == "POST":
-        if "content-length" not in headers or not headers["content-length"].isdigit():
-            raise GrantRefused(411, "a Content-Length is required")
+        if not _CONTENT_LENGTH.fullmatch(headers.get("content-length", "")):
+            raise GrantRefused(411, "a Content-Length (decimal digits) is required")
         length = int(headers["content-length"])
         if length > MAX_BODY_BYTES:
             raise GrantRefused(413, "request body too large")
