@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
@@ -36,18 +37,30 @@ API_VERSION = "skupper.io/v2alpha1"
 TLS_SECRET_TYPE = "kubernetes.io/tls"
 TLS_SECRET_KEYS = ("ca.crt", "tls.crt", "tls.key")
 
-_DNS_1123_MAX = 253
+_NAME_MAX = 200
 
 
 def _check_dns_1123(name: str) -> str:
-    """A Kubernetes object name: lower-case DNS-1123 subdomain."""
+    """A Kubernetes object name: lower-case DNS-1123 subdomain (here at most 200
+    characters: it becomes a file name with its kind in front)."""
     labels = name.split(".")
-    if not name or len(name) > _DNS_1123_MAX or not all(_is_dns_label(x) for x in labels):
+    if len(name) > _NAME_MAX:
+        raise ValueError(f"must be at most {_NAME_MAX} characters")
+    if not name or not all(_is_dns_label(x) for x in labels):
         raise ValueError(
             "must be lower-case letters, digits, '-' or '.', starting and ending with a "
             "letter or digit"
         )
     return name
+
+
+def is_resource_name(name: str) -> bool:
+    """Whether ``name`` can name a resource (and so a file of the site)."""
+    try:
+        _check_dns_1123(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_dns_label(label: str) -> bool:
@@ -66,7 +79,8 @@ ResourceName = Annotated[str, AfterValidator(_check_dns_1123)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 RoutingKey = Annotated[str, AfterValidator(_check_not_blank)]
 Host = Annotated[str, AfterValidator(_check_not_blank)]
-Cost = Annotated[int, Field(ge=1)]
+MAX_COST = 2**31 - 1  # skupper-router's cost is a signed 32-bit number
+Cost = Annotated[int, Field(ge=1, le=MAX_COST)]
 Settings = dict[str, str]
 # Skupper writes endpoint ports as strings ("55671"); accept both, write strings.
 EndpointPort = Annotated[
@@ -332,8 +346,24 @@ class AccessGrant(_Resource):
     spec: AccessGrantSpec = Field(default_factory=AccessGrantSpec)
 
 
+def _check_grant_url(url: str) -> str:
+    """https://HOST:PORT/PATH with a host name of at most 253 characters and a valid port."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise ValueError(f"is not a valid URL: {error}") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError("must be https://HOST:PORT/...")
+    if len(parts.hostname) > 253:
+        raise ValueError("has a host name longer than 253 characters")
+    if port is None or not 1 <= port <= 65535:
+        raise ValueError("needs a port from 1 to 65535")
+    return url
+
+
 class AccessTokenSpec(_Model):
-    url: Annotated[str, AfterValidator(_check_not_blank)]
+    url: Annotated[str, AfterValidator(_check_not_blank), AfterValidator(_check_grant_url)]
     code: Annotated[str, AfterValidator(_check_not_blank)]
     ca: Annotated[str, Field(min_length=1)]  # PEM
     link_cost: Cost | None = None

@@ -33,8 +33,9 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def read_text(path: Path | str) -> str:
-    """A file's text (``-``: stdin), refused past MAX_BYTES without reading it all."""
+def read_text(path: Path | str, what: str = "") -> str:
+    """A file's text (``-``: stdin), refused past MAX_BYTES without reading it all;
+    ``what`` names the file in errors ("link file")."""
     try:
         if str(path) == "-":
             data = sys.stdin.buffer.read(MAX_BYTES + 1)
@@ -42,7 +43,8 @@ def read_text(path: Path | str) -> str:
             with open(path, "rb") as stream:
                 data = stream.read(MAX_BYTES + 1)
     except OSError as error:
-        raise SkupperError(f"cannot read {path}: {error.strerror or error}") from None
+        name = f"{what} {path}" if what else str(path)
+        raise SkupperError(f"cannot read {name}: {error.strerror or error}") from None
     if len(data) > MAX_BYTES:
         raise SkupperError(f"{path}: larger than {MAX_BYTES // 1024} KiB: not a Skupper YAML file")
     try:

@@ -40,6 +40,20 @@ class ErrorReportingGroup(TyperGroup):
             else:
                 output.error(str(error))
             raise typer.Exit(1) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            output.error("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as error:  # what escaped every check: one line, never a traceback
+            if debugging():
+                raise
+            detail = " ".join(str(error).split())[:200]
+            output.error(
+                f"internal error: {type(error).__name__}: {detail} (run again with "
+                "SKUPPER_PODMAN_DEBUG=1 for the traceback, and please report it)"
+            )
+            raise typer.Exit(1) from None
 
 
 def _usage_line(error: typer.TyperException) -> str:

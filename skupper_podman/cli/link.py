@@ -10,10 +10,13 @@ import typer
 from skupper_podman import site as core
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
+from skupper_podman.resources import MAX_COST
 
 app = typer.Typer(help="Link sites together.", no_args_is_help=True)
 
-Cost = Annotated[int | None, typer.Option("--cost", min=1, help="Link cost (default 1).")]
+Cost = Annotated[
+    int | None, typer.Option("--cost", min=1, max=MAX_COST, help="Link cost (default 1).")
+]
 LinkName = Annotated[str | None, typer.Option("--name", help="Link name.")]
 
 

@@ -24,7 +24,9 @@ def issue(
     expiry: Annotated[
         str, typer.Option("--expiry", help="How long the token can be redeemed: 30s, 15m, 2h.")
     ] = "15m",
-    uses: Annotated[int, typer.Option("--uses", min=1, help="How many sites may redeem it.")] = 1,
+    uses: Annotated[
+        int, typer.Option("--uses", min=1, max=1_000_000, help="How many sites may redeem it.")
+    ] = 1,
     cost: Cost = None,
     host: Annotated[str | None, typer.Option("--host", help="Host other sites dial.")] = None,
     namespace: Namespace = DEFAULT_NAMESPACE,

@@ -116,7 +116,7 @@ def generate_link(
 
 
 def _read_link_file(path: Path) -> tuple[res.Link, res.Secret]:
-    text = yaml_input.read_text(path)
+    text = yaml_input.read_text(path, "link file")
     return link_and_secret(res.load_yaml(text, str(path)), str(path))
 
 

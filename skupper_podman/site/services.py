@@ -137,11 +137,17 @@ def create_listener(
 
 def _credential_folder(value: str | None) -> Path | None:
     """``--tls-credentials``: a folder of PEM files to import, or None for a name."""
-    if value is None or not ("/" in value or Path(value).is_dir()):
+    if value is None:
         return None
     path = Path(value)
-    if not path.is_dir():
-        raise SkupperError(f"--tls-credentials {value}: no such folder")
+    try:
+        is_folder = path.is_dir()
+    except OSError:  # a name too long to be a path: a credential name (checked later)
+        return None
+    if "/" not in value and not is_folder:
+        return None
+    if not is_folder:
+        raise SkupperError(f"--tls-credentials {value[:100]}: no such folder")
     return path
 
 

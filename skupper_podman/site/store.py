@@ -71,11 +71,14 @@ class SiteStore:
 
     def read(self, kind: str, name: str) -> res.Resource | None:
         """The stored resource of that kind and name, if there is one."""
+        if not res.is_resource_name(name):
+            return None
         path = self.paths.resource_file(kind, name)
         return res.load_yaml(path.read_text(), str(path))[0] if path.is_file() else None
 
     def has(self, kind: str, name: str) -> bool:
-        return self.paths.resource_file(kind, name).exists()
+        """Whether the site has it (a name no resource can have: no)."""
+        return res.is_resource_name(name) and self.paths.resource_file(kind, name).exists()
 
     def write(self, resource: res.Resource) -> None:
         # Secrets hold private keys, grants their codes: readable by the owner only.
@@ -84,7 +87,8 @@ class SiteStore:
         write_atomically(path, res.dump_yaml([resource]), mode)
 
     def remove(self, kind: str, name: str) -> None:
-        self.paths.resource_file(kind, name).unlink(missing_ok=True)
+        if res.is_resource_name(name):
+            self.paths.resource_file(kind, name).unlink(missing_ok=True)
 
     def facts(self) -> RuntimeFacts:
         try:

@@ -66,14 +66,22 @@ def choose_grant_port(bind_host: str | None, requested: int | None, taken: set[i
     return requested
 
 
+MAX_EXPIRY_SECONDS = 365 * 86400
+MAX_USES = 1_000_000
+
+
 def parse_duration(text: str) -> datetime.timedelta:
     """'90s', '15m', '1h30m', '2d' -> a timedelta (at least one second)."""
     cleaned = text.strip().lower()
     if not cleaned or _DURATION.sub("", cleaned):
         raise SkupperError(f"invalid expiry {text!r}: use a duration like 30s, 15m, 1h30m or 2d")
+    if len(cleaned) > 32:
+        raise SkupperError(f"invalid expiry {text[:40]!r}: use a duration like 15m or 2d")
     seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION.findall(cleaned))
     if seconds < 1:
         raise SkupperError(f"invalid expiry {text!r}: it must be at least 1s")
+    if seconds > MAX_EXPIRY_SECONDS:
+        raise SkupperError(f"invalid expiry {text!r}: at most {MAX_EXPIRY_SECONDS // 86400}d")
     return datetime.timedelta(seconds=seconds)
 
 
@@ -117,8 +125,12 @@ def issue_token(
             "--link-access or before tokens existed; re-create it to issue tokens"
         )
     window = parse_duration(expiry)
-    if uses < 1:
-        raise SkupperError(f"invalid --uses {uses}: a token must allow at least 1 redemption")
+    if not 1 <= uses <= MAX_USES:
+        raise SkupperError(f"invalid --uses {uses}: from 1 to {MAX_USES} redemptions")
+    if not 1 <= cost <= res.MAX_COST:
+        raise SkupperError(f"invalid --cost {cost}: from 1 to {res.MAX_COST}")
+    if host is not None and not host.strip():
+        raise SkupperError("invalid --host '': give the host name other sites dial")
     target = dial_host(store, access, host)
     uid = str(uuid.uuid4())
     grant_name = name or f"{store.load().site.name}-{uid[:8]}"
@@ -247,7 +259,7 @@ def list_grants(namespace: str, *, now: datetime.datetime | None = None) -> list
 
 
 def _read_token(path: Path) -> res.AccessToken:
-    items = res.load_yaml(yaml_input.read_text(path), str(path))
+    items = res.load_yaml(yaml_input.read_text(path, "token file"), str(path))
     if len(items) != 1 or not isinstance(items[0], res.AccessToken):
         raise SkupperError(f"{path}: a token file holds exactly one AccessToken")
     return items[0]
