@@ -29,6 +29,7 @@ import skupper_podman
 from skupper_podman import image
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
+from skupper_podman.files import write_atomically
 from skupper_podman.paths import validate_namespace
 from skupper_podman.site.documents import SiteResource
 
@@ -119,13 +120,12 @@ def generate_bundle(
             all_wheels = False  # offline: install.sh asks the index for them
         payload = _tarball(name, namespace, documents, wheels)
     output.mkdir(parents=True, exist_ok=True)
+    # It carries the site's secrets: created owner-only, never readable by others at all.
     if kind is BundleType.TARBALL:
         path = output / f"{name}.tar.gz"
-        path.write_bytes(payload)
-        path.chmod(0o600)
+        write_atomically(path, payload, 0o600)
     else:
         path = output / f"{name}.sh"
         header = _SELF_EXTRACTOR.replace("@name@", name).replace("@marker@", PAYLOAD_MARKER)
-        path.write_bytes(header.encode() + payload)
-        path.chmod(0o700)
+        write_atomically(path, header.encode() + payload, 0o700)
     return Bundle(path, all_wheels, len(documents))

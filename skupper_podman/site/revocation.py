@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from cryptography import x509
 
 from skupper_podman.errors import SkupperError
+from skupper_podman.files import write_atomically
 from skupper_podman.router.grant_records import (
     GrantFileError,
     IssuedIdentity,
@@ -25,7 +26,7 @@ from skupper_podman.router.grant_records import (
     write_json_atomically,
 )
 from skupper_podman.site.runtime import reconfigure
-from skupper_podman.site.store import SiteStore, open_site, write_atomically
+from skupper_podman.site.store import SiteStore, open_site
 
 
 def record_generated(store: SiteStore, link_name: str, cert: x509.Certificate) -> None:

@@ -12,8 +12,9 @@ from typing import Any
 
 from skupper_podman import certs, management, routerconfig
 from skupper_podman.errors import SkupperError
+from skupper_podman.files import write_atomically
 from skupper_podman.platforms import Exposure, HostPort, Platform, RouterState, select_platform
-from skupper_podman.site.store import RuntimeFacts, SiteStore, write_atomically
+from skupper_podman.site.store import RuntimeFacts, SiteStore
 
 ROUTER_START_TIMEOUT_SECONDS = 20.0
 _POLL_SECONDS = 0.2

@@ -5,13 +5,12 @@ file when it reloads."""
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
+from skupper_podman.files import write_atomically
 from skupper_podman.paths import NamespacePaths, home, namespace_paths
 
 
@@ -34,20 +33,6 @@ class RuntimeFacts:
         if self.metrics_port is not None:
             data["metricsPort"] = self.metrics_port
         return json.dumps(data)
-
-
-def write_atomically(path: Path, content: str | bytes, mode: int = 0o644) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = content.encode() if isinstance(content, str) else content
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 class SiteStore:
@@ -84,7 +69,8 @@ class SiteStore:
         # Secrets hold private keys, grants their codes: readable by the owner only.
         mode = 0o600 if isinstance(resource, res.Secret | res.AccessGrant) else 0o644
         path = self.paths.resource_file(resource.kind, resource.name)
-        write_atomically(path, res.dump_yaml([resource]), mode)
+        # resources/ holds Secrets and grants: the owner's only
+        write_atomically(path, res.dump_yaml([resource]), mode, folder_mode=0o700)
 
     def remove(self, kind: str, name: str) -> None:
         if res.is_resource_name(name):
