@@ -12,6 +12,7 @@ import pytest
 
 from skupper_podman.paths import home
 from skupper_podman.site import delete_site
+from tests.routernet import RouterNet
 from tests.unit_tools import quadlet, systemd_analyze
 
 __all__ = ["quadlet", "systemd_analyze"]  # fixtures of tests/system and tests/engines
@@ -37,6 +38,18 @@ def skupper_home(
             print(f"--- router log of site {namespace.name} ---")
             print(log.read_text(errors="replace")[-6000:])
         delete_site(namespace.name)
+
+
+@pytest.fixture
+def net(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RouterNet]:
+    """A network of router processes (``tests/routernet.py``), stopped at the end with
+    their logs printed if the test failed."""
+    network = RouterNet(tmp_path)
+    yield network
+    network.stop()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        print(network.logs())
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
 
-from proton import Condition, Link
+from proton import Condition, Connection, Link
 
 from . import VERSION, amqp_events, control, listener_keys
 from . import commands as cmd
@@ -440,7 +440,11 @@ class RouterCore:
         amqp_events.process(self, conn, now)
         if conn.held_streams:
             self._release_held(conn, now)
-        if not conn.tick_at:
+        # Once the peer's Open (its idle timeout) is in, proton's next deadline is when to
+        # send a heartbeat, usually sooner than the one it gave before: tick again then.
+        peer_open = bool(conn.engine.connection.state & Connection.REMOTE_ACTIVE)
+        if not conn.tick_at or (peer_open and not conn.ticked_open):
+            conn.ticked_open = peer_open
             conn.tick_at = conn.engine.tick(now) or 0.0
         self._dirty.add(conn.conn_id)
 
