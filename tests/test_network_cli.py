@@ -52,7 +52,7 @@ def test_edge_sites_reach_each_other_and_network_status_shows_all(tmp_path: Path
         ]
         edge_status = status_json("site", "status", "-n", "e1")
         assert edge_status["links"] == [
-            {"name": "link-hub", "up": True, "remoteSite": "hub", "cost": 1}
+            {"name": "link-hub", "up": True, "error": "", "remoteSite": "hub", "cost": 1}
         ]
         assert status_json("site", "status", "-n", "hub")["linkedSites"] == ["e1", "e2"]
         assert "link-hub up to hub (cost 1)" in ok("site", "status", "-n", "e1").stdout

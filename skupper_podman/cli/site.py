@@ -105,6 +105,7 @@ def _summary(found: core.SiteStatus) -> dict[str, Any]:
             f"{link['name']} {'up' if link['up'] else 'DOWN'}"
             + (f" to {link['remoteSite']}" if link["remoteSite"] else "")
             + f" (cost {link['cost']})"
+            + (f": {link['error']}" if link.get("error") else "")
             for link in found.links
         )
         or "none"

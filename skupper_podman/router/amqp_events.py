@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 def process(core: RouterCore, conn: RouterConnection, now: float) -> None:
     for event in conn.engine.events(_WANTED):
+        if conn.refused:
+            continue  # what a refused peer attached or sent is not acted on
         _HANDLERS[event.type](core, conn, event, now)
 
 
@@ -58,6 +60,11 @@ def _on_remote_open(core: RouterCore, conn: RouterConnection, event: Event, now:
     if not conn.dialled and conn.engine.peer_fingerprint in core.config.revoked:
         core.refuse_connection(conn, "amqp:unauthorized-access", "certificate revoked")
         return
+    if not conn.dialled and conn.origin.role in ("inter-router", "edge"):
+        clash = core.router_id_clash(conn)
+        if clash:
+            core.refuse_connection(conn, "amqp:not-allowed", clash)
+            return
     properties = connection.remote_properties or {}
     conn.peer_cost = int(properties.get("qd.inter-router-cost", 1) or 1)
     if not conn.dialled:

@@ -68,6 +68,7 @@ class RouterConnection:
     transmit_pending: bool = False
     received_any: bool = False
     tick_at: float = 0.0
+    refused: bool = False  # closed with an error: nothing more it sends is acted on
     ticked_open: bool = False  # proton ticked since the peer's Open (its idle timeout)
     created_at: float = 0.0
     last_delivery_at: float | None = None

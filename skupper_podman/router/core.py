@@ -283,8 +283,27 @@ class RouterCore:
         self.connection_down(conn, earlier or error, now)
         self._after(now)
 
+    def router_id_clash(self, conn: RouterConnection) -> str:
+        """Why a router linking here cannot be told apart from one already known (two
+        sites with one name), or "" when it can. A restarted router keeps its link
+        credential and takes its old connection's place; another site with the same
+        name comes with another certificate and is refused."""
+        peer = conn.peer_id
+        if peer == self.router_id:
+            return f"router id {peer} is this router's own: two sites have the name {peer}"
+        for other in (self.neighbors.get(peer), self.edge_connections.get(peer)):
+            if other is None or other is conn or other.closed:
+                continue
+            if other.engine.peer_fingerprint != conn.engine.peer_fingerprint:
+                return (
+                    f"a router with id {peer} is already linked here with another "
+                    f"certificate: two sites have the name {peer}; rename one"
+                )
+        return ""
+
     def refuse_connection(self, conn: RouterConnection, condition: str, text: str) -> None:
         """Close an AMQP connection with an error the peer sees (e.g. a revoked identity)."""
+        conn.refused = True
         connection = conn.engine.connection
         connection.condition = Condition(condition, text)
         if connection.state & connection.LOCAL_UNINIT:

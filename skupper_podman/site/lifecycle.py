@@ -259,12 +259,17 @@ def site_status(namespace: str) -> SiteStatus:
     runtime = platform_of(store).status(store.paths)
     answering, detail, router = False, runtime.detail, {}
     connections: list[dict[str, Any]] = []
+    connector_messages: dict[str, str] = {}
     service_errors: list[str] = []
     if runtime.state is RouterState.RUNNING:
         try:
             found = query(store, "router")
             router = found[0] if found else {}
             connections = [c for c in query(store, "connection") if c.get("role") in LINK_ROLES]
+            connector_messages = {
+                str(c.get("name")): str(c.get("connectionMsg") or "")
+                for c in query(store, "connector")
+            }
             for entity, noun in (("tcpListener", "listener"), ("tcpConnector", "connector")):
                 service_errors += [
                     f"{noun} {row.get('name')}: {row['connectionMsg']}"
@@ -278,10 +283,12 @@ def site_status(namespace: str) -> SiteStatus:
     links = []
     for link in resources.links:
         connection = outgoing.get(link.name)
+        up = bool(connection and connection.get("opened"))
         links.append(
             {
                 "name": link.name,
-                "up": bool(connection and connection.get("opened")),
+                "up": up,
+                "error": "" if up else connector_messages.get(link.name, ""),
                 "remoteSite": connection.get("container") if connection else None,
                 "cost": int(connection.get("cost") or link.spec.cost)
                 if connection
