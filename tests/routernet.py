@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -82,6 +83,7 @@ class Router:
     edge_port: int = 0
     management_port: int = 0
     trace_frames: bool = False  # ours: proton writes every AMQP frame into the log
+    max_files: int = 0  # the process's file descriptor limit (0: inherited)
 
     @property
     def mode(self) -> str:
@@ -118,9 +120,16 @@ class Router:
         environment = dict(os.environ)
         if self.trace_frames:
             environment["PN_TRACE_FRM"] = "1"
+        limit = self.max_files
+
+        def set_limits() -> None:
+            if limit:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         self.process = subprocess.Popen(
             self.command(),
             env=environment,
+            preexec_fn=set_limits,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -19,7 +19,7 @@ from . import commands as cmd
 from .core import RouterCore
 from .service_tls import HANDSHAKE_TIMEOUT, ServiceTlsContexts, TlsError
 from .service_tls import describe as describe_tls
-from .sockets import describe_os_error, listening_socket
+from .sockets import describe_os_error, flow_socket_budget, listening_socket
 from .tls_accept import TlsServer
 
 log = logging.getLogger("skupper-router")
@@ -111,6 +111,9 @@ class TcpProtocol(asyncio.Protocol):
         transport.set_write_buffer_limits(high=TCP_WRITE_HIGH_WATER)
         driver = self.driver
         if self.flow_id is None:
+            if driver.flows_full():
+                transport.abort()  # out of descriptors for flows: refused, never hung
+                return
             self.flow_id = driver.core.tcp_accepted(self.listener, driver.now())
             if self.flow_id is None:
                 transport.abort()
@@ -165,6 +168,7 @@ class RouterDriver:
         self._running = False
         self.listen_errors: dict[tuple[str, str], str] = {}
         self.tls_contexts = ServiceTlsContexts()
+        self.flow_budget = flow_socket_budget()
 
     def now(self) -> float:
         return self.loop.time()
@@ -235,7 +239,13 @@ class RouterDriver:
         if protocol is not None and protocol.transport is not None:
             protocol.transport.resume_reading()
 
+    def flows_full(self) -> bool:
+        return len(self.tcp) + len(self.dialling) >= self.flow_budget
+
     def _open_tcp(self, command: cmd.OpenTcp) -> None:
+        if self.flows_full():
+            self.core.tcp_connect_failed(command.flow_id, "out of file descriptors", self.now())
+            return
         key = ("tcp", command.flow_id)
         self.dialling[key] = self.loop.create_task(self._dial_tcp(command))
 

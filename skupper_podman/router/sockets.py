@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import resource
 import socket
 
 
@@ -27,3 +28,16 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
+
+
+RESERVED_FDS = 128  # kept for management, router links, logs and the metrics scrape
+
+
+def flow_socket_budget() -> int:
+    """How many TCP flow sockets this process may hold: its file descriptor limit less
+    what management and the router links need, so that those still answer when clients
+    take everything the data plane may have."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(soft - RESERVED_FDS, 16)

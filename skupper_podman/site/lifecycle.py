@@ -295,7 +295,9 @@ def site_status(namespace: str) -> SiteStatus:
                 else link.spec.cost,
             }
         )
-    linked = sorted(str(c.get("container")) for c in connections if c.get("dir") == "in")
+    linked = sorted(
+        str(c.get("container")) for c in connections if c.get("dir") == "in" and c.get("opened")
+    )
     access = resources.router_access
     link_port = access.spec.port_for_role("inter-router") if access else None
     return SiteStatus(

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 from tests.cli_helpers import init_linkable_site, ok, run
+from tests.reliability.figures import report
 
 VALUES = [
     "", " ", "-1", "0", "1", "65536", "99999", "10" * 13, "9" * 40, "1e9", "0x10", "١٢٣",
@@ -90,5 +91,5 @@ def test_no_invocation_ends_in_a_traceback(router_available: None, tmp_path: Pat
         if result.exit_code != 0:
             assert len(result.stderr.strip().splitlines()) <= 1, f"{where}: {result.stderr}"
         codes[result.exit_code] = codes.get(result.exit_code, 0) + 1
-    print(f"300 invocations: exit codes {dict(sorted(codes.items()))}")
+    report(f"300 invocations: exit codes {dict(sorted(codes.items()))}")
     ok("site", "status", "-n", "fuzz")  # the site survived it all

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from tests.cli_helpers import init_linkable_site, namespace_folder, ok, status_json
+from tests.reliability.figures import report
 
 
 def test_a_second_site_of_the_same_name_is_refused_with_a_reason(
@@ -31,7 +32,7 @@ def test_a_second_site_of_the_same_name_is_refused_with_a_reason(
     time.sleep(8)  # two of the hub's old 4-second flaps
     first = status_json("site", "status", "-n", "first")["links"][0]
     second = status_json("site", "status", "-n", "second")["links"][0]
-    print(f"first: {first}; second: {second}")
+    report(f"first: {first}; second: {second}")
     assert first["up"] and first["remoteSite"] == "hub"
     assert not second["up"] and "two sites have the name dup" in second["error"]
     hub_log = (namespace_folder(skupper_home, "hub") / "runtime" / "router.log").read_text()

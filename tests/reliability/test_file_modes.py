@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.cli_helpers import namespace_folder, ok
 from tests.ports import free_port
+from tests.reliability.figures import report
 
 SECRET_FILES = ("tls.key",)
 SECRET_PREFIXES = ("Secret-", "AccessGrant-")
@@ -42,7 +43,7 @@ def test_secrets_are_the_owners_only(
                 assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
                 assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700, path.parent
     assert len(secrets) >= 8, secrets
-    print(f"{len(secrets)} secret files, all 0600 in 0700 folders")
+    report(f"{len(secrets)} secret files, all 0600 in 0700 folders")
 
     out = tmp_path / "bundles"
     ok("bundle", "generate", "b1", "--type", "tarball", "--output", str(out), "-n", "m")

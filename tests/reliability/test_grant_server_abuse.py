@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.cli_helpers import namespace_folder, ok
 from tests.ports import free_port
+from tests.reliability.figures import report
 
 GARBAGE = [
     b"\x16\x03\x01\x00\x05hello",
@@ -82,7 +83,7 @@ def test_grant_server_holds_under_abuse(router_available: None, skupper_home: Pa
             pool.map(lambda i: _send(grant_port, context, GARBAGE[i % len(GARBAGE)]), range(240))
         )
     status_lines = {a.split(b"\r\n", 1)[0] for a in answers}
-    print(f"240 garbage requests: answers {sorted(status_lines)}")
+    report(f"240 garbage requests: answers {sorted(status_lines)}")
     assert all(not a or a.startswith(b"HTTP/1.1 4") for a in answers)
 
     # a flood of idle connections: the server keeps a bounded number
@@ -100,7 +101,7 @@ def test_grant_server_holds_under_abuse(router_available: None, skupper_home: Pa
     answer = _send(grant_port, context, proper)
     assert answer.startswith(b"HTTP/1.1 404"), answer[:100]
     end_rss = _rss_kib(pid)
-    print(f"stalled handshake closed after {held[0]:.1f} s; router RSS {start_rss // 1024} MiB "
+    report(f"stalled handshake closed after {held[0]:.1f} s; router RSS {start_rss // 1024} MiB "
           f"-> {end_rss // 1024} MiB")  # fmt: skip
     assert held[0] < 15
     assert end_rss - start_rss < 24 * 1024

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from tests.ports import free_port
+from tests.reliability.figures import report
 from tests.router.peers import Backend, EchoHandler
 from tests.routernet import RouterNet, wait_listening
 
@@ -38,7 +39,7 @@ def test_an_idle_edge_keeps_both_uplinks(net: RouterNet) -> None:
     }
     time.sleep(IDLE_SECONDS)
     after = {r.name: (r.log.count(" open (role"), r.log.count(") closed:")) for r in (h1, h2, edge)}
-    print(f"{IDLE_SECONDS} s idle: connections opened/closed per router {before} -> {after}")
+    report(f"{IDLE_SECONDS} s idle: connections opened/closed per router {before} -> {after}")
     assert after == before, net.logs()
 
 
@@ -74,5 +75,5 @@ def test_a_restarted_router_carries_flows_within_3_s(net: RouterNet, restarted: 
         assert time.monotonic() - started < 3, "no flow within 3 s of the restart"
         time.sleep(0.05)
     seconds = time.monotonic() - started
-    print(f"{restarted} restarted after 10 s down: flows again {seconds:.2f} s after its start")
+    report(f"{restarted} restarted after 10 s down: flows again {seconds:.2f} s after its start")
     backend.close()
