@@ -9,6 +9,7 @@ stream's window, and checks that ours does the same in the other direction.
 from __future__ import annotations
 
 import re
+import time
 
 from tests.router.peers import Backend, StreamHandler, stream_through
 from tests.routernet import RouterNet, wait_listening
@@ -36,6 +37,13 @@ def test_annotations_routing_messages_and_window_on_the_wire(net: RouterNet) -> 
     wait_listening(chain.port, timeout=30)
     result = stream_through(chain.port, 2 * MIB, timeout=60)
     assert backend.has_result((result.sent_sha, result.received_sha))
+    # The client has its end when the socket is shut; the settlement of the stream goes
+    # out on the AMQP connection just after: wait for both ends' to be in the trace.
+    deadline = time.monotonic() + 5
+    while sum("state=@accepted" in line for line in frames(ours.log, "->", "disposition")) < 1:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     log = ours.log
 
     # Both write the ingress router and the trace as 0/<router id> (area, slash, id).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import os
+import resource
 import signal
 import socket
 import ssl
@@ -15,10 +16,12 @@ from dataclasses import dataclass, field
 
 from tests.ports import free_port
 from tests.reliability.figures import report
-from tests.router.peers import Backend, EchoHandler, echo_once
+from tests.router.peers import Backend, EchoHandler, StreamHandler, echo_once
 from tests.routernet import Router, RouterNet, wait_listening
 
 FLOWS = int(os.environ.get("RELIABILITY_FLOWS", "220"))
+STALLED_READERS = 50
+IDLE_FLOWS = int(os.environ.get("RELIABILITY_IDLE_FLOWS", "2000"))
 FLOW_BYTES = 64 * 1024
 
 
@@ -239,3 +242,80 @@ def test_management_answers_while_clients_take_every_descriptor(net: RouterNet) 
            "after the clients left")  # fmt: skip
     assert "Traceback" not in front.log
     backend.close()
+
+
+def _rss_mib(router: Router) -> float:
+    return router.rss_kib() / 1024
+
+
+def test_stalled_readers_cost_bounded_memory_and_spare_other_flows(net: RouterNet) -> None:
+    front = net.router("front", link_access=True, management=True)
+    back = net.router("back", management=True)
+    net.link(back, front)
+    flood = Backend(StreamHandler, send_size=256 * 1024 * 1024)
+    _connect(back, flood, "flood")
+    echo = Backend(EchoHandler)
+    _connect(back, echo)
+    flood_port, echo_port = _listen(front, "flood"), _listen(front)
+    net.start()
+    net.wait_routes()
+    wait_listening(flood_port, timeout=20)
+    wait_listening(echo_port, timeout=20)
+    before = _rss_mib(front) + _rss_mib(back)
+    stalled = []
+    for _ in range(STALLED_READERS):
+        client = socket.create_connection(("127.0.0.1", flood_port), timeout=10)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.sendall(b"x")  # and never reads
+        stalled.append(client)
+    time.sleep(5)
+    rtts = []
+    for _ in range(20):
+        started = time.monotonic()
+        assert _echo_intact(echo_port, 1024, timeout=10)
+        rtts.append(time.monotonic() - started)
+    after = _rss_mib(front) + _rss_mib(back)
+    rtts.sort()
+    report(f"{STALLED_READERS} stalled readers: routers' RSS {before:.0f} -> {after:.0f} MiB; "
+           f"other flows' round trip median {rtts[10] * 1000:.1f} ms, worst "
+           f"{rtts[-1] * 1000:.1f} ms")  # fmt: skip
+    assert after - before < 3 * STALLED_READERS  # the stream windows, not the backend's 256 MiB
+    assert rtts[10] < 0.5
+    for client in stalled:
+        client.close()
+    flood.close()
+    echo.close()
+
+
+def test_thousands_of_idle_flows_all_answer(net: RouterNet) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the routers inherit it
+    count = min(IDLE_FLOWS, (hard - 300) // 3)
+    front = net.router("front", link_access=True, management=True)
+    back = net.router("back", management=True)
+    net.link(back, front)
+    backend = Backend(EchoHandler)
+    _connect(back, backend)
+    port = _listen(front)
+    net.start()
+    net.wait_routes()
+    wait_listening(port, timeout=20)
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(count)]
+    time.sleep(3)
+    for index, client in enumerate(clients):
+        client.sendall(f"ping {index}\n".encode())
+    answered = 0
+    for index, client in enumerate(clients):
+        expected = f"ping {index}\n".encode()
+        data = b""
+        while len(data) < len(expected):
+            chunk = client.recv(100)
+            if not chunk:
+                break
+            data += chunk
+        answered += data == expected
+        client.close()
+    report(f"{count} idle flows held 3 s: {answered} answered")
+    assert answered == count
+    backend.close()
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
