@@ -125,6 +125,8 @@ class OutboundStream:
             self.link.send(data)
         elif self.taken_by_peer:
             self.held = None
+            for earlier in held:  # what waited goes first: dropping it lost bytes mid-stream
+                self.link.send(earlier)
             self.link.send(data)
         else:
             self._hold(held, data)
