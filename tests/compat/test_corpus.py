@@ -4,8 +4,6 @@ failover happens, and what `site generate` writes applies again unchanged."""
 
 from __future__ import annotations
 
-import socket
-import socketserver
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,27 +12,8 @@ import pytest
 
 from tests.cli_helpers import ok, status_json
 from tests.ports import free_port
-from tests.router.peers import Backend
+from tests.router.peers import Backend, read_all, tagged_backend
 from tests.routernet import wait_listening
-
-
-class _Tag(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        self.request.sendall(self.server.tag)  # type: ignore[attr-defined]
-
-
-def _tagged(tag: bytes) -> Backend:
-    backend = Backend(_Tag)
-    backend.tag = tag  # type: ignore[attr-defined]
-    return backend
-
-
-def _answer(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-        data = b""
-        while chunk := client.recv(100):
-            data += chunk
-        return data
 
 
 def _apply(tmp_path: Path, text: str) -> str:
@@ -108,7 +87,7 @@ WEIGHTED = "weighted:\n      weightsByRoutingKey: {db-primary: 3, db-standby: 1}
 
 @pytest.fixture
 def backends() -> Iterator[tuple[Backend, Backend]]:
-    primary, standby = _tagged(b"primary"), _tagged(b"standby")
+    primary, standby = tagged_backend(b"primary"), tagged_backend(b"standby")
     yield primary, standby
     primary.close()
     standby.close()
@@ -121,7 +100,7 @@ def test_hello_world_applies_and_carries_a_flow(
     said = _apply(tmp_path, HELLO_WORLD.format(backend=backends[0].port, listener=listener))
     assert "Site west created" in said and "Listener backend created" in said
     wait_listening(listener, timeout=20)
-    assert _answer(listener) == b"primary"
+    assert read_all(listener) == b"primary"
     generated = ok("site", "generate", "-n", "west").stdout
     again = _apply(tmp_path, generated)
     assert "created" not in again and "updated" not in again, again
@@ -139,12 +118,12 @@ def test_multi_key_listener_by_priority_fails_over(
     )
     assert "MultiKeyListener db created" in _apply(tmp_path, text)
     wait_listening(port, timeout=20)
-    assert {_answer(port) for _ in range(5)} == {b"primary"}
+    assert {read_all(port) for _ in range(5)} == {b"primary"}
     ok("connector", "delete", "db-primary", "-n", "west")
     started = time.monotonic()
-    while _answer(port) != b"standby":
+    while read_all(port) != b"standby":
         assert time.monotonic() - started < 5, "no failover to db-standby"
-    assert {_answer(port) for _ in range(5)} == {b"standby"}
+    assert {read_all(port) for _ in range(5)} == {b"standby"}
     generated = ok("site", "generate", "-n", "west").stdout
     assert "routingKeysByPriority" in generated
     assert "MultiKeyListener db unchanged" in _apply(tmp_path, generated)
@@ -161,7 +140,7 @@ def test_multi_key_listener_by_weight_shares_the_flows(
         MULTI_KEY.format(primary=primary.port, standby=standby.port, port=port, strategy=WEIGHTED),
     )
     wait_listening(port, timeout=20)
-    answers = [_answer(port) for _ in range(200)]
+    answers = [read_all(port) for _ in range(200)]
     share = answers.count(b"primary") / len(answers)
     print(f"weighted 3:1: {share:.2f} of 200 flows to db-primary")
     assert 0.6 < share < 0.9

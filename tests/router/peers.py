@@ -137,3 +137,25 @@ def wait_closed(sock: socket.socket, timeout: float) -> float:
     except ConnectionResetError:
         pass
     return time.monotonic() - start
+
+
+class TagHandler(socketserver.BaseRequestHandler):
+    """Answers every connection with the server's ``tag`` bytes, then closes."""
+
+    def handle(self) -> None:
+        self.request.sendall(self.server.tag)  # type: ignore[attr-defined]
+
+
+def tagged_backend(tag: bytes) -> Backend:
+    backend = Backend(TagHandler)
+    backend.tag = tag  # type: ignore[attr-defined]
+    return backend
+
+
+def read_all(port: int, timeout: float = 10.0) -> bytes:
+    """Connect, send nothing, read until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as client:
+        data = b""
+        while chunk := client.recv(100):
+            data += chunk
+        return data

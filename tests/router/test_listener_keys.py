@@ -4,15 +4,13 @@ real routers, where a key that loses its connector stops being chosen."""
 from __future__ import annotations
 
 import random
-import socket
-import socketserver
 import time
 from collections import Counter
 
 from skupper_podman.router.config import ListenerAddress, TcpListener
 from skupper_podman.router.listener_keys import choose, keys
 from tests.ports import free_port
-from tests.router.peers import Backend
+from tests.router.peers import read_all, tagged_backend
 from tests.routernet import RouterNet, wait_listening
 
 
@@ -52,32 +50,13 @@ def test_a_single_key_listener_is_its_address() -> None:
     assert choose(listener, (), lambda key: key == "web", random.Random()) == "web"
 
 
-class _Tag(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        self.request.sendall(self.server.tag)  # type: ignore[attr-defined]
-
-
-def _tagged(tag: bytes) -> Backend:
-    backend = Backend(_Tag)
-    backend.tag = tag  # type: ignore[attr-defined]
-    return backend
-
-
-def _answer(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-        data = b""
-        while chunk := client.recv(100):
-            data += chunk
-        return data
-
-
 def test_priority_fails_over_when_the_preferred_key_loses_its_connector(
     net: RouterNet,
 ) -> None:
     front = net.router("front", link_access=True, management=True)
     back = net.router("back", management=True)
     net.link(back, front)
-    primary, standby = _tagged(b"primary"), _tagged(b"standby")
+    primary, standby = tagged_backend(b"primary"), tagged_backend(b"standby")
     for key, backend in (("db-primary", primary), ("db-standby", standby)):
         back.add("tcpConnector", name=key, host="127.0.0.1", port=backend.port, address=key)
     port = free_port()
@@ -88,22 +67,22 @@ def test_priority_fails_over_when_the_preferred_key_loses_its_connector(
     net.start()
     net.wait_routes()
     wait_listening(port, timeout=20)
-    assert {_answer(port) for _ in range(5)} == {b"primary"}
+    assert {read_all(port) for _ in range(5)} == {b"primary"}
 
     back.remove("tcpConnector", "db-primary")
     back.reload()
     started = time.monotonic()
-    while _answer(port) != b"standby":
+    while read_all(port) != b"standby":
         assert time.monotonic() - started < 5, "no failover to the standby key"
     failover = time.monotonic() - started
-    assert {_answer(port) for _ in range(5)} == {b"standby"}
+    assert {read_all(port) for _ in range(5)} == {b"standby"}
     print(f"failover to the standby key in {failover:.2f} s")
 
     back.add("tcpConnector", name="db-primary", host="127.0.0.1", port=primary.port,
              address="db-primary")  # fmt: skip
     back.reload()
     started = time.monotonic()
-    while _answer(port) != b"primary":
+    while read_all(port) != b"primary":
         assert time.monotonic() - started < 5, "the preferred key was not taken back"
     primary.close()
     standby.close()
