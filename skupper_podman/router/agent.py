@@ -498,7 +498,10 @@ def _tcp(kind: str) -> Table:
         rows = []
         for name, entity in entities.items():
             counters = core.tcp_counters.get((kind, name))
-            up = name in core.listening_tcp if kind == "listener" else True
+            up = name in core.listening_tcp if kind == "listener" else core.health.is_up(name)
+            message = counters.last_error if counters else ""
+            if not up and kind == "connector":
+                message = f"backend out of rotation: {core.health.backends[name].last_error}"
             rows.append(
                 _named(
                     entity_type,
@@ -509,7 +512,7 @@ def _tcp(kind: str) -> Table:
                     address=entity.address,
                     siteId=entity.siteId or None,
                     operStatus="up" if up else "down",
-                    connectionMsg=counters.last_error if counters else "",
+                    connectionMsg=message,
                     connectionsFailed=counters.failed if counters else 0,
                     sslProfile=entity.sslProfile or None,
                     connectionsOpened=counters.connections_opened if counters else 0,

@@ -67,6 +67,16 @@ class OpenTcp:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeTcp:
+    """Try a connection to a tcpConnector's backend that is out of rotation; the result
+    comes back as backend_probed."""
+
+    connector: str
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
 class SendTcp:
     flow_id: int
     data: bytes
@@ -111,6 +121,7 @@ Command = (
     | TransmitAmqp
     | CloseAmqp
     | OpenTcp
+    | ProbeTcp
     | SendTcp
     | ShutdownTcp
     | CloseTcp

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Literal
 
 from proton import Condition, Connection, Link
 
-from . import VERSION, amqp_events, control, listener_keys
+from . import VERSION, amqp_events, control, failover, listener_keys
 from . import commands as cmd
 from .addressing import AddressTable, Destination
+from .backend_health import BackendHealth
 from .config import AmqpConnector, AmqpListener, RouterConfig
 from .connection import ConnectionOrigin, RouterConnection, next_tag
 from .engine import AmqpEngine, TlsSettings
@@ -67,6 +68,7 @@ class DeliveryCounts:
     accepted: int = 0
     released: int = 0
     modified: int = 0
+    retried: int = 0  # flows sent to another backend after one could not be reached
 
 
 class RouterCore:
@@ -96,6 +98,7 @@ class RouterCore:
         self.tcp_counters: dict[tuple[str, str], TcpCounters] = {}
         self.listening_tcp: set[str] = set()
         self.addresses = AddressTable()
+        self.health = BackendHealth()
         self._dirty: set[int] = set()
         router = config.router
         self.routing: LinkStateRouter | None = None
@@ -342,8 +345,9 @@ class RouterCore:
         if address is None or destination is None:
             return None
         flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
+        flow.address = address
         if destination.kind == "local":
-            self._start_local_flow(flow, destination.name)
+            self.start_local_flow(flow, destination.name)
         else:
             flow.reply_address = self.reply_address()
             self.reply_flows[flow.reply_address] = flow
@@ -360,6 +364,8 @@ class RouterCore:
         flow = self.flows.get(flow_id)
         if flow is None:
             return
+        if isinstance(flow.route_key, Destination):
+            failover.backend_answered(self, flow.route_key.name, now)
         reply_to = flow.reply_address
         if reply_to.startswith("local:"):
             listener_flow = self.flows.get(int(reply_to.removeprefix("local:")))
@@ -382,7 +388,15 @@ class RouterCore:
         if flow is not None:
             self.log("warning", "tcp", f"flow {flow_id}: backend connection failed: {error}")
             flow.counters.failure(error)
-            flow.socket_failed()
+            if flow.side == "connector":
+                failover.connector_failed(self, flow, error, now)
+            else:
+                flow.socket_failed()
+        self._after(now)
+
+    def backend_probed(self, connector: str, error: str, now: float) -> None:
+        """A probe of a backend out of rotation ended (``error`` empty: it answered)."""
+        failover.probe_result(self, connector, error, now)
         self._after(now)
 
     def tcp_handshake_failed(self, listener: str, error: str, now: float) -> None:
@@ -414,6 +428,12 @@ class RouterCore:
             flow.socket_failed()
         self._after(now)
 
+    def tcp_sent(self, flow_id: int, size: int) -> None:
+        flow = self.flows.get(flow_id)
+        if flow is not None:
+            flow.socket_took(size)
+            self._transmit_dirty()
+
     def tcp_write_paused(self, flow_id: int, paused: bool) -> None:
         flow = self.flows.get(flow_id)
         if flow is not None:
@@ -423,7 +443,7 @@ class RouterCore:
     # --- timers ----------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        deadlines = [self.routing.get_timer() if self.routing else None]
+        deadlines = [self.routing.get_timer() if self.routing else None, self.health.next_probe()]
         deadlines += [c.retry_at for c in self.connectors.values()]
         deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
         deadlines += [
@@ -441,6 +461,7 @@ class RouterCore:
         for state in list(self.connectors.values()):
             if state.retry_at is not None and state.retry_at <= now:
                 self._dial(state, now)
+        failover.start_probes(self, now)
         for conn in list(self.connections.values()):
             if conn.tick_at and conn.tick_at <= now:
                 conn.tick_at = conn.engine.tick(now) or 0.0
@@ -470,12 +491,17 @@ class RouterCore:
     # --- destinations ----------------------------------------------------------------------------
 
     def choose_destination(
-        self, address: str, exclude: tuple[str, ...] = (), from_edge: str = ""
+        self,
+        address: str,
+        exclude: tuple[str, ...] = (),
+        from_edge: str = "",
+        avoid: Collection[object] = (),
     ) -> Destination | None:
         """Where a new flow for ``address`` goes (balanced or closest), None if nowhere.
 
         ``exclude``: routers already on the delivery's trace (loop prevention);
-        ``from_edge``: the edge it came from, which must not get it back.
+        ``from_edge``: the edge it came from, which must not get it back;
+        ``avoid``: destinations that released the flow already.
         """
         remote: dict[str, int] = {}
         if self.routing is not None:
@@ -491,6 +517,7 @@ class RouterCore:
             exclude=lambda d: (
                 (d.kind == "edge" and d.name == from_edge)
                 or (d.kind == "uplink" and self.uplink is None)
+                or d in avoid
             ),
         )
 
@@ -611,15 +638,18 @@ class RouterCore:
 
     def start_connector_flow(self, connector_name: str, reply_to: str) -> TcpFlow:
         """A flow that arrived for a local tcpConnector: dial its backend."""
-        connector = self.config.tcp_connectors[connector_name]
         destination = Destination("local", connector_name)
         flow = self._new_flow("connector", connector_name, destination, socket_ready=False)
         flow.reply_address = reply_to
-        tls = self._service_tls(connector.sslProfile, strict=connector.verifyHostname)
-        self._emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port, tls))
+        self.dial_backend(flow, connector_name)
         return flow
 
-    def _start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
+    def dial_backend(self, flow: TcpFlow, connector_name: str) -> None:
+        connector = self.config.tcp_connectors[connector_name]
+        tls = self._service_tls(connector.sslProfile, strict=connector.verifyHostname)
+        self._emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port, tls))
+
+    def start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
         request = LocalStream(flow)
         flow.outbound = request
         peer = self.start_connector_flow(connector_name, f"local:{flow.flow_id}")
@@ -634,7 +664,13 @@ class RouterCore:
         flow_id = next(self._flow_ids)
         counters = self.tcp_counters.setdefault((kind, name), TcpCounters())
         flow = TcpFlow(
-            flow_id, self._emit, counters, self._flow_closed, socket_ready=socket_ready, side=kind
+            flow_id,
+            self._emit,
+            counters,
+            self._flow_closed,
+            on_released=partial(failover.retry_released, self),
+            socket_ready=socket_ready,
+            side=kind,
         )
         flow.route_key = destination
         if kind == "listener":
@@ -658,8 +694,12 @@ class RouterCore:
     # --- addresses and TCP listeners -------------------------------------------------------------
 
     def _sync_addresses(self, now: float) -> None:
-        """Local consumers changed (config or edges): advertise them, re-check listeners."""
-        self.addresses.set_local((c.name, c.address) for c in self.config.tcp_connectors.values())
+        """Local consumers changed (config, edges, backends' health): advertise them,
+        re-check listeners."""
+        connectors = self.config.tcp_connectors.values()
+        self.health.sync(c.name for c in connectors)
+        in_rotation = [c for c in connectors if self.health.is_up(c.name)]
+        self.addresses.set_local((c.name, c.address) for c in in_rotation)
         if self.routing is not None:
             self.routing.set_mobile_addresses(
                 self.addresses.consumer_addresses(), now, edges=self.edge_connections
@@ -813,6 +853,13 @@ class RouterCore:
                 conn.transmit_pending = True
                 self._commands.append(cmd.TransmitAmqp(conn_id))
         self._dirty.clear()
+
+    def backends_changed(self, now: float) -> None:
+        """A connector left or rejoined the rotation."""
+        self._sync_addresses(now)
+
+    def emit(self, command: cmd.Command) -> None:
+        self._emit(command)
 
     def _emit(self, command: cmd.Command) -> None:
         self._commands.append(command)

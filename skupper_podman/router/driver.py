@@ -19,13 +19,14 @@ from . import commands as cmd
 from .core import RouterCore
 from .service_tls import HANDSHAKE_TIMEOUT, ServiceTlsContexts, TlsError
 from .service_tls import describe as describe_tls
-from .sockets import describe_os_error, flow_socket_budget, listening_socket
+from .sockets import OUT_OF_FILES, describe_os_error, flow_socket_budget, listening_socket
 from .tls_accept import TlsServer
 
 log = logging.getLogger("skupper-router")
 
 TCP_WRITE_HIGH_WATER = 256 * 1024
 AMQP_WRITE_HIGH_WATER = 1024 * 1024
+PROBE_TIMEOUT = 5.0  # seconds a probe of a backend out of rotation waits for it
 _LOG_LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -162,7 +163,7 @@ class RouterDriver:
         self.amqp: dict[int, AmqpProtocol] = {}
         self.tcp: dict[int, TcpProtocol] = {}
         self.servers: dict[tuple[str, str], asyncio.AbstractServer | TlsServer] = {}
-        self.dialling: dict[tuple[str, int], asyncio.Task[Any]] = {}
+        self.dialling: dict[tuple[str, int | str], asyncio.Task[Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._running = False
@@ -203,7 +204,8 @@ class RouterDriver:
     def _send_tcp(self, command: cmd.SendTcp) -> None:
         protocol = self.tcp.get(command.flow_id)
         if protocol is not None and protocol.transport is not None:
-            protocol.transport.write(command.data)
+            protocol.transport.write(command.data)  # may call pause_writing() at once
+            self.core.tcp_sent(command.flow_id, len(command.data))
 
     def _shutdown_tcp(self, command: cmd.ShutdownTcp) -> None:
         protocol = self.tcp.get(command.flow_id)
@@ -244,7 +246,7 @@ class RouterDriver:
 
     def _open_tcp(self, command: cmd.OpenTcp) -> None:
         if self.flows_full():
-            self.core.tcp_connect_failed(command.flow_id, "out of file descriptors", self.now())
+            self.core.tcp_connect_failed(command.flow_id, OUT_OF_FILES, self.now())
             return
         key = ("tcp", command.flow_id)
         self.dialling[key] = self.loop.create_task(self._dial_tcp(command))
@@ -274,6 +276,28 @@ class RouterDriver:
             self.run()
         finally:
             self.dialling.pop(("tcp", command.flow_id), None)
+
+    def _probe_tcp(self, command: cmd.ProbeTcp) -> None:
+        key = ("probe", command.connector)
+        if key not in self.dialling:
+            self.dialling[key] = self.loop.create_task(self._probe(command))
+
+    async def _probe(self, command: cmd.ProbeTcp) -> None:
+        error = ""
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                transport, _ = await self.loop.create_connection(
+                    asyncio.Protocol, command.host, command.port
+                )
+            transport.abort()
+        except TimeoutError:
+            error = "no answer"
+        except OSError as e:
+            error = describe_os_error(e)
+        finally:
+            self.dialling.pop(("probe", command.connector), None)
+        self.core.backend_probed(command.connector, error, self.now())
+        self.run()
 
     def _connect_amqp(self, command: cmd.ConnectAmqp) -> None:
         key = ("amqp", command.conn_id)
@@ -400,6 +424,7 @@ _EXECUTORS: dict[type, Callable[[RouterDriver, Any], None]] = {
     cmd.TransmitAmqp: RouterDriver._transmit,
     cmd.CloseAmqp: RouterDriver._close_amqp,
     cmd.OpenTcp: RouterDriver._open_tcp,
+    cmd.ProbeTcp: RouterDriver._probe_tcp,
     cmd.SendTcp: RouterDriver._send_tcp,
     cmd.ShutdownTcp: RouterDriver._shutdown_tcp,
     cmd.CloseTcp: RouterDriver._close_tcp,

@@ -52,6 +52,24 @@ def render(core: RouterCore) -> str:
                 help_text,
                 [(labels, getattr(c, attribute) if c else 0) for labels, c in rows],
             )
+    backends = [
+        (f'{router},tcp_connector="{_escape(name)}"', 1 if core.health.is_up(name) else 0)
+        for name in core.config.tcp_connectors
+    ]
+    _family(
+        lines,
+        "tcp_connector_backend_up",
+        "gauge",
+        "1 while the connector is in rotation; 0 while its backend is unreachable and probed.",
+        backends,
+    )
+    _family(
+        lines,
+        "tcp_flows_retried_total",
+        "counter",
+        "New flows sent to another connector after one could not reach its backend.",
+        [(router, core.deliveries.retried)],
+    )
     links = []
     for name, state in core.connectors.items():
         labels = f'{router},link="{_escape(name)}",role="{state.config.role}"'

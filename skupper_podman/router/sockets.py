@@ -30,6 +30,7 @@ def describe_os_error(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+OUT_OF_FILES = "out of file descriptors"  # a dial refused here, not by the backend
 RESERVED_FDS = 128  # kept for management, router links, logs and the metrics scrape
 
 

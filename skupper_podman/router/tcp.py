@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import commands as cmd
-from .streams import ACCEPTED, MODIFIED, WINDOW, Inbound, Outbound
+from .streams import ACCEPTED, FIRST_BURST, MODIFIED, RELEASED, WINDOW, Inbound, Outbound
 
 Emit = Callable[[cmd.Command], None]
+REPLAY_LIMIT = FIRST_BURST  # what a client may send before its flow can no longer move
 
 
 @dataclass
@@ -43,6 +44,8 @@ class TcpFlow:
 
     __slots__ = (
         "_on_closed",
+        "_on_released",
+        "address",
         "closed",
         "counters",
         "emit",
@@ -52,13 +55,17 @@ class TcpFlow:
         "paused",
         "pending",
         "read_closed",
+        "replay",
+        "replay_size",
         "reply_address",
+        "retries",
         "route_key",
         "side",
         "socket_ready",
+        "taken",
+        "tried",
         "write_closed",
         "write_paused",
-        "written",
     )
 
     def __init__(
@@ -68,6 +75,7 @@ class TcpFlow:
         counters: TcpCounters,
         on_closed: Callable[[TcpFlow], None],
         *,
+        on_released: Callable[[TcpFlow], bool] = lambda flow: False,
         socket_ready: bool,
         side: str = "listener",
     ) -> None:
@@ -76,6 +84,7 @@ class TcpFlow:
         self.emit = emit
         self.counters = counters
         self._on_closed = on_closed
+        self._on_released = on_released
         self.outbound: Outbound | None = None
         self.inbound: Inbound | None = None
         self.socket_ready = socket_ready  # False on the connector side until the dial succeeds
@@ -85,9 +94,16 @@ class TcpFlow:
         self.read_closed = False
         self.write_closed = False
         self.closed = False
-        self.written = 0
+        self.taken = 0  # bytes the socket's transport took (its buffer below the high mark)
         self.reply_address = ""
+        self.address = ""  # listener side: the routing key the flow was sent to
         self.route_key: object = None  # which destination this flow counts against
+        # Listener side: what the client sent while no backend has answered, so that a
+        # flow released before reaching any backend can go to another one (None: too much)
+        self.replay: list[bytes] | None = [] if side == "listener" else None
+        self.replay_size = 0
+        self.retries = 0
+        self.tried: set[object] = set()  # destinations (or connectors) that released it
         counters.connections_opened += 1
         counters.active.add(flow_id)
 
@@ -98,6 +114,8 @@ class TcpFlow:
         if outbound is None or outbound.finished:
             return
         self.counters.bytes_in += len(data)
+        if self.replay is not None:
+            self._keep_for_replay(data)
         outbound.write(data)
         if not self.paused and outbound.sent - outbound.offset_acked >= WINDOW:
             self.paused = True
@@ -130,7 +148,15 @@ class TcpFlow:
     def socket_write_paused(self, paused: bool) -> None:
         self.write_paused = paused
         if not paused and self.inbound is not None:
-            self.inbound.progress(self.written, force=True)
+            self.inbound.progress(self.taken, force=True)
+
+    def socket_took(self, size: int) -> None:
+        """The transport took ``size`` bytes. Only these are acknowledged, once it is not
+        paused: acknowledging bytes when they were handed over let a whole window more
+        arrive before the pause was known, so a stalled reader cost two windows."""
+        self.taken += size
+        if not self.write_paused and self.inbound is not None:
+            self.inbound.progress(self.taken)
 
     # --- stream events (StreamOwner) -------------------------------------------------------
 
@@ -143,6 +169,12 @@ class TcpFlow:
     def stream_outcome(self, outcome: int) -> None:
         if self.outbound is not None:
             self.outbound.settle()
+        if outcome == RELEASED and self.inbound is None and not self.closed:
+            # No backend took it and none has seen a byte: another may, else a clean end.
+            if self.replay is not None and self._on_released(self):
+                return
+            self._close(abort=False)
+            return
         if outcome != ACCEPTED:
             # The far end could not deliver (backend refused, path lost): end the client.
             if self.inbound is not None:
@@ -166,16 +198,35 @@ class TcpFlow:
         if self.socket_ready:
             self._inbound_ended()
 
+    def release(self) -> None:
+        """Connector side: no backend could be reached; the request goes back unprocessed."""
+        if self.inbound is not None:
+            self.inbound.complete(RELEASED)
+        self.pending = []
+        self._close(abort=False)
+
+    def move_to(self, counters: TcpCounters) -> None:
+        """Connector side: the flow is redialled at another connector (``counters``)."""
+        self.counters.connections_closed += 1
+        self.counters.active.discard(self.flow_id)
+        self.counters = counters
+        counters.connections_opened += 1
+        counters.active.add(self.flow_id)
+
     # --- internals ------------------------------------------------------------------------
+
+    def _keep_for_replay(self, data: bytes) -> None:
+        if self.inbound is not None or self.replay_size + len(data) > REPLAY_LIMIT:
+            self.replay = None  # a backend answered, or too much to keep: no second try
+            return
+        self.replay.append(data)  # type: ignore[union-attr]
+        self.replay_size += len(data)
 
     def _write_socket(self, data: bytes) -> None:
         if self.closed:
             return
-        self.written += len(data)
         self.counters.bytes_out += len(data)
         self.emit(cmd.SendTcp(self.flow_id, data))
-        if not self.write_paused and self.inbound is not None:
-            self.inbound.progress(self.written)
 
     def _inbound_ended(self) -> None:
         if not self.write_closed and not self.closed:

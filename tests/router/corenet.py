@@ -293,6 +293,7 @@ class CoreNet:
         assert sock is not None and not sock.closed, f"SendTcp to flow {command.flow_id}: no socket"
         assert not sock.shutdown, f"SendTcp to flow {command.flow_id} after ShutdownTcp"
         sock.received += command.data
+        router.core.tcp_sent(command.flow_id, len(command.data))  # as the driver reports it
 
     def _shutdown_tcp(self, router: Router, command: cmd.ShutdownTcp) -> None:
         sock = router.sockets.get(command.flow_id)

@@ -60,8 +60,10 @@ class StreamHandler(socketserver.BaseRequestHandler):
 
 
 class Backend(_Server):
-    def __init__(self, handler: type[socketserver.BaseRequestHandler], send_size: int = 0) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
+    def __init__(
+        self, handler: type[socketserver.BaseRequestHandler], send_size: int = 0, port: int = 0
+    ) -> None:
+        super().__init__(("127.0.0.1", port), handler)
         self.send_size = send_size
         self.results: list[tuple[str, str]] = []
         threading.Thread(target=self.serve_forever, daemon=True).start()

@@ -162,16 +162,18 @@ def test_flow_carries_bytes_both_ways_and_half_closes(net: CoreNet) -> None:
 # --- 3. the backend refuses -----------------------------------------------------------------
 
 
-def test_refused_backend_aborts_the_client_without_data(net: CoreNet) -> None:
+def test_refused_backend_closes_the_client_cleanly_without_data(net: CoreNet) -> None:
+    """The only connector cannot reach its backend: the request is released (nothing
+    reached a backend), nothing else can take it, and the client gets a plain close."""
     west, east = two_routers(net)
     client = net.connect_client(west, "web")
     net.send(client, REQUEST)
     dial = net.dial(east)
     net.refuse(east, dial.flow_id)
 
-    assert west.kinds_of_flow(client.flow_id) == ["CloseTcp(abort)"]
-    assert (client.closed, client.aborted, bytes(client.received)) == (True, True, b"")
-    assert east.kinds_of_flow(dial.flow_id) == ["OpenTcp", "CloseTcp(abort)"]
+    assert west.kinds_of_flow(client.flow_id) == ["CloseTcp(clean)"]
+    assert (client.closed, client.aborted, bytes(client.received)) == (True, False, b"")
+    assert east.kinds_of_flow(dial.flow_id) == ["OpenTcp", "CloseTcp(clean)"]
     assert east.dials == {}
     assert west.core.tcp_counters[("listener", "web")] == TcpCounters(1, 1, len(REQUEST), 0)
     assert east.core.tcp_counters[("connector", "web")] == TcpCounters(
