@@ -20,6 +20,7 @@ import sys
 import threading
 
 CHUNK = 1 << 16
+CONNECT_TIMEOUT = 10.0
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
@@ -63,9 +64,45 @@ def _copy_loop(source: socket.socket, target: socket.socket) -> None:
         target.sendall(view[:count])
 
 
-def _serve_connection(client: socket.socket, target_host: str, target_port: int) -> None:
+class Upstream:
+    """The router container's tcpListener, resolved once rather than per connection.
+
+    A name lookup per connection put the engine's DNS server (aardvark on rootless
+    Podman) on every client's path, where a slow answer holds an accepted connection
+    for seconds. The address is looked up again only when a connection to it fails
+    (the router container was recreated elsewhere).
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+        self._address: tuple[str, int] | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self) -> tuple[str, int]:
+        infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        address = infos[0][4]
+        with self._lock:
+            self._address = (str(address[0]), int(address[1]))
+            return self._address
+
+    def connect(self) -> socket.socket:
+        with self._lock:
+            address = self._address
+        if address is None:
+            address = self.resolve()
+        try:
+            return socket.create_connection(address, timeout=CONNECT_TIMEOUT)
+        except OSError:
+            fresh = self.resolve()
+            if fresh == address:
+                raise
+            return socket.create_connection(fresh, timeout=CONNECT_TIMEOUT)
+
+
+def _serve_connection(client: socket.socket, target: Upstream) -> None:
     try:
-        upstream = socket.create_connection((target_host, target_port), timeout=10)
+        upstream = target.connect()
     except OSError:
         client.close()
         return
@@ -81,12 +118,13 @@ def _serve_connection(client: socket.socket, target_host: str, target_port: int)
 
 
 def serve(listen_port: int, target_host: str, target_port: int) -> None:
+    target = Upstream(target_host, target_port)
+    with contextlib.suppress(OSError):
+        target.resolve()  # before the first client; if the name is not known yet, then
     server = socket.create_server(("", listen_port), backlog=128, reuse_port=False)
     while True:
         client, _address = server.accept()
-        threading.Thread(
-            target=_serve_connection, args=(client, target_host, target_port), daemon=True
-        ).start()
+        threading.Thread(target=_serve_connection, args=(client, target), daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> int:
