@@ -268,6 +268,9 @@ def rootless_target(provisioned: Path | None, services: provision.Services) -> T
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     chosen: Target = request.getfixturevalue(f"{request.param}_target")
     yield chosen
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        _print_container_logs(chosen)
     # Whatever a test left behind: its own containers, then its sites.
     with _connected(chosen) as engine:
         engine.remove_labelled({TEST_LABEL: "1"}, 1)
@@ -277,6 +280,17 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             chosen.cli("site", "delete", "-n", namespace.name, home=home, check=False)
         shutil.rmtree(home, ignore_errors=True)
     chosen.homes.clear()
+
+
+def _print_container_logs(target: Target) -> None:
+    """The logs of every container of the failed test: routers, backends, clients."""
+    names = target.tool("ps", "-a", "--format", "{{.Names}}").split()
+    for name in sorted(names):
+        result = subprocess.run(
+            [*target.tool_command, "logs", "--tail", "300", name],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        print(f"--- {target.name}: container {name} ---\n{result.stdout}{result.stderr}")
 
 
 class _connected:

@@ -21,7 +21,8 @@ from tests.engines.test_sites import (
     INDEX,
     fetch,
     run_test_container,
-    wait_for,
+    wait_listener_up,
+    wait_serving,
 )
 from tests.ports import free_port
 
@@ -67,7 +68,9 @@ def test_tls_listener_and_connector_in_a_container_site(target: Target) -> None:
         )  # fmt: skip
         return result.stdout.strip() if result.returncode == 0 else ""
 
-    assert wait_for("the page over TLS", curl) == INDEX
+    wait_serving(target, "web-backend", BACKEND_PORT)
+    wait_listener_up(target, home, "tlsw", "web")
+    assert curl() == INDEX
 
     # a connector to a TLS backend container, trusting a CA from a folder of PEM files
     backend_ca = certs.new_ca("backend-ca")
@@ -91,5 +94,6 @@ def test_tls_listener_and_connector_in_a_container_site(target: Target) -> None:
     secure_port = free_port()
     target.cli("listener", "create", "secure", str(secure_port), "--routing-key", "secure",
                "-n", "tlsw", home=home)  # fmt: skip
-    page = wait_for("the TLS backend's page", lambda: fetch(secure_port, "index.html"))
-    assert page.decode().strip() == INDEX
+    wait_serving(target, "tls-backend", TLS_BACKEND_PORT)
+    wait_listener_up(target, home, "tlsw", "secure")
+    assert fetch(secure_port, "index.html").decode().strip() == INDEX
