@@ -7,8 +7,8 @@ from skupper_podman.platforms.base import (
     Platform,
     RouterState,
     RouterStatus,
-    select_platform,
 )
+from skupper_podman.platforms.select import select_platform
 
 __all__ = [
     "PLATFORM_NAMES",

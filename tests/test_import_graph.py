@@ -1,0 +1,191 @@
+"""The package's shape, read from its own import statements: which part may import which
+(written down once, in ``MAY_IMPORT``), no import circle, and no module over 400 lines.
+
+What is not there yet is listed as such (``CROSSINGS_TO_REMOVE``, ``TYPE_CIRCLES_TO_REMOVE``,
+``LONG_MODULES``): those lists may only shrink; the test fails on anything new, and on an
+entry that no longer holds (so the list is cut when the work is done).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "skupper_podman"
+MAX_LINES = 400
+
+# part -> the parts it may import (besides itself). Parts are the package's first-level
+# modules and sub-packages; everything may import `errors`.
+MAY_IMPORT: dict[str, set[str]] = {
+    "router": set(),  # ships alone in the router image: nothing of the rest
+    "errors": set(),
+    "yaml_input": set(),
+    "files": set(),
+    "paths": set(),
+    "certs": set(),
+    "engines": set(),
+    "resources": {"yaml_input"},
+    "management": {"certs"},
+    "healthcheck": {"certs", "management"},
+    "image": {"engines"},
+    "routerconfig": {"certs", "resources"},
+    "platforms": {"engines", "image", "paths"},
+    "site": {
+        "certs", "files", "management", "paths", "platforms", "resources", "router",
+        "routerconfig", "yaml_input",
+    },
+    "units": set(),  # renders from plain values the site gives it
+    "bundle": {"<root>", "files", "image", "paths", "resources"},
+    "cli": {"bundle", "image", "paths", "resources", "site", "units", "yaml_input"},
+    "forward": set(),
+    "<root>": set(),
+}  # fmt: skip
+
+# Imports that cross the layering today, to be removed (issue 14: site as the one door).
+CROSSINGS_TO_REMOVE = {
+    "skupper_podman.cli.image -> skupper_podman.engines",
+    "skupper_podman.units.render -> skupper_podman.engines.base",
+    "skupper_podman.units.render -> skupper_podman.platforms.container",
+    "skupper_podman.units.render -> skupper_podman.site.runtime",
+    "skupper_podman.units.render -> skupper_podman.site.store",
+    "skupper_podman.bundle -> skupper_podman.site.documents",
+}
+
+# Circles made of imports for type checking only: the router core and the parts that take
+# the whole core (issue 14: each part gets the few collaborators it calls).
+TYPE_CIRCLES_TO_REMOVE = {
+    frozenset(
+        {
+            "skupper_podman.router.agent",
+            "skupper_podman.router.amqp_events",
+            "skupper_podman.router.control",
+            "skupper_podman.router.core",
+            "skupper_podman.router.failover",
+        }
+    ),
+}
+
+# Modules over MAX_LINES today, with the most lines each may have until it is split.
+LONG_MODULES = {
+    "skupper_podman.router.core": 876,
+    "skupper_podman.router.agent": 587,
+    "skupper_podman.resources": 589,
+    "skupper_podman.router.routing": 472,
+    "skupper_podman.router.driver": 434,
+    "skupper_podman.router.amqp_events": 421,
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path], *, typing: bool) -> set[str]:
+    """The package modules ``name`` imports; ``typing``: also under ``if TYPE_CHECKING``."""
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+
+    def target(node: ast.ImportFrom) -> str:
+        if node.level == 0:
+            return node.module or ""
+        base = name.split(".")[: None if is_package else -1]
+        base = base[: len(base) - (node.level - 1)]
+        return ".".join([*base, node.module] if node.module else base)
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                if typing:
+                    visit(node.body)
+                continue
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                module = target(node)
+                for alias in node.names:
+                    full = f"{module}.{alias.name}"
+                    found.add(full if full in modules else module)
+            for field in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(node, field, None)
+                if isinstance(inner, list):
+                    for child in inner:
+                        visit(child.body if isinstance(child, ast.ExceptHandler) else [child])
+
+    visit(ast.parse(path.read_text()).body)
+    return {module for module in found if module in modules and module != name}
+
+
+def _graph(*, typing: bool) -> dict[str, set[str]]:
+    modules = _modules()
+    return {name: _imports(name, path, modules, typing=typing) for name, path in modules.items()}
+
+
+def _circles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: set[frozenset[str]] = set()
+
+    def connect(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for other in graph[node]:
+            if other not in index:
+                connect(other)
+                low[node] = min(low[node], low[other])
+            elif other in on_stack:
+                low[node] = min(low[node], index[other])
+        if low[node] == index[node]:
+            group = set()
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.add(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                circles.add(frozenset(group))
+
+    for node in graph:
+        if node not in index:
+            connect(node)
+    return circles
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "<root>"
+
+
+def test_every_part_imports_only_what_it_may() -> None:
+    crossings = set()
+    for module, imported in _graph(typing=False).items():
+        for other in imported:
+            here, there = _part(module), _part(other)
+            if here != there and there != "errors" and there not in MAY_IMPORT[here]:
+                crossings.add(f"{module} -> {other}")
+    assert crossings - CROSSINGS_TO_REMOVE == set(), "imports against the layering"
+    assert CROSSINGS_TO_REMOVE - crossings == set(), "removed: cut them from the list"
+
+
+def test_no_import_circle() -> None:
+    assert _circles(_graph(typing=False)) == set()
+    assert _circles(_graph(typing=True)) == TYPE_CIRCLES_TO_REMOVE
+
+
+def test_no_module_over_400_lines() -> None:
+    lengths = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
+    long = {name: lines for name, lines in lengths.items() if lines > MAX_LINES}
+    assert set(long) <= set(LONG_MODULES), f"new modules over {MAX_LINES} lines"
+    grown = {name: lines for name, lines in long.items() if lines > LONG_MODULES[name]}
+    assert grown == {}, "split rather than grow"
+    assert set(LONG_MODULES) <= set(long), "under the limit now: cut them from the list"
