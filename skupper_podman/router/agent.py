@@ -123,7 +123,7 @@ def _router(core: RouterCore) -> list[Row]:
             platform=config.site.platform,
             connectionCount=len(core.connections),
             nodeCount=_node_count(core),
-            tcpFlowCount=len(core.flows),
+            tcpFlowCount=len(core.tcp.flows),
         )
     ]
 
@@ -145,7 +145,7 @@ def _router_metrics(core: RouterCore) -> list[Row]:
             linkCount=sum(1 for _ in _all_links(core)),
             nodeCount=_node_count(core),
             autoLinkCount=0,
-            connectionCount=len(core.connections) + len(core.flows),
+            connectionCount=len(core.connections) + len(core.tcp.flows),
             presettledDeliveries=0,
             droppedPresettledDeliveries=0,
             acceptedDeliveries=counts.accepted,
@@ -162,7 +162,7 @@ def _router_metrics(core: RouterCore) -> list[Row]:
             deliveriesDelayed1Sec=0,
             deliveriesDelayed10Sec=0,
             deliveriesStuck=0,
-            connectionCounters={"amqp": amqp, "tcp": len(core.flows), "http1": 0, "http2": 0},
+            connectionCounters={"amqp": amqp, "tcp": len(core.tcp.flows), "http1": 0, "http2": 0},
         )
     ]
 
@@ -198,7 +198,7 @@ def _node_count(core: RouterCore) -> int:
 
 def _connections(core: RouterCore) -> list[Row]:
     rows = [_connection(core, conn) for conn in core.connections.values()]
-    for flow in core.flows.values():
+    for flow in core.tcp.flows.values():
         rows.append(
             _named(
                 "connection",
@@ -497,11 +497,11 @@ def _tcp(kind: str) -> Table:
         entity_type = "tcpListener" if kind == "listener" else "tcpConnector"
         rows = []
         for name, entity in entities.items():
-            counters = core.tcp_counters.get((kind, name))
-            up = name in core.listening_tcp if kind == "listener" else core.health.is_up(name)
+            counters = core.tcp.counters.get((kind, name))
+            up = name in core.tcp.listening if kind == "listener" else core.tcp.health.is_up(name)
             message = counters.last_error if counters else ""
             if not up and kind == "connector":
-                message = f"backend out of rotation: {core.health.backends[name].last_error}"
+                message = f"backend out of rotation: {core.tcp.health.backends[name].last_error}"
             rows.append(
                 _named(
                     entity_type,

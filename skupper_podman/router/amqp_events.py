@@ -235,7 +235,7 @@ def _route(
         return
     body = buffered[header.stream_offset :] if header.stream_offset is not None else b""
     trace = header.annotations.trace if header.annotations else ()
-    flow = core.reply_flows.get(address)
+    flow = core.tcp.reply_flows.get(address)
     if flow is not None:
         _accept_stream(core, conn, link, delivery, flow, body, complete)
         return
@@ -266,7 +266,7 @@ def _route(
         _refuse(core, conn, link, delivery, REJECTED)
         return
     reply_to = control.normalize_address(header.reply_to)
-    flow = core.start_connector_flow(destination.name, reply_to)
+    flow = core.tcp.start_connector_flow(destination.name, reply_to)
     _accept_stream(core, conn, link, delivery, flow, body, complete)
 
 

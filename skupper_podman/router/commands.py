@@ -15,6 +15,9 @@ from .service_tls import ServiceTls
 ListenerKind = Literal["amqp", "tcp"]
 
 
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
 @dataclass(frozen=True, slots=True)
 class Listen:
     """Open a listening socket; accepted sockets come back as ``*_accepted(name)``."""
@@ -109,7 +112,7 @@ class ResumeTcp:
 
 @dataclass(frozen=True, slots=True)
 class Log:
-    level: Literal["debug", "info", "warning", "error"]
+    level: LogLevel
     module: str
     text: str
 

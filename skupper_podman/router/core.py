@@ -24,18 +24,16 @@ from typing import Any, Literal
 
 from proton import Condition, Connection, Link
 
-from . import VERSION, amqp_events, control, failover, listener_keys
+from . import VERSION, amqp_events, control
 from . import commands as cmd
 from .addressing import AddressTable, Destination
-from .backend_health import BackendHealth
 from .config import AmqpConnector, AmqpListener, RouterConfig
 from .connection import ConnectionOrigin, RouterConnection, next_tag
 from .engine import AmqpEngine, TlsSettings
-from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations, encode_stream_header
+from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
 from .routing import LinkStateRouter
-from .service_tls import ServiceTls
-from .streams import LocalStream, OutboundStream, StreamOwner
-from .tcp import TcpCounters, TcpFlow
+from .streams import OutboundStream, StreamOwner
+from .tcp_adaptor import TcpAdaptor
 
 # Redial soon after a failure (a peer restarting is back within a second or two), then
 # back off to a bounded pace: a peer that comes back is found within 2 s.
@@ -43,7 +41,7 @@ RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
 NEW_STREAM = RouterAnnotations(flags=RA_FLAG_STREAMING)
 TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection (a handshake record)
-LogLevel = Literal["debug", "info", "warning", "error"]
+LogLevel = cmd.LogLevel
 ConnectorStatus = Literal["CONNECTING", "SUCCESS", "FAILED"]
 
 
@@ -84,7 +82,6 @@ class RouterCore:
         self.process_info: Callable[[], dict[str, Any]] = dict
         self._commands: list[cmd.Command] = []
         self._conn_ids = itertools.count(1)
-        self._flow_ids = itertools.count(1)
         self._rng = random.Random(instance)  # weighted listeners: reproducible per instance
         self._temp_ids = itertools.count(1)
         self.connections: dict[int, RouterConnection] = {}
@@ -92,13 +89,11 @@ class RouterCore:
         self.edge_connections: dict[str, RouterConnection] = {}  # interior: attached edges
         self.uplink: RouterConnection | None = None  # edge: the active uplink
         self.connectors: dict[str, ConnectorState] = {}
-        self.flows: dict[int, TcpFlow] = {}
-        self.reply_flows: dict[str, TcpFlow] = {}
         self.endpoint_links: dict[str, tuple[int, Link]] = {}
-        self.tcp_counters: dict[tuple[str, str], TcpCounters] = {}
-        self.listening_tcp: set[str] = set()
         self.addresses = AddressTable()
-        self.health = BackendHealth()
+        self.tcp = TcpAdaptor(
+            config, self, self.addresses, self.deliveries, self._emit, self.log, rng=self._rng
+        )
         self._dirty: set[int] = set()
         router = config.router
         self.routing: LinkStateRouter | None = None
@@ -139,6 +134,7 @@ class RouterCore:
     def apply_config(self, new: RouterConfig, now: float) -> None:
         """Apply a changed config; unchanged entities (and their traffic) are left alone."""
         old, self.config = self.config, new
+        self.tcp.config = new
         for name, listener in old.listeners.items():
             if new.listeners.get(name) != listener:
                 self._emit(cmd.StopListening("amqp", name))
@@ -157,9 +153,8 @@ class RouterCore:
             changed = new_listener != tcp_listener or (
                 profile and old.ssl_profiles.get(profile) != new.ssl_profiles.get(profile)
             )
-            if changed and name in self.listening_tcp:
-                self.listening_tcp.discard(name)
-                self._emit(cmd.StopListening("tcp", name))
+            if changed:
+                self.tcp.stop_listening(name)
         for conn in list(self.connections.values()):
             if not conn.dialled and conn.engine.peer_fingerprint in new.revoked:
                 self.refuse_connection(conn, "amqp:unauthorized-access", "certificate revoked")
@@ -336,106 +331,54 @@ class RouterCore:
     # --- TCP (driver -> core) --------------------------------------------------------------------
 
     def tcp_accepted(self, listener_name: str, now: float) -> int | None:
-        listener = self.config.tcp_listeners.get(listener_name)
-        if listener is None:
-            return None
-        addresses = self.config.listener_addresses.get(listener_name, ())
-        address = listener_keys.choose(listener, addresses, self.reachable, self._rng)
-        destination = self.choose_destination(address) if address is not None else None
-        if address is None or destination is None:
-            return None
-        flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
-        flow.address = address
-        if destination.kind == "local":
-            self.start_local_flow(flow, destination.name)
-        else:
-            flow.reply_address = self.reply_address()
-            self.reply_flows[flow.reply_address] = flow
-            header = encode_stream_header(to=address, reply_to=flow.reply_address)
-            flow.outbound = self.open_stream(destination, header, flow)
-            if flow.outbound is None:
-                flow.socket_failed()
-                self._after(now)
-                return None
+        flow_id = self.tcp.accepted(listener_name)
         self._after(now)
-        return flow.flow_id
+        return flow_id
 
     def tcp_connected(self, flow_id: int, now: float) -> None:
-        flow = self.flows.get(flow_id)
-        if flow is None:
-            return
-        if isinstance(flow.route_key, Destination):
-            failover.backend_answered(self, flow.route_key.name, now)
-        reply_to = flow.reply_address
-        if reply_to.startswith("local:"):
-            listener_flow = self.flows.get(int(reply_to.removeprefix("local:")))
-            reply = LocalStream(flow)
-            flow.socket_connected(reply)
-            if listener_flow is not None:
-                listener_flow.inbound = reply
-                reply.attach(listener_flow)
-        else:
-            route = self.route_to_address(reply_to)
-            if route is None:
-                flow.socket_failed()
-            else:
-                header = encode_stream_header(to=reply_to, reply_to=None)
-                flow.socket_connected(self.stream_on(route[0], header, flow))
+        self.tcp.connected(flow_id, now)
         self._after(now)
 
     def tcp_connect_failed(self, flow_id: int, error: str, now: float) -> None:
-        flow = self.flows.get(flow_id)
-        if flow is not None:
-            self.log("warning", "tcp", f"flow {flow_id}: backend connection failed: {error}")
-            flow.counters.failure(error)
-            if flow.side == "connector":
-                failover.connector_failed(self, flow, error, now)
-            else:
-                flow.socket_failed()
+        self.tcp.connect_failed(flow_id, error, now)
         self._after(now)
 
     def backend_probed(self, connector: str, error: str, now: float) -> None:
         """A probe of a backend out of rotation ended (``error`` empty: it answered)."""
-        failover.probe_result(self, connector, error, now)
+        self.tcp.probed(connector, error, now)
         self._after(now)
 
     def tcp_handshake_failed(self, listener: str, error: str, now: float) -> None:
         """A client of a TLS tcpListener was refused during the handshake."""
-        self.log("warning", "tcp", f"listener {listener}: client refused: {error}")
-        self.tcp_counters.setdefault(("listener", listener), TcpCounters()).failure(error)
+        self.tcp.handshake_failed(listener, error)
         self._after(now)
 
-    def _service_tls(self, profile_name: str, *, strict: bool) -> ServiceTls | None:
-        if not profile_name:
-            return None
-        return ServiceTls(self.config.ssl_profiles[profile_name], strict=strict)
-
     def tcp_data(self, flow_id: int, data: bytes) -> None:
-        flow = self.flows.get(flow_id)
+        flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_data(data)
             self._transmit_dirty()
 
     def tcp_eof(self, flow_id: int, now: float) -> None:
-        flow = self.flows.get(flow_id)
+        flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_eof()
         self._after(now)
 
     def tcp_closed(self, flow_id: int, error: str, now: float) -> None:
-        flow = self.flows.get(flow_id)
+        flow = self.tcp.flows.get(flow_id)
         if flow is not None and not flow.closed:
             flow.socket_failed()
         self._after(now)
 
     def tcp_sent(self, flow_id: int, size: int) -> None:
-        flow = self.flows.get(flow_id)
+        flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_took(size)
             self._transmit_dirty()
 
     def tcp_write_paused(self, flow_id: int, paused: bool) -> None:
-        flow = self.flows.get(flow_id)
+        flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_write_paused(paused)
             self._transmit_dirty()
@@ -443,7 +386,8 @@ class RouterCore:
     # --- timers ----------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        deadlines = [self.routing.get_timer() if self.routing else None, self.health.next_probe()]
+        deadlines = [self.tcp.health.next_probe()]
+        deadlines.append(self.routing.get_timer() if self.routing else None)
         deadlines += [c.retry_at for c in self.connectors.values()]
         deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
         deadlines += [
@@ -461,7 +405,7 @@ class RouterCore:
         for state in list(self.connectors.values()):
             if state.retry_at is not None and state.retry_at <= now:
                 self._dial(state, now)
-        failover.start_probes(self, now)
+        self.tcp.start_probes(now)
         for conn in list(self.connections.values()):
             if conn.tick_at and conn.tick_at <= now:
                 conn.tick_at = conn.engine.tick(now) or 0.0
@@ -634,72 +578,12 @@ class RouterCore:
         elif link.state & link.LOCAL_ACTIVE:
             link.close()
 
-    # --- TCP flows -------------------------------------------------------------------------------
-
-    def start_connector_flow(self, connector_name: str, reply_to: str) -> TcpFlow:
-        """A flow that arrived for a local tcpConnector: dial its backend."""
-        destination = Destination("local", connector_name)
-        flow = self._new_flow("connector", connector_name, destination, socket_ready=False)
-        flow.reply_address = reply_to
-        self.dial_backend(flow, connector_name)
-        return flow
-
-    def dial_backend(self, flow: TcpFlow, connector_name: str) -> None:
-        connector = self.config.tcp_connectors[connector_name]
-        tls = self._service_tls(connector.sslProfile, strict=connector.verifyHostname)
-        self._emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port, tls))
-
-    def start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
-        request = LocalStream(flow)
-        flow.outbound = request
-        peer = self.start_connector_flow(connector_name, f"local:{flow.flow_id}")
-        self.addresses.flow_ended(Destination("local", connector_name))  # counted once
-        peer.route_key = None
-        peer.inbound = request
-        request.attach(peer)
-
-    def _new_flow(
-        self, kind: str, name: str, destination: Destination, *, socket_ready: bool
-    ) -> TcpFlow:
-        flow_id = next(self._flow_ids)
-        counters = self.tcp_counters.setdefault((kind, name), TcpCounters())
-        flow = TcpFlow(
-            flow_id,
-            self._emit,
-            counters,
-            self._flow_closed,
-            on_released=partial(failover.retry_released, self),
-            socket_ready=socket_ready,
-            side=kind,
-        )
-        flow.route_key = destination
-        if kind == "listener":
-            self.deliveries.ingress += 1
-        else:
-            self.deliveries.egress += 1
-        self.addresses.flow_started(destination)
-        self.flows[flow_id] = flow
-        return flow
-
-    def _flow_closed(self, flow: TcpFlow) -> None:
-        self.flows.pop(flow.flow_id, None)
-        self.reply_flows.pop(flow.reply_address, None)
-        if isinstance(flow.route_key, Destination):
-            self.addresses.flow_ended(flow.route_key)
-
-    def reply_address(self) -> str:
-        prefix = "_edge" if self.edge_mode else "_topo/0"
-        return f"{prefix}/{self.router_id}/temp.{next(self._temp_ids)}"
-
     # --- addresses and TCP listeners -------------------------------------------------------------
 
     def _sync_addresses(self, now: float) -> None:
         """Local consumers changed (config, edges, backends' health): advertise them,
         re-check listeners."""
-        connectors = self.config.tcp_connectors.values()
-        self.health.sync(c.name for c in connectors)
-        in_rotation = [c for c in connectors if self.health.is_up(c.name)]
-        self.addresses.set_local((c.name, c.address) for c in in_rotation)
+        self.addresses.set_local(self.tcp.in_rotation())
         if self.routing is not None:
             self.routing.set_mobile_addresses(
                 self.addresses.consumer_addresses(), now, edges=self.edge_connections
@@ -709,13 +593,8 @@ class RouterCore:
         self._topology_version = -1
 
     def _sync_uplink_links(self, uplink: RouterConnection) -> None:
-        consumes = {c.address for c in self.config.tcp_connectors.values()}
-        produces = {
-            key
-            for name, listener in self.config.tcp_listeners.items()
-            for key in listener_keys.keys(listener, self.config.listener_addresses.get(name, ()))
-        }
-        uplink.sync_edge_addresses(consumes, produces)
+        consumes = {key for _, key in self.tcp.in_rotation()}
+        uplink.sync_edge_addresses(consumes, self.tcp.produced_keys())
         self._dirty.add(uplink.conn_id)
 
     def edge_addresses_changed(self, now: float) -> None:
@@ -725,23 +604,6 @@ class RouterCore:
             for address in conn.edge_consumes:
                 self.addresses.add_edge_consumer(address, edge_id)
         self._sync_addresses(now)
-
-    def _evaluate_tcp_listeners(self) -> None:
-        """A tcpListener listens only while its address has a consumer somewhere."""
-        for name, listener in self.config.tcp_listeners.items():
-            addresses = self.config.listener_addresses.get(name, ())
-            reachable = any(self.reachable(k) for k in listener_keys.keys(listener, addresses))
-            if reachable and name not in self.listening_tcp:
-                self.listening_tcp.add(name)
-                tls = self._service_tls(listener.sslProfile, strict=listener.authenticatePeer)
-                self._emit(cmd.Listen("tcp", name, listener.host, listener.port, tls))
-            elif not reachable and name in self.listening_tcp:
-                self.listening_tcp.discard(name)
-                self._emit(cmd.StopListening("tcp", name))
-        for name in list(self.listening_tcp):
-            if name not in self.config.tcp_listeners:
-                self.listening_tcp.discard(name)
-                self._emit(cmd.StopListening("tcp", name))
 
     # --- router links: neighbours, edges, uplinks ------------------------------------------------
 
@@ -815,7 +677,7 @@ class RouterCore:
         if version != self._topology_version:
             self._topology_version = version
             self._log_route_changes()
-            self._evaluate_tcp_listeners()
+            self.tcp.evaluate_listeners()
             control.send_tracking_updates(self)
         self._transmit_dirty()
 
@@ -854,12 +716,13 @@ class RouterCore:
                 self._commands.append(cmd.TransmitAmqp(conn_id))
         self._dirty.clear()
 
-    def backends_changed(self, now: float) -> None:
-        """A connector left or rejoined the rotation."""
-        self._sync_addresses(now)
+    def reply_address(self) -> str:
+        prefix = "_edge" if self.edge_mode else "_topo/0"
+        return f"{prefix}/{self.router_id}/temp.{next(self._temp_ids)}"
 
-    def emit(self, command: cmd.Command) -> None:
-        self._emit(command)
+    def consumers_changed(self) -> None:
+        """A connector left or rejoined the rotation."""
+        self._sync_addresses(self._now)
 
     def _emit(self, command: cmd.Command) -> None:
         self._commands.append(command)

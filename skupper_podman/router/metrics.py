@@ -25,13 +25,17 @@ def render(core: RouterCore) -> str:
         [(router, 1 + (len(core.routing.reachable_routers()) if core.routing else 0))],
     )
     _family(
-        lines, "tcp_flows_active", "gauge", "TCP flows in progress.", [(router, len(core.flows))]
+        lines,
+        "tcp_flows_active",
+        "gauge",
+        "TCP flows in progress.",
+        [(router, len(core.tcp.flows))],
     )
     for kind, label in (("listener", "tcp_listener"), ("connector", "tcp_connector")):
         entities = core.config.tcp_listeners if kind == "listener" else core.config.tcp_connectors
         rows = []
         for name, entity in entities.items():
-            counters = core.tcp_counters.get((kind, name))
+            counters = core.tcp.counters.get((kind, name))
             labels = f'{router},{label}="{_escape(name)}",address="{_escape(entity.address)}"'
             rows.append((labels, counters))
         for metric, attribute, help_text in (
@@ -53,7 +57,7 @@ def render(core: RouterCore) -> str:
                 [(labels, getattr(c, attribute) if c else 0) for labels, c in rows],
             )
     backends = [
-        (f'{router},tcp_connector="{_escape(name)}"', 1 if core.health.is_up(name) else 0)
+        (f'{router},tcp_connector="{_escape(name)}"', 1 if core.tcp.health.is_up(name) else 0)
         for name in core.config.tcp_connectors
     ]
     _family(

@@ -148,14 +148,14 @@ def test_flow_carries_bytes_both_ways_and_half_closes(net: CoreNet) -> None:
         "CloseTcp(clean)",
     ]
     to_backend, to_client = len(REQUEST + PAYLOAD), len(PAYLOAD) + 3
-    assert west.core.tcp_counters == {
+    assert west.core.tcp.counters == {
         ("listener", "web"): TcpCounters(1, 1, bytes_in=to_backend, bytes_out=to_client)
     }
-    assert east.core.tcp_counters == {
+    assert east.core.tcp.counters == {
         ("connector", "web"): TcpCounters(1, 1, bytes_in=to_client, bytes_out=to_backend)
     }
-    assert west.core.flows == {} and east.core.flows == {}
-    assert west.core.reply_flows == {} and west.core.addresses.outstanding == {}
+    assert west.core.tcp.flows == {} and east.core.tcp.flows == {}
+    assert west.core.tcp.reply_flows == {} and west.core.addresses.outstanding == {}
     assert east.core.addresses.outstanding == {}
 
 
@@ -175,11 +175,11 @@ def test_refused_backend_closes_the_client_cleanly_without_data(net: CoreNet) ->
     assert (client.closed, client.aborted, bytes(client.received)) == (True, False, b"")
     assert east.kinds_of_flow(dial.flow_id) == ["OpenTcp", "CloseTcp(clean)"]
     assert east.dials == {}
-    assert west.core.tcp_counters[("listener", "web")] == TcpCounters(1, 1, len(REQUEST), 0)
-    assert east.core.tcp_counters[("connector", "web")] == TcpCounters(
+    assert west.core.tcp.counters[("listener", "web")] == TcpCounters(1, 1, len(REQUEST), 0)
+    assert east.core.tcp.counters[("connector", "web")] == TcpCounters(
         1, 1, 0, 0, failed=1, last_error="Connection refused"
     )
-    assert west.core.flows == {} and east.core.flows == {}
+    assert west.core.tcp.flows == {} and east.core.tcp.flows == {}
     assert west.core.addresses.outstanding == {} and east.core.addresses.outstanding == {}
 
 
@@ -402,7 +402,7 @@ def test_routing_messages_cross_the_middle_router(net: CoreNet) -> None:
     assert a.routing.next_hop("c") == "b" and c.routing.next_hop("a") == "b"
     assert a.routing.routers_with_address("web") == {"c": 2}
     assert tcp_listener_commands(a) == [cmd.Listen("tcp", "web", HOST, 8080)]
-    assert b.core.flows == {} and forwarders(b) == []  # routed messages are settled through b
+    assert b.core.tcp.flows == {} and forwarders(b) == []  # routed messages are settled through b
 
 
 def test_flow_through_a_middle_router(net: CoreNet) -> None:
@@ -410,7 +410,7 @@ def test_flow_through_a_middle_router(net: CoreNet) -> None:
     net.run_until(lambda: ("tcp", "web") in a.listening, within=10)
 
     client, backend = open_flow(net, a, c)
-    assert b.core.flows == {} and len(forwarders(b)) == 2  # request and reply pass through
+    assert b.core.tcp.flows == {} and len(forwarders(b)) == 2  # request and reply pass through
     net.send(backend, PAYLOAD)
     net.send(client, PAYLOAD[::-1])
     assert bytes(client.received) == PAYLOAD
@@ -425,7 +425,7 @@ def test_flow_through_a_middle_router(net: CoreNet) -> None:
         "ShutdownTcp",
         "CloseTcp(clean)",
     ]
-    assert forwarders(b) == [] and b.core.tcp_counters == {}
+    assert forwarders(b) == [] and b.core.tcp.counters == {}
     assert not [x for x in b.history if isinstance(x, cmd.OpenTcp | cmd.SendTcp)]
 
 
@@ -454,7 +454,7 @@ def test_connection_loss_aborts_flows_and_the_connector_redials(net: CoreNet) ->
     assert bytes(client.received) == b"partial answer"
     assert west.kinds_of_flow(client.flow_id) == ["SendTcp", "CloseTcp(abort)"]
     assert east.kinds_of_flow(backend.flow_id) == ["OpenTcp", "SendTcp", "CloseTcp(abort)"]
-    assert west.core.flows == {} and east.core.flows == {}
+    assert west.core.tcp.flows == {} and east.core.tcp.flows == {}
     assert west.core.neighbors == {} and east.core.neighbors == {}
     assert tcp_listener_commands(west) == [cmd.StopListening("tcp", "web")]
     assert connector_status(east) == "FAILED"

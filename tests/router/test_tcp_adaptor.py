@@ -1,4 +1,4 @@
-"""Failover of new flows whose backend cannot be reached (``router/failover.py``), on
+"""Failover of new flows whose backend cannot be reached (``router/tcp_adaptor.py``), on
 routers driven without sockets: another connector takes the flow, with the bytes the
 client sent; a connector out of rotation is probed back; the client sees a clean close
 only when nothing is left."""
@@ -69,9 +69,9 @@ def test_a_second_connector_on_the_same_router_takes_the_flow(net: CoreNet) -> N
     assert bytes(client.received) == REPLY and not client.closed
 
     refused = "web-a" if first.host == "10.0.0.10" else "web-b"
-    assert not back.core.health.is_up(refused)
+    assert not back.core.tcp.health.is_up(refused)
     assert back.core.deliveries.retried == 1
-    counters = back.core.tcp_counters[("connector", refused)]
+    counters = back.core.tcp.counters[("connector", refused)]
     assert (counters.failed, counters.connections_opened, counters.connections_closed) == (1, 1, 1)
 
 
@@ -91,7 +91,7 @@ def test_the_listener_router_sends_a_released_flow_to_another_router(net: CoreNe
     net.eof(backend)
     assert bytes(client.received) == REPLY and client.shutdown
     assert front.core.deliveries.retried == 1
-    assert front.core.flows == {} or all(f.closed for f in front.core.flows.values())
+    assert front.core.tcp.flows == {} or all(f.closed for f in front.core.tcp.flows.values())
 
 
 def test_a_flow_that_sent_more_than_it_may_keep_is_not_moved(net: CoreNet) -> None:
@@ -122,7 +122,7 @@ def test_clean_close_when_no_connector_is_left_then_probed_back(net: CoreNet) ->
     backs[0].core.backend_probed("web", "Connection refused", net.now)  # still down
     backs[1].core.backend_probed("web", "", net.now)  # answers
     net.pump()
-    assert backs[1].core.health.is_up("web") and not backs[0].core.health.is_up("web")
+    assert backs[1].core.tcp.health.is_up("web") and not backs[0].core.tcp.health.is_up("web")
     net.run_until(lambda: ("tcp", "web") in front.listening, within=2)
 
     # back-1 is probed again later (back-off), back-2 takes the next flow at once

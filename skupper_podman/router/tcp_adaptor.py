@@ -1,0 +1,335 @@
+"""The TCP side of the router: tcpListeners that listen while their key is reachable,
+tcpConnectors and the health of their backends, and the flows between them.
+
+It takes what it calls of the network as a ``TcpNetwork`` (where a key goes, streams to
+other routers) and never the whole core; the core's driver doors call it and then do the
+work that follows every event.
+
+Failover, beyond skupper-router (which ends the client's connection when the connector it
+picked cannot reach its backend): at that point no byte has reached any backend, so the
+flow moves. The connector's router redials at its other connectors for the key, and once
+none is left settles the request RELEASED (AMQP: not processed, may go elsewhere); the
+listener's router, on RELEASED, sends the flow again with what the client sent so far
+(at most ``tcp.REPLAY_LIMIT``) to another destination. A connector whose backend failed
+leaves the rotation (``backend_health``) and is probed with back-off; while none of a
+router's connectors for a key is up, the router stops offering the key. The client is
+closed cleanly only when no destination is left.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Collection
+from typing import Protocol
+
+from . import commands as cmd
+from . import listener_keys
+from .addressing import AddressTable, Destination
+from .backend_health import BackendHealth
+from .config import RouterConfig
+from .connection import RouterConnection
+from .message import encode_stream_header
+from .service_tls import ServiceTls
+from .sockets import OUT_OF_FILES
+from .streams import LocalStream, OutboundStream, StreamOwner
+from .tcp import TcpCounters, TcpFlow
+
+Log = Callable[[cmd.LogLevel, str, str], None]
+MAX_RETRIES = 4  # destinations a flow tries after the first
+
+
+class TcpNetwork(Protocol):
+    """What the TCP side asks of the network."""
+
+    def choose_destination(
+        self,
+        address: str,
+        exclude: tuple[str, ...] = (),
+        from_edge: str = "",
+        avoid: Collection[object] = (),
+    ) -> Destination | None: ...
+
+    def reachable(self, address: str, *, excluding_edge: str = "") -> bool: ...
+
+    def open_stream(
+        self, destination: Destination, header: bytes, owner: StreamOwner
+    ) -> OutboundStream | None: ...
+
+    def route_to_address(self, address: str) -> tuple[RouterConnection, str] | None: ...
+
+    def stream_on(
+        self, conn: RouterConnection, header: bytes, owner: StreamOwner
+    ) -> OutboundStream: ...
+
+    def consumers_changed(self) -> None:
+        """The local connectors in rotation changed: advertise the keys again."""
+
+    def reply_address(self) -> str:
+        """A new address of this router's own, for a reply stream."""
+
+
+class Deliveries(Protocol):
+    ingress: int
+    egress: int
+    retried: int
+
+
+class TcpAdaptor:
+    def __init__(
+        self,
+        config: RouterConfig,
+        network: TcpNetwork,
+        addresses: AddressTable,
+        deliveries: Deliveries,
+        emit: Callable[[cmd.Command], None],
+        log: Log,
+        *,
+        rng: random.Random,
+    ) -> None:
+        self.config = config
+        self.network = network
+        self.addresses = addresses
+        self.deliveries = deliveries
+        self.emit = emit
+        self.log = log
+        self.rng = rng
+        self.health = BackendHealth()
+        self.flows: dict[int, TcpFlow] = {}
+        self.reply_flows: dict[str, TcpFlow] = {}
+        self.counters: dict[tuple[str, str], TcpCounters] = {}
+        self.listening: set[str] = set()
+        self._flow_ids = itertools.count(1)
+
+    # --- listeners -------------------------------------------------------------------------
+
+    def accepted(self, listener_name: str) -> int | None:
+        """A client connected to a tcpListener: its flow id, None to refuse it."""
+        listener = self.config.tcp_listeners.get(listener_name)
+        if listener is None:
+            return None
+        addresses = self.config.listener_addresses.get(listener_name, ())
+        address = listener_keys.choose(listener, addresses, self.network.reachable, self.rng)
+        destination = self.network.choose_destination(address) if address is not None else None
+        if address is None or destination is None:
+            return None
+        flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
+        flow.address = address
+        if destination.kind == "local":
+            self.start_local_flow(flow, destination.name)
+        else:
+            flow.reply_address = self.network.reply_address()
+            self.reply_flows[flow.reply_address] = flow
+            header = encode_stream_header(to=address, reply_to=flow.reply_address)
+            flow.outbound = self.network.open_stream(destination, header, flow)
+            if flow.outbound is None:
+                flow.socket_failed()
+                return None
+        return flow.flow_id
+
+    def handshake_failed(self, listener: str, error: str) -> None:
+        self.log("warning", "tcp", f"listener {listener}: client refused: {error}")
+        self.counters.setdefault(("listener", listener), TcpCounters()).failure(error)
+
+    def evaluate_listeners(self) -> None:
+        """A tcpListener listens only while its address has a consumer somewhere."""
+        for name, listener in self.config.tcp_listeners.items():
+            addresses = self.config.listener_addresses.get(name, ())
+            keys = listener_keys.keys(listener, addresses)
+            reachable = any(self.network.reachable(key) for key in keys)
+            if reachable and name not in self.listening:
+                self.listening.add(name)
+                tls = self._service_tls(listener.sslProfile, strict=listener.authenticatePeer)
+                self.emit(cmd.Listen("tcp", name, listener.host, listener.port, tls))
+            elif not reachable and name in self.listening:
+                self.stop_listening(name)
+        for name in list(self.listening):
+            if name not in self.config.tcp_listeners:
+                self.stop_listening(name)
+
+    def produced_keys(self) -> set[str]:
+        """The keys this router's listeners send to (an edge tells its interior)."""
+        return {
+            key
+            for name, listener in self.config.tcp_listeners.items()
+            for key in listener_keys.keys(listener, self.config.listener_addresses.get(name, ()))
+        }
+
+    def stop_listening(self, name: str) -> None:
+        if name in self.listening:
+            self.listening.discard(name)
+            self.emit(cmd.StopListening("tcp", name))
+
+    # --- connectors ------------------------------------------------------------------------
+
+    def in_rotation(self) -> list[tuple[str, str]]:
+        """(name, routing key) of the connectors whose backends answer."""
+        connectors = self.config.tcp_connectors.values()
+        self.health.sync(c.name for c in connectors)
+        return [(c.name, c.address) for c in connectors if self.health.is_up(c.name)]
+
+    def start_connector_flow(self, connector_name: str, reply_to: str) -> TcpFlow:
+        """A flow that arrived for a local tcpConnector: dial its backend."""
+        destination = Destination("local", connector_name)
+        flow = self._new_flow("connector", connector_name, destination, socket_ready=False)
+        flow.reply_address = reply_to
+        self.dial_backend(flow, connector_name)
+        return flow
+
+    def dial_backend(self, flow: TcpFlow, connector_name: str) -> None:
+        connector = self.config.tcp_connectors[connector_name]
+        tls = self._service_tls(connector.sslProfile, strict=connector.verifyHostname)
+        self.emit(cmd.OpenTcp(flow.flow_id, connector.host, connector.port, tls))
+
+    def start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
+        request = LocalStream(flow)
+        flow.outbound = request
+        peer = self.start_connector_flow(connector_name, f"local:{flow.flow_id}")
+        self.addresses.flow_ended(Destination("local", connector_name))  # counted once
+        peer.route_key = None
+        peer.inbound = request
+        request.attach(peer)
+
+    def connected(self, flow_id: int, now: float) -> None:
+        """The backend answered a connector flow's dial: the reply stream starts."""
+        flow = self.flows.get(flow_id)
+        if flow is None:
+            return
+        if isinstance(flow.route_key, Destination):
+            self.backend_answered(flow.route_key.name)
+        reply_to = flow.reply_address
+        if reply_to.startswith("local:"):
+            listener_flow = self.flows.get(int(reply_to.removeprefix("local:")))
+            reply = LocalStream(flow)
+            flow.socket_connected(reply)
+            if listener_flow is not None:
+                listener_flow.inbound = reply
+                reply.attach(listener_flow)
+            return
+        route = self.network.route_to_address(reply_to)
+        if route is None:
+            flow.socket_failed()
+        else:
+            header = encode_stream_header(to=reply_to, reply_to=None)
+            flow.socket_connected(self.network.stream_on(route[0], header, flow))
+
+    def connect_failed(self, flow_id: int, error: str, now: float) -> None:
+        flow = self.flows.get(flow_id)
+        if flow is None:
+            return
+        self.log("warning", "tcp", f"flow {flow_id}: backend connection failed: {error}")
+        flow.counters.failure(error)
+        if flow.side == "connector":
+            self._redial_or_release(flow, error, now)
+        else:
+            flow.socket_failed()
+
+    def _redial_or_release(self, flow: TcpFlow, error: str, now: float) -> None:
+        """The dial failed before any byte reached the backend: another connector of the
+        key on this router takes the flow, else it goes back RELEASED."""
+        name = flow.route_key.name if isinstance(flow.route_key, Destination) else ""
+        if name and error != OUT_OF_FILES and self.health.failed(name, error, now):
+            self.log("warning", "tcp", f"connector {name}: backend out of rotation: {error}")
+            self.network.consumers_changed()
+        flow.tried.add(name)
+        connector = self.config.tcp_connectors.get(name)
+        key = connector.address if connector else ""
+        others = [other for other in self.addresses.local.get(key, ()) if other not in flow.tried]
+        if not others:
+            flow.release()
+            return
+        self.addresses.flow_ended(Destination("local", name))
+        flow.route_key = Destination("local", others[0])
+        self.addresses.flow_started(flow.route_key)
+        flow.move_to(self.counters.setdefault(("connector", others[0]), TcpCounters()))
+        self.deliveries.retried += 1
+        self.dial_backend(flow, others[0])
+
+    def backend_answered(self, name: str) -> None:
+        if self.health.answered(name):
+            self.log("info", "tcp", f"connector {name}: backend answers, back in rotation")
+            self.network.consumers_changed()
+
+    def start_probes(self, now: float) -> None:
+        for name in self.health.due_probes(now):
+            connector = self.config.tcp_connectors.get(name)
+            if connector is not None:
+                self.emit(cmd.ProbeTcp(name, connector.host, connector.port))
+
+    def probed(self, name: str, error: str, now: float) -> None:
+        """A probe of a backend out of rotation ended (``error`` empty: it answered)."""
+        if error:
+            self.health.probe_failed(name, error, now)
+        else:
+            self.backend_answered(name)
+
+    # --- flows -----------------------------------------------------------------------------
+
+    def _new_flow(
+        self, kind: str, name: str, destination: Destination, *, socket_ready: bool
+    ) -> TcpFlow:
+        flow_id = next(self._flow_ids)
+        counters = self.counters.setdefault((kind, name), TcpCounters())
+        flow = TcpFlow(
+            flow_id,
+            self.emit,
+            counters,
+            self._flow_closed,
+            on_released=self._retry,
+            socket_ready=socket_ready,
+            side=kind,
+        )
+        flow.route_key = destination
+        if kind == "listener":
+            self.deliveries.ingress += 1
+        else:
+            self.deliveries.egress += 1
+        self.addresses.flow_started(destination)
+        self.flows[flow_id] = flow
+        return flow
+
+    def _retry(self, flow: TcpFlow) -> bool:
+        """Listener side: the flow's request was released; send it to another destination."""
+        if flow.replay is None or flow.retries >= MAX_RETRIES or not flow.address:
+            return False
+        old = flow.route_key
+        if isinstance(old, Destination):
+            if old.kind != "uplink":  # an edge's only way out: the hub chooses anew each time
+                flow.tried.add(old)
+            self.addresses.flow_ended(old)
+            flow.route_key = None
+        destination = self.network.choose_destination(flow.address, avoid=flow.tried)
+        if destination is None:
+            return False
+        flow.retries += 1
+        flow.route_key = destination
+        self.addresses.flow_started(destination)
+        self.deliveries.retried += 1
+        if destination.kind == "local":
+            self.start_local_flow(flow, destination.name)
+        else:
+            if not flow.reply_address:  # its first destination was a local connector
+                flow.reply_address = self.network.reply_address()
+            header = encode_stream_header(to=flow.address, reply_to=flow.reply_address)
+            self.reply_flows[flow.reply_address] = flow
+            outbound = self.network.open_stream(destination, header, flow)
+            if outbound is None:
+                return False
+            flow.outbound = outbound
+        assert flow.outbound is not None
+        for data in flow.replay:
+            flow.outbound.write(data)
+        if flow.read_closed:
+            flow.outbound.finish()
+        return True
+
+    def _flow_closed(self, flow: TcpFlow) -> None:
+        self.flows.pop(flow.flow_id, None)
+        self.reply_flows.pop(flow.reply_address, None)
+        if isinstance(flow.route_key, Destination):
+            self.addresses.flow_ended(flow.route_key)
+
+    def _service_tls(self, profile_name: str, *, strict: bool) -> ServiceTls | None:
+        if not profile_name:
+            return None
+        return ServiceTls(self.config.ssl_profiles[profile_name], strict=strict)
