@@ -43,12 +43,10 @@ MAY_IMPORT: dict[str, set[str]] = {
 
 # Imports that cross the layering today, to be removed (issue 14: site as the one door).
 CROSSINGS_TO_REMOVE = {
-    "skupper_podman.cli.image -> skupper_podman.engines",
     "skupper_podman.units.render -> skupper_podman.engines.base",
     "skupper_podman.units.render -> skupper_podman.platforms.container",
     "skupper_podman.units.render -> skupper_podman.site.runtime",
     "skupper_podman.units.render -> skupper_podman.site.store",
-    "skupper_podman.bundle -> skupper_podman.site.documents",
 }
 
 # Circles made of imports for type checking only: the router core and the parts that take

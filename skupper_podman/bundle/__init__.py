@@ -31,7 +31,6 @@ from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.files import write_atomically
 from skupper_podman.paths import validate_namespace
-from skupper_podman.site.documents import SiteResource
 
 PAYLOAD_MARKER = "__SKUPPER_PODMAN_BUNDLE_PAYLOAD__"
 _SELF_EXTRACTOR = """\
@@ -87,7 +86,7 @@ def _add(archive: tarfile.TarFile, path: str, data: bytes, mode: int) -> None:
     archive.addfile(info, io.BytesIO(data))
 
 
-def _tarball(name: str, namespace: str, documents: list[SiteResource], wheels: Path) -> bytes:
+def _tarball(name: str, namespace: str, documents: list[res.Resource], wheels: Path) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         _add(archive, f"{name}/install.sh", _install_script(name, namespace).encode(), 0o755)
@@ -100,7 +99,7 @@ def _tarball(name: str, namespace: str, documents: list[SiteResource], wheels: P
 
 def generate_bundle(
     name: str,
-    documents: list[SiteResource],
+    documents: list[res.Resource],
     *,
     kind: BundleType,
     output: Path,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from skupper_podman import engines, image
+from skupper_podman import image
 from skupper_podman.cli.options import ContainerEndpoint
 from skupper_podman.cli.output import output
 
@@ -33,17 +33,5 @@ def build(
     tag: Annotated[str | None, typer.Option("--tag", help="Image name.")] = None,
 ) -> None:
     """Build the router image in Podman or Docker, without any registry but the base."""
-    engine_name = platform or engines.answering_engine(engines.chosen_endpoint(container_endpoint))
-    if engine_name not in engines.ENGINE_NAMES:
-        output.error(
-            f"no container engine answers; {engines.start_hint('podman')}"
-            if engine_name is None
-            else f"images are for podman or docker, not {engine_name!r}"
-        )
-        raise typer.Exit(1)
-    engine = engines.connect(engine_name, container_endpoint)
-    try:
-        built = image.build(engine, tag, base_image)
-    finally:
-        engine.close()
+    built, engine_name = image.build_in(platform, container_endpoint, tag, base_image)
     output.say(f"Image {built} built in {engine_name}.")

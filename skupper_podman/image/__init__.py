@@ -21,6 +21,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from skupper_podman import engines
 from skupper_podman.engines import Engine
 from skupper_podman.errors import SkupperError
 
@@ -53,6 +54,23 @@ def build(engine: Engine, tag: str | None = None, base_image: str | None = None)
         dependency_wheels(wheels)
         engine.build_image(context, "Containerfile", chosen, {"BASE_IMAGE": base})
     return chosen
+
+
+def build_in(
+    platform: str | None, endpoint: str | None, tag: str | None, base_image: str | None
+) -> tuple[str, str]:
+    """Build the router image in the engine named ``platform`` (default: the one that
+    answers at ``endpoint``); returns the image's tag and the engine's name."""
+    name = platform or engines.answering_engine(engines.chosen_endpoint(endpoint))
+    if name is None:
+        raise SkupperError(f"no container engine answers; {engines.start_hint('podman')}")
+    if name not in engines.ENGINE_NAMES:
+        raise SkupperError(f"images are for podman or docker, not {name!r}")
+    engine = engines.connect(name, endpoint)
+    try:
+        return build(engine, tag, base_image), name
+    finally:
+        engine.close()
 
 
 def ensure(engine: Engine, image: str | None) -> str:

@@ -24,7 +24,7 @@ from skupper_podman.site import (
     router_access,
     service_credentials,
 )
-from skupper_podman.site.documents import Document, SiteResource
+from skupper_podman.site.documents import Document
 from skupper_podman.site.lifecycle import init_site
 from skupper_podman.site.links import RESERVED_CREDENTIALS, check_secret
 from skupper_podman.site.outcome import Outcome, key
@@ -258,7 +258,7 @@ def apply_documents(
         outcome.updated.append(key(plan.site))
     elif any(d.kind == "Site" for d in documents):
         outcome.unchanged.append(key(plan.site))
-    existing: dict[str, SiteResource] = {}
+    existing: dict[str, res.Resource] = {}
     for group in (
         current.links,
         current.secrets,
@@ -339,7 +339,7 @@ def _secrets(
 
 
 def _write_one(
-    store: SiteStore, resource: SiteResource, before: SiteResource | None, outcome: Outcome
+    store: SiteStore, resource: res.Resource, before: res.Resource | None, outcome: Outcome
 ) -> None:
     if before == resource:
         outcome.unchanged.append(key(resource))

@@ -33,20 +33,7 @@ APPLY_KINDS = (
 )
 SECRET_API_VERSION = "v1"
 
-SiteResource = (
-    res.Site
-    | res.RouterAccess
-    | res.Link
-    | res.Secret
-    | res.Listener
-    | res.Connector
-    | res.AccessGrant
-    | res.AccessToken
-    | res.MultiKeyListener
-    | res.Certificate
-    | res.SecuredAccess
-)
-_MODELS: dict[str, type[SiteResource]] = {
+_MODELS: dict[str, type[res.Resource]] = {
     "Site": res.Site,
     "RouterAccess": res.RouterAccess,
     "Link": res.Link,
@@ -81,7 +68,7 @@ class Document:
 
     index: int
     source: str
-    resource: SiteResource
+    resource: res.Resource
     warnings: tuple[str, ...] = ()
 
     @property
@@ -165,7 +152,7 @@ def _describe(error: ValidationError, label: str, node: yaml.Node | None) -> str
     return f"{label}: " + "; ".join(problems)
 
 
-def _parse(item: Any, where: str, node: yaml.Node | None = None) -> SiteResource:
+def _parse(item: Any, where: str, node: yaml.Node | None = None) -> res.Resource:
     if not isinstance(item, dict):
         raise SkupperError(f"{where}: expected a mapping with apiVersion, kind and metadata")
     kind = item.get("kind")
@@ -200,10 +187,10 @@ def _check_unique(documents: list[Document]) -> None:
         seen[key] = document
 
 
-def site_documents(resources: res.SiteResources) -> list[SiteResource]:
+def site_documents(resources: res.SiteResources) -> list[res.Resource]:
     """A site's resources in the order `apply` wants them: the Site, its RouterAccess,
     each Link followed by its Secret, then listeners and connectors."""
-    ordered: list[SiteResource] = [resources.site]
+    ordered: list[res.Resource] = [resources.site]
     if resources.router_access is not None:
         ordered.append(resources.router_access)
     secrets = {secret.name: secret for secret in resources.secrets}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from skupper_podman import resources as res
-from skupper_podman.site.documents import SiteResource, site_documents
+from skupper_podman.site.documents import site_documents
 from skupper_podman.site.store import open_site
 
 
-def generate_site(namespace: str) -> list[SiteResource]:
+def generate_site(namespace: str) -> list[res.Resource]:
     """All resources of the site of `namespace`, in the order `apply` takes them."""
     return site_documents(open_site(namespace).load())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from skupper_podman.site.documents import SiteResource
+from skupper_podman import resources as res
 
 
 @dataclass
@@ -22,5 +22,5 @@ class Outcome:
     notes: list[str] = field(default_factory=list)  # what the user does next
 
 
-def key(resource: SiteResource) -> str:
+def key(resource: res.Resource) -> str:
     return f"{resource.kind} {resource.name}"
