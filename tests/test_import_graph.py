@@ -68,7 +68,7 @@ LONG_MODULES = {
     "skupper_podman.router.agent": 587,
     "skupper_podman.resources": 589,
     "skupper_podman.router.routing": 472,
-    "skupper_podman.router.driver": 434,
+    "skupper_podman.router.driver": 429,
     "skupper_podman.router.amqp_events": 421,
 }
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, cast
 
+from . import backend_dial
 from . import commands as cmd
 from .core import RouterCore
 from .service_tls import HANDSHAKE_TIMEOUT, ServiceTlsContexts, TlsError
@@ -26,7 +27,6 @@ log = logging.getLogger("skupper-router")
 
 TCP_WRITE_HIGH_WATER = 256 * 1024
 AMQP_WRITE_HIGH_WATER = 1024 * 1024
-PROBE_TIMEOUT = 5.0  # seconds a probe of a backend out of rotation waits for it
 _LOG_LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -254,19 +254,7 @@ class RouterDriver:
     async def _dial_tcp(self, command: cmd.OpenTcp) -> None:
         tls = command.tls
         try:
-            if tls is None:
-                await self.loop.create_connection(
-                    lambda: TcpProtocol(self, command.flow_id), command.host, command.port
-                )
-            else:
-                await self.loop.create_connection(
-                    lambda: TcpProtocol(self, command.flow_id, tls=True),
-                    command.host,
-                    command.port,
-                    ssl=self.tls_contexts.client(tls),
-                    server_hostname=command.host,
-                    ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
-                )
+            await backend_dial.connect(partial(self._connect_tcp, command))
         except (OSError, TlsError) as e:
             if isinstance(e, OSError) and tls is None:
                 reason = describe_os_error(e)
@@ -283,21 +271,28 @@ class RouterDriver:
             self.dialling[key] = self.loop.create_task(self._probe(command))
 
     async def _probe(self, command: cmd.ProbeTcp) -> None:
-        error = ""
         try:
-            async with asyncio.timeout(PROBE_TIMEOUT):
-                transport, _ = await self.loop.create_connection(
-                    asyncio.Protocol, command.host, command.port
-                )
-            transport.abort()
-        except TimeoutError:
-            error = "no answer"
-        except OSError as e:
-            error = describe_os_error(e)
+            error = await backend_dial.probe(self.loop, command.host, command.port)
         finally:
             self.dialling.pop(("probe", command.connector), None)
         self.core.backend_probed(command.connector, error, self.now())
         self.run()
+
+    async def _connect_tcp(self, command: cmd.OpenTcp) -> None:
+        tls = command.tls
+        if tls is None:
+            await self.loop.create_connection(
+                lambda: TcpProtocol(self, command.flow_id), command.host, command.port
+            )
+            return
+        await self.loop.create_connection(
+            lambda: TcpProtocol(self, command.flow_id, tls=True),
+            command.host,
+            command.port,
+            ssl=self.tls_contexts.client(tls),
+            server_hostname=command.host,
+            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+        )
 
     def _connect_amqp(self, command: cmd.ConnectAmqp) -> None:
         key = ("amqp", command.conn_id)

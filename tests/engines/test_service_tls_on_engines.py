@@ -22,6 +22,7 @@ from tests.engines.test_sites import (
     fetch,
     run_test_container,
     wait_listener_up,
+    wait_resolvable,
     wait_serving,
 )
 from tests.ports import free_port
@@ -69,6 +70,7 @@ def test_tls_listener_and_connector_in_a_container_site(target: Target) -> None:
         return result.stdout.strip() if result.returncode == 0 else ""
 
     wait_serving(target, "web-backend", BACKEND_PORT)
+    wait_resolvable(target, "skupper-tlsw-router", "web-backend")
     wait_listener_up(target, home, "tlsw", "web")
     assert curl() == INDEX
 
@@ -95,5 +97,6 @@ def test_tls_listener_and_connector_in_a_container_site(target: Target) -> None:
     target.cli("listener", "create", "secure", str(secure_port), "--routing-key", "secure",
                "-n", "tlsw", home=home)  # fmt: skip
     wait_serving(target, "tls-backend", TLS_BACKEND_PORT)
+    wait_resolvable(target, "skupper-tlsw-router", "tls-backend")
     wait_listener_up(target, home, "tlsw", "secure")
     assert fetch(secure_port, "index.html").decode().strip() == INDEX

@@ -64,6 +64,17 @@ def wait_serving(target: Target, container: str, port: int) -> None:
     )
 
 
+def wait_resolvable(target: Target, router: str, name: str) -> None:
+    """The engine's DNS answers ``name`` inside the router container. Rootless Podman's
+    aardvark answered "temporary failure" for a container started just before (the router
+    then asks again: router/backend_dial.py); the test's one request waits for it."""
+    lookup = f"import socket; socket.getaddrinfo('{name}', None)"
+    wait_for(
+        f"{name} to resolve in {router}",
+        lambda: target.tool("exec", router, "python3", "-c", lookup) is not None,
+    )
+
+
 def wait_listener_up(target: Target, home: Path, namespace: str, name: str) -> None:
     """The site's router listens for ``name``: its routing key is reachable (a state read
     from management, not a request through the network)."""
@@ -182,6 +193,7 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
 
     # A host client through the published listener port: one request, once ready.
     wait_serving(target, "web-backend", BACKEND_PORT)
+    wait_resolvable(target, "skupper-west-router", "web-backend")
     wait_listener_up(target, home, "east", "web")
     assert fetch(web_port, "index.html").decode().strip() == INDEX
     expected_sha = fetch(web_port, "big.sha").decode().strip()
