@@ -187,6 +187,13 @@ class Router:
         route to, ``H<edge>`` for an edge router it can reach, ``M<address>`` mobile."""
         return {str(row["name"]) for row in self.query("router.address")}
 
+    def next_hop(self, router_id: str) -> str | None:
+        """The neighbour this router forwards to ``router_id`` through (None: no route)."""
+        for row in self.query("router.node"):
+            if row["id"] == router_id:
+                return str(row.get("nextHop") or router_id)
+        return None
+
     def rss_kib(self) -> int:
         assert self.process is not None
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():

@@ -93,7 +93,7 @@ def echo_until(port: int, payload: bytes, deadline: float, failure: str) -> None
 def diamond(net: RouterNet) -> tuple[Router, Backend, int]:
     """a - (b | c) - d, b the cheaper path, an echo service on d exposed on a: returns b,
     the backend and a's listener port once a flow has gone through b."""
-    a, b, c, d = (net.router(n, link_access=True) for n in "abcd")
+    a, b, c, d = (net.router(n, link_access=True, management=True) for n in "abcd")
     net.link(b, a)
     net.link(c, a, cost=5)
     net.link(d, b)
@@ -103,6 +103,12 @@ def diamond(net: RouterNet) -> tuple[Router, Backend, int]:
     port = expose(a)
     net.start()
     wait_for_port(port, timeout=20)
+    # both directions of a flow go through b only once both ends route through it: a flow
+    # opened earlier may go (and stay) through c
+    deadline = time.monotonic() + 20
+    while (a.next_hop("d"), d.next_hop("a")) != ("b", "b"):
+        assert time.monotonic() < deadline, "a and d never routed to each other through b"
+        time.sleep(0.05)
     assert echo_once(port, b"via b") == b"via b"
     return b, backend, port
 
