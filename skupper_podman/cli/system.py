@@ -11,6 +11,7 @@ from skupper_podman import units as core
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
 from skupper_podman.site.store import open_site
+from skupper_podman.site.unit_values import unit_values
 
 app = typer.Typer(help="Run the site from systemd (survives reboots).", no_args_is_help=True)
 
@@ -23,7 +24,7 @@ Kind = Annotated[
 
 
 def _units(namespace: str, kind: core.UnitKind) -> core.Units:
-    units = core.generate_units(open_site(namespace), kind=kind)
+    units = core.generate_units(unit_values(open_site(namespace)), kind=kind)
     for note in units.notes:
         output.hint(f"note: {note}")
     return units

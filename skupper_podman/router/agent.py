@@ -22,23 +22,23 @@ from .config import TcpConnector, TcpListener
 from .connection import RouterConnection
 
 if TYPE_CHECKING:
-    from .core import RouterCore
+    from .view import RouterView
 
 PREFIXES = ("io.skupper.router.", "org.apache.qpid.dispatch.")
 ENTITY_PREFIX = PREFIXES[0]
 MANAGEMENT_NODE_TYPE = "org.amqp.management"
 Row = dict[str, Any]
-Table = Callable[["RouterCore"], list[Row]]
+Table = Callable[["RouterView"], list[Row]]
 
 
-def handle_request(core: RouterCore, request: Message) -> Message | None:
+def handle_request(view: RouterView, request: Message) -> Message | None:
     if not request.reply_to:
         return None
     properties: dict[Any, Any] = dict(request.properties or {})
     operation = str(properties.get("operation") or "")
     node_operation = _NODE_OPERATIONS.get(operation)
     if node_operation is not None:
-        return _reply(request, 200, "OK", node_operation(core))
+        return _reply(request, 200, "OK", node_operation(view))
     entity_type = str(properties.get("entityType") or properties.get("type") or "")
     short = _short(entity_type)
     if operation not in ("QUERY", "READ"):
@@ -46,7 +46,7 @@ def handle_request(core: RouterCore, request: Message) -> Message | None:
     table = _ENTITIES.get(short)
     if table is None:
         return _reply(request, 404, f"unknown entity type {entity_type!r}", None)
-    rows = table(core)
+    rows = table(view)
     if operation == "READ":
         name = properties.get("name") or properties.get("identity")
         match = [row for row in rows if name in (row.get("name"), row.get("identity"))]
@@ -87,18 +87,18 @@ def _named(kind: str, identity: str, **attributes: Any) -> Row:
 # --- the router --------------------------------------------------------------------------------
 
 
-def _router(core: RouterCore) -> list[Row]:
-    config, settings = core.config, core.config.router
+def _router(view: RouterView) -> list[Row]:
+    config, settings = view.config, view.config.router
     return [
         _named(
             "router",
-            f"router/{core.router_id}",
-            name=f"router/{core.router_id}",
-            id=core.router_id,
+            f"router/{view.router_id}",
+            name=f"router/{view.router_id}",
+            id=view.router_id,
             mode=settings.mode,
             area="0",
             version=VERSION,
-            hostName=core.process_info().get("hostName", ""),
+            hostName=view.process_info().get("hostName", ""),
             helloIntervalSeconds=settings.helloIntervalSeconds,
             helloMaxAgeSeconds=settings.helloMaxAgeSeconds,
             raIntervalSeconds=settings.raIntervalSeconds,
@@ -115,37 +115,37 @@ def _router(core: RouterCore) -> list[Row]:
             timestampsInUTC=False,
             timestampFormat=None,
             metadata=None,
-            instance=core.instance,
+            instance=view.instance,
             # our own, read by `site status` and `network status`
             product="skupper-podman",
             site=config.site.name,
             namespace=config.site.namespace,
             platform=config.site.platform,
-            connectionCount=len(core.connections),
-            nodeCount=_node_count(core),
-            tcpFlowCount=len(core.tcp.flows),
+            connectionCount=len(view.connections),
+            nodeCount=_node_count(view),
+            tcpFlowCount=len(view.tcp.flows),
         )
     ]
 
 
-def _router_metrics(core: RouterCore) -> list[Row]:
-    info = core.process_info()
-    counts = core.deliveries
-    amqp = sum(1 for c in core.connections.values() if c.origin.role == "normal")
+def _router_metrics(view: RouterView) -> list[Row]:
+    info = view.process_info()
+    counts = view.deliveries
+    amqp = sum(1 for c in view.connections.values() if c.origin.role == "normal")
     return [
         _named(
             "routerMetrics",
             "1",
-            id=core.router_id,
+            id=view.router_id,
             version=VERSION,
-            uptimeSeconds=int(core.now - core.started_at),
+            uptimeSeconds=int(view.now - view.started_at),
             memoryUsage=info.get("memoryUsage"),
             residentMemoryUsage=info.get("residentMemoryUsage"),
-            addrCount=len(_addresses(core)),
-            linkCount=sum(1 for _ in _all_links(core)),
-            nodeCount=_node_count(core),
+            addrCount=len(_addresses(view)),
+            linkCount=sum(1 for _ in _all_links(view)),
+            nodeCount=_node_count(view),
             autoLinkCount=0,
-            connectionCount=len(core.connections) + len(core.tcp.flows),
+            connectionCount=len(view.connections) + len(view.tcp.flows),
             presettledDeliveries=0,
             droppedPresettledDeliveries=0,
             acceptedDeliveries=counts.accepted,
@@ -162,17 +162,17 @@ def _router_metrics(core: RouterCore) -> list[Row]:
             deliveriesDelayed1Sec=0,
             deliveriesDelayed10Sec=0,
             deliveriesStuck=0,
-            connectionCounters={"amqp": amqp, "tcp": len(core.tcp.flows), "http1": 0, "http2": 0},
+            connectionCounters={"amqp": amqp, "tcp": len(view.tcp.flows), "http1": 0, "http2": 0},
         )
     ]
 
 
-def _network(core: RouterCore) -> list[Row]:
+def _network(view: RouterView) -> list[Row]:
     return [_named("network", "network/0", name="network/0", networkId=None, tenantId=None)]
 
 
-def _site(core: RouterCore) -> list[Row]:
-    site = core.config.site
+def _site(view: RouterView) -> list[Row]:
+    site = view.config.site
     if not site.name:
         return []
     return [
@@ -189,16 +189,16 @@ def _site(core: RouterCore) -> list[Row]:
     ]
 
 
-def _node_count(core: RouterCore) -> int:
-    return len(core.routing.reachable_routers()) if core.routing else 0
+def _node_count(view: RouterView) -> int:
+    return len(view.fabric.routing.reachable_routers()) if view.fabric.routing else 0
 
 
 # --- connections and links ----------------------------------------------------------------------
 
 
-def _connections(core: RouterCore) -> list[Row]:
-    rows = [_connection(core, conn) for conn in core.connections.values()]
-    for flow in core.tcp.flows.values():
+def _connections(view: RouterView) -> list[Row]:
+    rows = [_connection(view, conn) for conn in view.connections.values()]
+    for flow in view.tcp.flows.values():
         rows.append(
             _named(
                 "connection",
@@ -221,7 +221,7 @@ def _connections(core: RouterCore) -> list[Row]:
     return rows
 
 
-def _connection(core: RouterCore, conn: RouterConnection) -> Row:
+def _connection(view: RouterView, conn: RouterConnection) -> Row:
     engine = conn.engine
     ssl = engine.ssl
     last = conn.last_delivery_at
@@ -246,8 +246,8 @@ def _connection(core: RouterCore, conn: RouterConnection) -> Row:
         isAuthenticated=bool(engine.peer_subject),
         sasl="EXTERNAL" if ssl is not None else "ANONYMOUS",
         user=engine.peer_subject or "anonymous",
-        uptimeSeconds=int(core.now - conn.created_at),
-        lastDlvSeconds=None if last is None else int(core.now - last),
+        uptimeSeconds=int(view.now - conn.created_at),
+        lastDlvSeconds=None if last is None else int(view.now - last),
         properties=_plain(conn.engine.connection.remote_properties),
         # our own, read by `site status`
         cost=conn.cost,
@@ -259,18 +259,18 @@ def _plain(properties: Any) -> dict[str, Any]:
     return {str(k): v for k, v in (properties or {}).items()}
 
 
-def _all_links(core: RouterCore) -> Iterable[tuple[RouterConnection, Link]]:
-    for conn in core.connections.values():
+def _all_links(view: RouterView) -> Iterable[tuple[RouterConnection, Link]]:
+    for conn in view.connections.values():
         link = conn.engine.connection.link_head(0)
         while link is not None:
             yield conn, link
             link = link.next(0)
 
 
-def _links(core: RouterCore) -> list[Row]:
+def _links(view: RouterView) -> list[Row]:
     rows = []
-    for index, (conn, link) in enumerate(_all_links(core), start=1):
-        link_type, owner, priority = _link_kind(core, conn, link)
+    for index, (conn, link) in enumerate(_all_links(view), start=1):
+        link_type, owner, priority = _link_kind(view, conn, link)
         active = bool(link.state & Link.LOCAL_ACTIVE and link.state & Link.REMOTE_ACTIVE)
         rows.append(
             _named(
@@ -307,7 +307,7 @@ def _links(core: RouterCore) -> list[Row]:
     return rows
 
 
-def _link_kind(core: RouterCore, conn: RouterConnection, link: Link) -> tuple[str, str | None, int]:
+def _link_kind(view: RouterView, conn: RouterConnection, link: Link) -> tuple[str, str | None, int]:
     """skupper-router's link type, owning address (hash key) and priority of a link."""
     if link == conn.control_sender:
         return "router-control", "Lqdhello", 9
@@ -329,27 +329,27 @@ def _link_kind(core: RouterCore, conn: RouterConnection, link: Link) -> tuple[st
 # --- routers and addresses ----------------------------------------------------------------------
 
 
-def _nodes(core: RouterCore) -> list[Row]:
-    routing = core.routing
+def _nodes(view: RouterView) -> list[Row]:
+    routing = view.fabric.routing
     if routing is None:
         return []
-    changed = core.instance + int(routing.last_topology_change - core.started_at)
-    own = routing.link_state(core.router_id) or {}
-    rows = [_node(core, core.router_id, 0, own, nextHop="(self)", lastTopoChange=changed)]
+    changed = view.instance + int(routing.last_topology_change - view.started_at)
+    own = routing.link_state(view.router_id) or {}
+    rows = [_node(view, view.router_id, 0, own, nextHop="(self)", lastTopoChange=changed)]
     for index, (router, cost) in enumerate(sorted(routing.reachable_routers().items()), 1):
         hop = routing.next_hop(router)
-        neighbour = core.neighbors.get(router)
+        neighbour = view.fabric.neighbors.get(router)
         extra: dict[str, Any] = {"cost": cost}
         if hop == router and neighbour is not None:
             extra["routerLink"] = neighbour.conn_id
         else:
             extra["nextHop"] = hop
-        rows.append(_node(core, router, index, routing.link_state(router) or {}, **extra))
+        rows.append(_node(view, router, index, routing.link_state(router) or {}, **extra))
     return rows
 
 
-def _node(core: RouterCore, router: str, index: int, peers: dict[str, int], **extra: Any) -> Row:
-    assert core.routing is not None
+def _node(view: RouterView, router: str, index: int, peers: dict[str, int], **extra: Any) -> Row:
+    assert view.fabric.routing is not None
     return _named(
         "router.node",
         f"router.node/{router}",
@@ -357,13 +357,13 @@ def _node(core: RouterCore, router: str, index: int, peers: dict[str, int], **ex
         id=router,
         index=index,
         protocolVersion=1,
-        instance=core.routing.router_instance(router),
+        instance=view.fabric.routing.router_instance(router),
         linkState=sorted(peers),
-        validOrigins=sorted(core.routing.valid_origins(router)),
+        validOrigins=sorted(view.fabric.routing.valid_origins(router)),
         address=f"amqp:/_topo/0/{router}",
         # our own, read by `network status` of older sites
         reachable=True,
-        neighbor=router in core.neighbors,
+        neighbor=router in view.fabric.neighbors,
         **extra,
     )
 
@@ -379,42 +379,42 @@ _LOCAL_ADDRESSES = (
 )
 
 
-def _addresses(core: RouterCore) -> list[Row]:
+def _addresses(view: RouterView) -> list[Row]:
     rows = [_address(key, distribution) for key, distribution in _LOCAL_ADDRESSES]
     mobile: dict[str, Row] = {}
-    for connector in core.config.tcp_connectors.values():
-        row = mobile.setdefault(connector.address, _mobile(core, connector.address))
+    for connector in view.config.tcp_connectors.values():
+        row = mobile.setdefault(connector.address, _mobile(view, connector.address))
         row["subscriberCount"] += 1
-    for name, listener in core.config.tcp_listeners.items():
-        for key in listener_keys.keys(listener, core.config.listener_addresses.get(name, ())):
-            mobile.setdefault(key, _mobile(core, key))
-    for address, edges in core.addresses.edges.items():
-        row = mobile.setdefault(address, _mobile(core, address))
+    for name, listener in view.config.tcp_listeners.items():
+        for key in listener_keys.keys(listener, view.config.listener_addresses.get(name, ())):
+            mobile.setdefault(key, _mobile(view, key))
+    for address, edges in view.fabric.addresses.edges.items():
+        row = mobile.setdefault(address, _mobile(view, address))
         row["subscriberCount"] += len(edges)
-    remote_keys = core.routing.remote_keys() if core.routing is not None else set()
+    remote_keys = view.fabric.routing.remote_keys() if view.fabric.routing is not None else set()
     for key in sorted(remote_keys):
         if (remote_address := wire.decode_mobile_address(key)) is not None:
-            mobile.setdefault(remote_address, _mobile(core, remote_address))
+            mobile.setdefault(remote_address, _mobile(view, remote_address))
     rows += mobile.values()
-    if core.routing is not None:
-        for router in sorted(core.routing.reachable_routers()):
+    if view.fabric.routing is not None:
+        for router in sorted(view.fabric.routing.reachable_routers()):
             rows.append(_address("R" + router, "closest", remoteCount=1))
-    edge_keys = {wire.encode_edge_summary(edge): 1 for edge in core.edge_connections}
+    edge_keys = {wire.encode_edge_summary(edge): 1 for edge in view.fabric.edge_connections}
     for key in remote_keys:
         if key.startswith(wire.EDGE_PREFIX) and key not in edge_keys:
             edge_keys[key] = 0
     for key, local in sorted(edge_keys.items()):
         rows.append(_address(key, "closest", subscriberCount=local, remoteCount=1 - local))
-    for address in sorted(core.endpoint_links):
+    for address in sorted(view.fabric.endpoint_links):
         rows.append(_address("L" + address.rsplit("/", 1)[-1], "balanced", subscriberCount=1))
     return rows
 
 
-def _mobile(core: RouterCore, address: str) -> Row:
-    remote = core.routing.routers_with_address(address) if core.routing else {}
+def _mobile(view: RouterView, address: str) -> Row:
+    remote = view.fabric.routing.routers_with_address(address) if view.fabric.routing else {}
     return _address(
         "M" + address,
-        core.config.distribution(address),
+        view.config.distribution(address),
         remoteCount=len(remote),
         remoteHostRouters=sorted(remote),
         address=address,
@@ -448,7 +448,7 @@ def _address(key: str, distribution: str, **counts: Any) -> Row:
 # --- configured entities ------------------------------------------------------------------------
 
 
-def _listeners(core: RouterCore) -> list[Row]:
+def _listeners(view: RouterView) -> list[Row]:
     return [
         _named(
             "listener",
@@ -465,11 +465,11 @@ def _listeners(core: RouterCore) -> list[Row]:
             maxFrameSize=listener.maxFrameSize,
             idleTimeoutSeconds=listener.idleTimeoutSeconds,
         )
-        for name, listener in core.config.listeners.items()
+        for name, listener in view.config.listeners.items()
     ]
 
 
-def _connectors(core: RouterCore) -> list[Row]:
+def _connectors(view: RouterView) -> list[Row]:
     return [
         _named(
             "connector",
@@ -487,21 +487,21 @@ def _connectors(core: RouterCore) -> list[Row]:
             connectionStatus=state.status,
             connectionMsg=state.message,
         )
-        for name, state in core.connectors.items()
+        for name, state in view.connectors.states.items()
     ]
 
 
 def _tcp(kind: str) -> Table:
-    def table(core: RouterCore) -> list[Row]:
-        entities = core.config.tcp_listeners if kind == "listener" else core.config.tcp_connectors
+    def table(view: RouterView) -> list[Row]:
+        entities = view.config.tcp_listeners if kind == "listener" else view.config.tcp_connectors
         entity_type = "tcpListener" if kind == "listener" else "tcpConnector"
         rows = []
         for name, entity in entities.items():
-            counters = core.tcp.counters.get((kind, name))
-            up = name in core.tcp.listening if kind == "listener" else core.tcp.health.is_up(name)
+            counters = view.tcp.counters.get((kind, name))
+            up = name in view.tcp.listening if kind == "listener" else view.tcp.health.is_up(name)
             message = counters.last_error if counters else ""
             if not up and kind == "connector":
-                message = f"backend out of rotation: {core.tcp.health.backends[name].last_error}"
+                message = f"backend out of rotation: {view.tcp.health.backends[name].last_error}"
             rows.append(
                 _named(
                     entity_type,
@@ -557,29 +557,29 @@ _ENTITIES: dict[str, Table] = {
 # --- operations on the management node itself ----------------------------------------------------
 
 
-def _mgmt_nodes(core: RouterCore) -> list[str]:
-    routers = [core.router_id]
-    if core.routing is not None:
-        routers += sorted(core.routing.reachable_routers())
+def _mgmt_nodes(view: RouterView) -> list[str]:
+    routers = [view.router_id]
+    if view.fabric.routing is not None:
+        routers += sorted(view.fabric.routing.reachable_routers())
     return [f"amqp:/_topo/0/{router}/$management" for router in routers]
 
 
-def _types(core: RouterCore) -> dict[str, list[str]]:
+def _types(view: RouterView) -> dict[str, list[str]]:
     return {ENTITY_PREFIX + kind: [] for kind in _ENTITIES}
 
 
-def _attributes(core: RouterCore) -> dict[str, list[str]]:
+def _attributes(view: RouterView) -> dict[str, list[str]]:
     return {
-        ENTITY_PREFIX + kind: sorted({key for row in table(core) for key in row})
+        ENTITY_PREFIX + kind: sorted({key for row in table(view) for key in row})
         for kind, table in _ENTITIES.items()
     }
 
 
-def _operations(core: RouterCore) -> dict[str, list[str]]:
+def _operations(view: RouterView) -> dict[str, list[str]]:
     return {ENTITY_PREFIX + kind: ["QUERY", "READ"] for kind in _ENTITIES}
 
 
-_NODE_OPERATIONS: dict[str, Callable[[RouterCore], Any]] = {
+_NODE_OPERATIONS: dict[str, Callable[[RouterView], Any]] = {
     "GET-MGMT-NODES": _mgmt_nodes,
     "GET-TYPES": _types,
     "GET-ATTRIBUTES": _attributes,

@@ -7,12 +7,16 @@ streams whose bytes are never decoded. Network-wide routing messages
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from proton import Link, Message
 
+from . import commands as cmd
 from .agent import handle_request
 from .connection import RouterConnection, next_tag
+from .fabric import Fabric
 from .message import (
     MalformedMessage,
     MessageHeader,
@@ -22,37 +26,50 @@ from .message import (
     encode_message,
 )
 from .routing import ControlMessage, RemoteProtocolError, SendControl
-
-if TYPE_CHECKING:
-    from .core import RouterCore
+from .view import RouterView
 
 CONTROL_SUFFIXES = ("qdrouter", "qdrouter.ma", "qdhello")
 MANAGEMENT_ADDRESS = "$management"
 HELLO_ADDRESS = "_local/qdhello"
 
 
-def is_whole_message_address(core: RouterCore, address: str) -> bool:
-    if address in (MANAGEMENT_ADDRESS, HELLO_ADDRESS) or address in core.endpoint_links:
+@dataclass(frozen=True)
+class ControlPlane:
+    """What whole messages are handled and sent with."""
+
+    fabric: Fabric
+    connections: dict[int, RouterConnection]
+    view: RouterView  # what management answers from
+    log: Callable[[cmd.LogLevel, str, str], None]
+    mark_dirty: Callable[[int], None]  # a connection has output to send
+
+    @property
+    def router_id(self) -> str:
+        return self.fabric.router_id
+
+
+def is_whole_message_address(plane: ControlPlane, address: str) -> bool:
+    if address in (MANAGEMENT_ADDRESS, HELLO_ADDRESS) or address in plane.fabric.endpoint_links:
         return True
     if address.startswith("_topo/"):
         parts = address.split("/", 3)
         if len(parts) == 4 and parts[3] in CONTROL_SUFFIXES:
             return True  # routing messages to any router: ours to handle, others' to relay
-        if len(parts) == 4 and parts[2] in ("all", core.router_id):
+        if len(parts) == 4 and parts[2] in ("all", plane.router_id):
             return parts[3] == MANAGEMENT_ADDRESS
-    return address == f"_edge/{core.router_id}/{MANAGEMENT_ADDRESS}"
+    return address == f"_edge/{plane.router_id}/{MANAGEMENT_ADDRESS}"
 
 
-def _control_target(core: RouterCore, address: str) -> str | None:
+def _control_target(plane: ControlPlane, address: str) -> str | None:
     """The other router a routing message is addressed to; None if it is for us or all."""
     parts = address.split("/", 3)
-    if parts[0] != "_topo" or len(parts) != 4 or parts[2] in ("all", core.router_id):
+    if parts[0] != "_topo" or len(parts) != 4 or parts[2] in ("all", plane.router_id):
         return None
     return parts[2]
 
 
 def handle_message(
-    core: RouterCore,
+    plane: ControlPlane,
     conn: RouterConnection,
     link: Link,
     address: str,
@@ -63,33 +80,33 @@ def handle_message(
     try:
         message = decode_message(encoded, header)
     except MalformedMessage as e:
-        core.log("warning", "message", str(e))
+        plane.log("warning", "message", str(e))
         return
     if link == conn.tracking_link:
-        _on_address_tracking(core, message)
+        _on_address_tracking(plane, message)
         return
     suffix = address.rsplit("/", 1)[-1]
-    if suffix in CONTROL_SUFFIXES and _control_target(core, address) is not None:
-        _relay_control(core, conn, link, address, header, encoded)
+    if suffix in CONTROL_SUFFIXES and _control_target(plane, address) is not None:
+        _relay_control(plane, conn, link, address, header, encoded)
     elif suffix in CONTROL_SUFFIXES:
-        _on_control(core, conn, address, header, message, now)
+        _on_control(plane, conn, address, header, message, now)
     elif suffix == MANAGEMENT_ADDRESS:
-        reply = handle_request(core, message)
+        reply = handle_request(plane.view, message)
         if reply is not None and message.reply_to:
-            send_message(core, normalize_address(str(message.reply_to)), reply)
-    elif address in core.endpoint_links:
-        send_message(core, address, message)
+            send_message(plane, normalize_address(str(message.reply_to)), reply)
+    elif address in plane.fabric.endpoint_links:
+        send_message(plane, address, message)
 
 
 def _on_control(
-    core: RouterCore,
+    plane: ControlPlane,
     conn: RouterConnection,
     address: str,
     header: MessageHeader,
     message: Message,
     now: float,
 ) -> None:
-    if core.routing is None:
+    if plane.fabric.routing is None:
         return
     properties: dict[Any, Any] = dict(message.properties or {})
     opcode = properties.get("opcode")
@@ -98,15 +115,15 @@ def _on_control(
         return
     control = ControlMessage(opcode, {str(k): v for k, v in body.items()})
     try:
-        core.routing.receive(control, now)
+        plane.fabric.routing.receive(control, now)
     except RemoteProtocolError as e:
-        core.log("warning", "routing", f"ignored a {opcode} from {conn.peer_id}: {e}")
+        plane.log("warning", "routing", f"ignored a {opcode} from {conn.peer_id}: {e}")
     if address.startswith("_topo/0/all/") and header.annotations is not None:
-        _relay_flood(core, conn, header.annotations, message)
+        _relay_flood(plane, conn, header.annotations, message)
 
 
 def _relay_control(
-    core: RouterCore,
+    plane: ControlPlane,
     conn: RouterConnection,
     link: Link,
     address: str,
@@ -119,103 +136,107 @@ def _relay_control(
     them on a data link would keep two routers from learning each other through us."""
     if link != conn.control_receiver:
         return  # routing messages travel on control links only; skupper-router drops these
-    route = core.route_to_address(address)
+    route = plane.fabric.route_to_address(address)
     annotations = header.annotations or RouterAnnotations()
     if route is None or route[1] in annotations.trace:
         return
     next_conn = route[0]
     if next_conn.control_sender is None:
         return
-    relayed = encode_annotations(core.outgoing_annotations(annotations))
-    send_encoded(core, next_conn, next_conn.control_sender, relayed + encoded[header.bare_offset :])
+    relayed = encode_annotations(plane.fabric.outgoing_annotations(annotations))
+    send_encoded(
+        plane, next_conn, next_conn.control_sender, relayed + encoded[header.bare_offset :]
+    )
 
 
 def _relay_flood(
-    core: RouterCore, conn: RouterConnection, annotations: RouterAnnotations, message: Message
+    plane: ControlPlane, conn: RouterConnection, annotations: RouterAnnotations, message: Message
 ) -> None:
     """Pass a network-wide message on, if it came along our shortest path from its origin."""
-    assert core.routing is not None
+    assert plane.fabric.routing is not None
     body: Any = message.body
     origin = annotations.ingress or str(body.get("id", ""))
-    hop = core.routing.next_hop(origin)
+    hop = plane.fabric.routing.next_hop(origin)
     if hop is not None and hop != conn.peer_id:
         return
-    relayed = core.outgoing_annotations(RouterAnnotations(0, None, origin, annotations.trace))
+    relayed = plane.fabric.outgoing_annotations(
+        RouterAnnotations(0, None, origin, annotations.trace)
+    )
     trace = relayed.trace
     encoded = encode_annotations(relayed) + encode_message(message)
-    for peer, neighbor in core.neighbors.items():
+    for peer, neighbor in plane.fabric.neighbors.items():
         if peer != conn.peer_id and peer not in trace and neighbor.control_sender is not None:
-            send_encoded(core, neighbor, neighbor.control_sender, encoded)
+            send_encoded(plane, neighbor, neighbor.control_sender, encoded)
 
 
-def send_control(core: RouterCore, command: SendControl) -> None:
+def send_control(plane: ControlPlane, command: SendControl) -> None:
     message = Message(
         address=command.to,
         properties={"opcode": command.message.opcode},
         body=command.message.body,
     )
-    annotations = core.outgoing_annotations(RouterAnnotations())
+    annotations = plane.fabric.outgoing_annotations(RouterAnnotations())
     encoded = encode_annotations(annotations) + encode_message(message)
-    targets = [command.neighbor] if command.neighbor else list(core.neighbors)
+    targets = [command.neighbor] if command.neighbor else list(plane.fabric.neighbors)
     for peer in targets:
-        neighbor = core.neighbors.get(peer)
+        neighbor = plane.fabric.neighbors.get(peer)
         if neighbor is not None and neighbor.control_sender is not None:
-            send_encoded(core, neighbor, neighbor.control_sender, encoded)
+            send_encoded(plane, neighbor, neighbor.control_sender, encoded)
 
 
-def send_message(core: RouterCore, address: str, message: Message) -> None:
+def send_message(plane: ControlPlane, address: str, message: Message) -> None:
     """Send a whole message: to a local endpoint (a management client) or another router."""
-    endpoint = core.endpoint_links.get(address)
+    endpoint = plane.fabric.endpoint_links.get(address)
     if endpoint is not None:
-        conn = core.connections.get(endpoint[0])
+        conn = plane.connections.get(endpoint[0])
         if conn is not None:
             message.address = address
-            send_encoded(core, conn, endpoint[1], encode_message(message))
+            send_encoded(plane, conn, endpoint[1], encode_message(message))
         return
-    route = core.route_to_address(address)
+    route = plane.fabric.route_to_address(address)
     if route is None:
         return
     conn, _ = route
     link = conn.message_link()
     message.address = address
-    annotations = core.outgoing_annotations(RouterAnnotations())
-    send_encoded(core, conn, link, encode_annotations(annotations) + encode_message(message))
+    annotations = plane.fabric.outgoing_annotations(RouterAnnotations())
+    send_encoded(plane, conn, link, encode_annotations(annotations) + encode_message(message))
 
 
-def send_encoded(core: RouterCore, conn: RouterConnection, link: Link, encoded: bytes) -> None:
+def send_encoded(plane: ControlPlane, conn: RouterConnection, link: Link, encoded: bytes) -> None:
     """One pre-settled delivery holding a whole encoded message."""
     delivery = link.delivery(next_tag())
     link.send(encoded)
     link.advance()
     delivery.settle()
-    core.mark_dirty(conn.conn_id)
+    plane.mark_dirty(conn.conn_id)
 
 
 # --- edge address tracking: [hash key, reachable] messages from interior to edge -------------
 
 
-def send_tracking_updates(core: RouterCore) -> None:
+def send_tracking_updates(plane: ControlPlane) -> None:
     """Tell each attached edge which of the addresses it sends to have consumers elsewhere."""
-    for conn in core.edge_connections.values():
+    for conn in plane.fabric.edge_connections.values():
         tracking = conn.tracking_link
         if tracking is None:
             continue
         for address, last in list(conn.edge_produces.items()):
-            reachable = core.reachable(address, excluding_edge=conn.peer_id)
+            reachable = plane.fabric.reachable(address, excluding_edge=conn.peer_id)
             if reachable != last:
                 conn.edge_produces[address] = reachable
                 update = Message(body=["M" + address, reachable])
-                send_encoded(core, conn, tracking, encode_message(update))
+                send_encoded(plane, conn, tracking, encode_message(update))
 
 
-def _on_address_tracking(core: RouterCore, message: Message) -> None:
+def _on_address_tracking(plane: ControlPlane, message: Message) -> None:
     body = message.body
     if not (isinstance(body, list) and len(body) >= 2 and isinstance(body[0], str)):
-        core.log("warning", "edge", f"ignored a malformed address-tracking update: {body!r}")
+        plane.log("warning", "edge", f"ignored a malformed address-tracking update: {body!r}")
         return
     key, reachable = body[0], bool(body[1])
     if key.startswith("M"):
-        core.uplink_address_changed(key[1:], reachable)
+        plane.fabric.uplink_address_changed(key[1:], reachable)
 
 
 def normalize_address(address: str) -> str:

@@ -6,120 +6,96 @@ calling the methods below with ``now``; the core answers with commands (see
 with ``amqp_output(conn_id)`` when the driver is told the connection has some
 (``TransmitAmqp``) and its socket can take them.
 
-What lives where: ``amqp_events.py`` turns proton events into decisions on deliveries,
-``control.py`` handles whole messages (routing protocol, management, edge tracking),
-``addressing.py`` picks destinations, ``connection.py`` knows the links of one AMQP
-connection, ``tcp.py`` the life of one TCP flow, ``streams.py`` one streamed delivery,
-``routing.py`` the link-state protocol. This module owns the state and the entry points.
+What lives where: ``connectors.py`` dials, backs off, accepts and refuses connections;
+``fabric.py`` knows neighbours, edges, the uplink, routes and addresses, and chooses
+where a flow goes; ``amqp_events.py`` and ``delivery_events.py`` turn proton events into
+decisions (with the parts in ``event_context.py``); ``control.py`` handles whole messages
+(routing protocol, management, edge tracking); ``tcp_adaptor.py`` the TCP listeners,
+connectors and flows; ``view.py`` what management and metrics read. This module owns
+the connections, the entry points, the timer and the work after every event.
 """
 
 from __future__ import annotations
 
-import itertools
 import random
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, Literal
 
-from proton import Condition, Connection, Link
+from proton import Connection
 
-from . import VERSION, amqp_events, control
+from . import amqp_events, control
 from . import commands as cmd
-from .addressing import AddressTable, Destination
-from .config import AmqpConnector, AmqpListener, RouterConfig
-from .connection import ConnectionOrigin, RouterConnection, next_tag
-from .engine import AmqpEngine, TlsSettings
+from .addressing import Destination
+from .config import RouterConfig
+from .connection import RouterConnection, next_tag
+from .connectors import AmqpConnectors
+from .delivery_events import fail_stream
+from .event_context import EventContext
+from .fabric import Fabric
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
-from .routing import LinkStateRouter
 from .streams import OutboundStream, StreamOwner
 from .tcp_adaptor import TcpAdaptor
+from .view import DeliveryCounts, RouterView
 
-# Redial soon after a failure (a peer restarting is back within a second or two), then
-# back off to a bounded pace: a peer that comes back is found within 2 s.
-RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
 HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
 NEW_STREAM = RouterAnnotations(flags=RA_FLAG_STREAMING)
 TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection (a handshake record)
 LogLevel = cmd.LogLevel
-ConnectorStatus = Literal["CONNECTING", "SUCCESS", "FAILED"]
-
-
-@dataclass
-class ConnectorState:
-    config: AmqpConnector
-    conn_id: int | None = None
-    status: ConnectorStatus = "CONNECTING"
-    message: str = ""
-    failures: int = 0
-    retry_at: float | None = None
-
-
-@dataclass
-class DeliveryCounts:
-    """Deliveries this router started (ingress), ended (egress) and passed on (transit),
-    and the outcomes its flows saw, as skupper-router's routerMetrics counts them."""
-
-    ingress: int = 0
-    egress: int = 0
-    transit: int = 0
-    accepted: int = 0
-    released: int = 0
-    modified: int = 0
-    retried: int = 0  # flows sent to another backend after one could not be reached
 
 
 class RouterCore:
     def __init__(self, config: RouterConfig, *, now: float, instance: int) -> None:
         self.config = config
         self.router_id = config.router.id
-        self.edge_mode = config.router.mode == "edge"
-        self.instance = instance
-        self.started_at = now
         self._now = now  # the time of the latest event, for calls that take no ``now``
         self.deliveries = DeliveryCounts()
-        # facts of the process (memory, host name) for management; the driver sets it
-        self.process_info: Callable[[], dict[str, Any]] = dict
         self._commands: list[cmd.Command] = []
-        self._conn_ids = itertools.count(1)
         self._rng = random.Random(instance)  # weighted listeners: reproducible per instance
-        self._temp_ids = itertools.count(1)
         self.connections: dict[int, RouterConnection] = {}
-        self.neighbors: dict[str, RouterConnection] = {}  # interior: router id -> connection
-        self.edge_connections: dict[str, RouterConnection] = {}  # interior: attached edges
-        self.uplink: RouterConnection | None = None  # edge: the active uplink
-        self.connectors: dict[str, ConnectorState] = {}
-        self.endpoint_links: dict[str, tuple[int, Link]] = {}
-        self.addresses = AddressTable()
+        self.fabric = Fabric(config, instance=instance, now=now)
+        self.connectors = AmqpConnectors(
+            self.router_id,
+            config,
+            self.connections,
+            emit=self._emit,
+            log=self.log,
+            mark_dirty=self.mark_dirty,
+        )
         self.tcp = TcpAdaptor(
-            config, self, self.addresses, self.deliveries, self._emit, self.log, rng=self._rng
+            config,
+            self.fabric,
+            self,
+            self.fabric.addresses,
+            self.deliveries,
+            self._emit,
+            self.log,
+            rng=self._rng,
+        )
+        self.view = RouterView(
+            self.fabric,
+            self.connections,
+            self.connectors,
+            self.tcp,
+            self.deliveries,
+            instance=instance,
+            started_at=now,
+            clock=lambda: self._now,
+        )
+        self.control = control.ControlPlane(
+            self.fabric, self.connections, self.view, self.log, self.mark_dirty
+        )
+        self.events = EventContext(
+            self.fabric,
+            self.connectors,
+            self.tcp,
+            self.control,
+            self.deliveries,
+            self,
+            self.log,
+            self.mark_dirty,
         )
         self._dirty: set[int] = set()
-        router = config.router
-        self.routing: LinkStateRouter | None = None
-        if not self.edge_mode:
-            self.routing = LinkStateRouter(
-                self.router_id,
-                instance=instance,
-                now=now,
-                hello_interval=router.helloIntervalSeconds,
-                hello_max_age=router.helloMaxAgeSeconds,
-                ra_interval=router.raIntervalSeconds,
-                ra_interval_flux=router.raIntervalFluxSeconds,
-                remote_ls_max_age=router.remoteLsMaxAgeSeconds,
-            )
-        self._topology_version = -1
         self._two_way: set[str] = set()  # neighbours the routing protocol saw both ways
         self._routes: dict[str, tuple[str, int]] = {}  # as last logged: router -> (hop, cost)
-
-    def outgoing_annotations(self, received: RouterAnnotations) -> RouterAnnotations:
-        """The annotations a message leaves this router with, composed as skupper-router
-        composes them: an interior keeps the ingress (or becomes it) and adds itself to
-        the trace; an edge sends neither."""
-        if self.edge_mode:
-            return replace(received, ingress=None, trace=())
-        ingress = received.ingress or self.router_id
-        return replace(received, ingress=ingress, trace=(*received.trace, self.router_id))
 
     # --- lifecycle and configuration -------------------------------------------------------------
 
@@ -127,14 +103,14 @@ class RouterCore:
         for listener in self.config.listeners.values():
             self._emit(cmd.Listen("amqp", listener.name, listener.host, listener.port))
         for connector in self.config.connectors.values():
-            self._add_connector(connector, now)
+            self.connectors.add(connector, now)
         self._sync_addresses(now)
         self._after(now)
 
     def apply_config(self, new: RouterConfig, now: float) -> None:
         """Apply a changed config; unchanged entities (and their traffic) are left alone."""
         old, self.config = self.config, new
-        self.tcp.config = new
+        self.tcp.config = self.connectors.config = self.fabric.config = new
         for name, listener in old.listeners.items():
             if new.listeners.get(name) != listener:
                 self._emit(cmd.StopListening("amqp", name))
@@ -143,10 +119,13 @@ class RouterCore:
                 self._emit(cmd.Listen("amqp", name, listener.host, listener.port))
         for name, connector in old.connectors.items():
             if new.connectors.get(name) != connector:
-                self._remove_connector(name, now)
+                dropped = self.connectors.remove(name)
+                if dropped is not None:
+                    dropped.engine.connection.close()
+                    self.connection_down(dropped, "removed from the configuration", now)
         for name, connector in new.connectors.items():
             if old.connectors.get(name) != connector:
-                self._add_connector(connector, now)
+                self.connectors.add(connector, now)
         for name, tcp_listener in old.tcp_listeners.items():
             new_listener = new.tcp_listeners.get(name)
             profile = tcp_listener.sslProfile
@@ -161,86 +140,10 @@ class RouterCore:
         self._sync_addresses(now)
         self._after(now)
 
-    def _add_connector(self, connector: AmqpConnector, now: float) -> None:
-        state = ConnectorState(connector)
-        self.connectors[connector.name] = state
-        self._dial(state, now)
-
-    def _remove_connector(self, name: str, now: float) -> None:
-        state = self.connectors.pop(name, None)
-        if state is not None and state.conn_id is not None:
-            conn = self.connections.get(state.conn_id)
-            if conn is not None:
-                conn.engine.connection.close()
-                self.connection_down(conn, "removed from the configuration", now)
-
-    def _dial(self, state: ConnectorState, now: float) -> None:
-        connector = state.config
-        tls = None
-        if connector.sslProfile:
-            profile = self.config.ssl_profiles[connector.sslProfile]
-            tls = TlsSettings(profile, verify_hostname=connector.verifyHostname)
-        try:
-            engine = AmqpEngine(
-                server=False,
-                tls=tls,
-                sasl_mechanisms=connector.saslMechanisms,
-                peer_hostname=connector.host,
-                max_frame_size=connector.maxFrameSize,
-                idle_timeout=connector.idleTimeoutSeconds,
-            )
-        except Exception as e:  # proton reports unreadable certificates this way
-            self._connector_failed(state, f"TLS setup failed: {e}", now)
-            return
-        conn_id = next(self._conn_ids)
-        origin = ConnectionOrigin(
-            "connector", connector.name, connector.role, connector.cost, connector.host
-        )
-        peer = f"{connector.host}:{connector.port}"
-        conn = RouterConnection(conn_id, engine, origin, peer_host=peer, created_at=now)
-        self.connections[conn_id] = conn
-        state.conn_id, state.retry_at, state.status = conn_id, None, "CONNECTING"
-        conn.open(self.router_id, VERSION)
-        self._emit(cmd.ConnectAmqp(conn_id, connector.host, connector.port))
-
-    def _connector_failed(self, state: ConnectorState, message: str, now: float) -> None:
-        state.conn_id = None
-        state.status = "FAILED"
-        state.message = message
-        state.retry_at = now + RECONNECT_DELAYS[min(state.failures, len(RECONNECT_DELAYS) - 1)]
-        state.failures += 1
-        self.log("warning", "connector", f"{state.config.name}: {message}")
-
-    def connector_opened(self, conn: RouterConnection) -> None:
-        state = self.connectors.get(conn.origin.name)
-        if state is not None:
-            state.status, state.message, state.failures = "SUCCESS", "", 0
-
     # --- AMQP connections (driver -> core) -------------------------------------------------------
 
     def amqp_accepted(self, listener_name: str, peer_host: str, now: float) -> int | None:
-        listener = self.config.listeners.get(listener_name)
-        if listener is None:
-            return None
-        engine = AmqpEngine(
-            server=True,
-            tls=self._listener_tls(listener),
-            sasl_mechanisms=listener.saslMechanisms or "ANONYMOUS",
-            max_frame_size=listener.maxFrameSize,
-            idle_timeout=listener.idleTimeoutSeconds,
-        )
-        conn_id = next(self._conn_ids)
-        origin = ConnectionOrigin("listener", listener.name, listener.role, listener.cost, "")
-        self.connections[conn_id] = RouterConnection(
-            conn_id, engine, origin, peer_host=peer_host, created_at=now
-        )
-        return conn_id
-
-    def _listener_tls(self, listener: AmqpListener) -> TlsSettings | None:
-        if not listener.sslProfile:
-            return None
-        profile = self.config.ssl_profiles[listener.sslProfile]
-        return TlsSettings(profile, require_peer_certificate=listener.authenticatePeer)
+        return self.connectors.accept(listener_name, peer_host, now)
 
     def amqp_connected(self, conn_id: int, now: float) -> None:
         conn = self.connections.get(conn_id)
@@ -281,40 +184,8 @@ class RouterCore:
         self.connection_down(conn, earlier or error, now)
         self._after(now)
 
-    def router_id_clash(self, conn: RouterConnection) -> str:
-        """Why a router linking here cannot be told apart from one already known (two
-        sites with one name), or "" when it can. A restarted router keeps its link
-        credential and takes its old connection's place; another site with the same
-        name comes with another certificate and is refused."""
-        peer = conn.peer_id
-        if peer == self.router_id:
-            return f"router id {peer} is this router's own: two sites have the name {peer}"
-        for other in (self.neighbors.get(peer), self.edge_connections.get(peer)):
-            if other is None or other is conn or other.closed:
-                continue
-            if other.engine.peer_fingerprint != conn.engine.peer_fingerprint:
-                return (
-                    f"a router with id {peer} is already linked here with another "
-                    f"certificate: two sites have the name {peer}; rename one"
-                )
-        return ""
-
     def refuse_connection(self, conn: RouterConnection, condition: str, text: str) -> None:
-        """Close an AMQP connection with an error the peer sees (e.g. a revoked identity)."""
-        conn.refused = True
-        connection = conn.engine.connection
-        connection.condition = Condition(condition, text)
-        if connection.state & connection.LOCAL_UNINIT:
-            connection.container = self.router_id
-            connection.open()
-        connection.close()
-        self.log(
-            "warning",
-            "conn",
-            f"connection {conn.conn_id} from {conn.peer_host} "
-            f"({conn.engine.peer_subject}) refused: {text}",
-        )
-        self.mark_dirty(conn.conn_id)
+        self.connectors.refuse(conn, condition, text)
 
     def amqp_output(self, conn_id: int) -> bytes:
         conn = self.connections.get(conn_id)
@@ -387,8 +258,8 @@ class RouterCore:
 
     def get_timer(self) -> float | None:
         deadlines = [self.tcp.health.next_probe()]
-        deadlines.append(self.routing.get_timer() if self.routing else None)
-        deadlines += [c.retry_at for c in self.connectors.values()]
+        deadlines.append(self.fabric.routing.get_timer() if self.fabric.routing else None)
+        deadlines.append(self.connectors.next_retry())
         deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
         deadlines += [
             min(c.held_streams.values()) + HOLD_LIMIT
@@ -400,11 +271,9 @@ class RouterCore:
 
     def handle_timer(self, now: float) -> None:
         self._now = now
-        if self.routing is not None:
-            self.routing.handle_timer(now)
-        for state in list(self.connectors.values()):
-            if state.retry_at is not None and state.retry_at <= now:
-                self._dial(state, now)
+        if self.fabric.routing is not None:
+            self.fabric.routing.handle_timer(now)
+        self.connectors.redial_due(now)
         self.tcp.start_probes(now)
         for conn in list(self.connections.values()):
             if conn.tick_at and conn.tick_at <= now:
@@ -421,7 +290,7 @@ class RouterCore:
 
     def _process(self, conn: RouterConnection, now: float) -> None:
         self._now = now
-        amqp_events.process(self, conn, now)
+        amqp_events.process(self.events, conn, now)
         if conn.held_streams:
             self._release_held(conn, now)
         # Once the peer's Open (its idle timeout) is in, proton's next deadline is when to
@@ -432,92 +301,6 @@ class RouterCore:
             conn.tick_at = conn.engine.tick(now) or 0.0
         self._dirty.add(conn.conn_id)
 
-    # --- destinations ----------------------------------------------------------------------------
-
-    def choose_destination(
-        self,
-        address: str,
-        exclude: tuple[str, ...] = (),
-        from_edge: str = "",
-        avoid: Collection[object] = (),
-    ) -> Destination | None:
-        """Where a new flow for ``address`` goes (balanced or closest), None if nowhere.
-
-        ``exclude``: routers already on the delivery's trace (loop prevention);
-        ``from_edge``: the edge it came from, which must not get it back;
-        ``avoid``: destinations that released the flow already.
-        """
-        remote: dict[str, int] = {}
-        if self.routing is not None:
-            remote = {
-                router: cost
-                for router, cost in self.routing.routers_with_address(address).items()
-                if router not in exclude and self.routing.next_hop(router) in self.neighbors
-            }
-        return self.addresses.choose(
-            address,
-            remote=remote,
-            closest=self.config.distribution(address) == "closest",
-            exclude=lambda d: (
-                (d.kind == "edge" and d.name == from_edge)
-                or (d.kind == "uplink" and self.uplink is None)
-                or d in avoid
-            ),
-        )
-
-    def reachable(self, address: str, *, excluding_edge: str = "") -> bool:
-        return self.choose_destination(address, from_edge=excluding_edge) is not None
-
-    def connection_for(self, destination: Destination) -> RouterConnection | None:
-        if destination.kind == "uplink":
-            return self.uplink
-        if destination.kind == "edge":
-            return self.edge_connections.get(destination.name)
-        if destination.kind == "router" and self.routing is not None:
-            return self.neighbors.get(self.routing.next_hop(destination.name) or "")
-        return None
-
-    def route_to_address(self, address: str) -> tuple[RouterConnection, str] | None:
-        """The connection toward a topological or edge address, and the router it names."""
-        parts = address.split("/", 3)
-        if len(parts) < 3 or parts[0] not in ("_topo", "_edge"):
-            return None
-        # _topo/<area>/<router>/... and _edge/<edge router>/...
-        router = parts[1] if parts[0] == "_edge" else parts[2]
-        if parts[0] == "_topo" and (parts[1] != "0" or router == "all"):
-            return None
-        if router == self.router_id:
-            return None
-        if self.edge_mode:
-            return (self.uplink, router) if self.uplink is not None else None
-        if parts[0] == "_edge" and router in self.edge_connections:
-            return self.edge_connections[router], router
-        assert self.routing is not None
-        target = router
-        if parts[0] == "_edge":
-            hosts = self.routing.routers_with_edge(router)
-            if not hosts:
-                return None
-            target = min(hosts, key=lambda r: (hosts[r], r))
-        hop = self.routing.next_hop(target)
-        conn = self.neighbors.get(hop or "")
-        return (conn, target) if conn is not None else None
-
-    def is_local_address(self, address: str) -> bool:
-        prefix = "_edge" if self.edge_mode else "_topo/0"
-        return address.startswith(f"{prefix}/{self.router_id}/")
-
-    def uplink_address_changed(self, address: str, reachable: bool) -> None:
-        if reachable:
-            self.addresses.uplink.add(address)
-        else:
-            self.addresses.uplink.discard(address)
-        self.reset_topology()
-
-    def reset_topology(self) -> None:
-        """Something reachability depends on changed: re-check listeners and edge tracking."""
-        self._topology_version = -1
-
     # --- streams ---------------------------------------------------------------------------------
 
     def open_stream(
@@ -526,7 +309,7 @@ class RouterCore:
         header: bytes,
         owner: StreamOwner,
     ) -> OutboundStream | None:
-        conn = self.connection_for(destination)
+        conn = self.fabric.connection_for(destination)
         if conn is None:
             return None
         return self.stream_on(conn, header, owner)
@@ -540,7 +323,7 @@ class RouterCore:
     ) -> OutboundStream:
         """Start a streamed delivery on a link of its own on ``conn``; ``received``: the
         annotations of the delivery it passes on, when it does."""
-        annotations = self.outgoing_annotations(received)
+        annotations = self.fabric.outgoing_annotations(received)
         stream = OutboundStream(
             conn.streaming_link(),
             next_tag(),
@@ -583,14 +366,14 @@ class RouterCore:
     def _sync_addresses(self, now: float) -> None:
         """Local consumers changed (config, edges, backends' health): advertise them,
         re-check listeners."""
-        self.addresses.set_local(self.tcp.in_rotation())
-        if self.routing is not None:
-            self.routing.set_mobile_addresses(
-                self.addresses.consumer_addresses(), now, edges=self.edge_connections
+        self.fabric.addresses.set_local(self.tcp.in_rotation())
+        if self.fabric.routing is not None:
+            self.fabric.routing.set_mobile_addresses(
+                self.fabric.addresses.consumer_addresses(), now, edges=self.fabric.edge_connections
             )
-        if self.uplink is not None:
-            self._sync_uplink_links(self.uplink)
-        self._topology_version = -1
+        if self.fabric.uplink is not None:
+            self._sync_uplink_links(self.fabric.uplink)
+        self.fabric.topology_version = -1
 
     def _sync_uplink_links(self, uplink: RouterConnection) -> None:
         consumes = {key for _, key in self.tcp.in_rotation()}
@@ -599,29 +382,29 @@ class RouterCore:
 
     def edge_addresses_changed(self, now: float) -> None:
         """An attached edge added or removed a consumer or produced-to address."""
-        self.addresses.edges = {}
-        for edge_id, conn in self.edge_connections.items():
+        self.fabric.addresses.edges = {}
+        for edge_id, conn in self.fabric.edge_connections.items():
             for address in conn.edge_consumes:
-                self.addresses.add_edge_consumer(address, edge_id)
+                self.fabric.addresses.add_edge_consumer(address, edge_id)
         self._sync_addresses(now)
 
     # --- router links: neighbours, edges, uplinks ------------------------------------------------
 
     def router_link_ready(self, conn: RouterConnection, now: float) -> None:
         """Control links up (interior), or an edge connection open (either side)."""
-        if conn.origin.role == "inter-router" and self.routing is not None:
-            if self.neighbors.get(conn.peer_id) is not conn:
-                self.neighbors[conn.peer_id] = conn
-                self.routing.control_link_opened(conn.peer_id, conn.cost, now)
-        elif conn.origin.role == "edge" and self.edge_mode and conn.dialled:
-            if self.uplink is None:
+        if conn.origin.role == "inter-router" and self.fabric.routing is not None:
+            if self.fabric.neighbors.get(conn.peer_id) is not conn:
+                self.fabric.neighbors[conn.peer_id] = conn
+                self.fabric.routing.control_link_opened(conn.peer_id, conn.cost, now)
+        elif conn.origin.role == "edge" and self.fabric.edge_mode and conn.dialled:
+            if self.fabric.uplink is None:
                 self._activate_uplink(conn)
-        elif conn.origin.role == "edge" and not self.edge_mode and not conn.dialled:
-            self.edge_connections[conn.peer_id] = conn
+        elif conn.origin.role == "edge" and not self.fabric.edge_mode and not conn.dialled:
+            self.fabric.edge_connections[conn.peer_id] = conn
             self.edge_addresses_changed(now)
 
     def _activate_uplink(self, conn: RouterConnection) -> None:
-        self.uplink = conn
+        self.fabric.uplink = conn
         conn.attach_edge_uplink(self.router_id)
         self._sync_uplink_links(conn)
         self.log("info", "edge", f"uplink to {conn.peer_id} active")
@@ -633,31 +416,29 @@ class RouterCore:
         self.connections.pop(conn.conn_id, None)
         self._emit(cmd.CloseAmqp(conn.conn_id, conn.engine.take_output()))
         for stream in list(conn.active_streams):
-            amqp_events.fail_stream(stream)
+            fail_stream(stream)
         conn.active_streams.clear()
         for address in conn.dynamic_addresses:
-            self.endpoint_links.pop(address, None)
+            self.fabric.endpoint_links.pop(address, None)
         self.router_link_lost(conn, now)
         if conn.dialled:
-            state = self.connectors.get(conn.origin.name)
-            if state is not None and state.conn_id == conn.conn_id:
-                self._connector_failed(state, error or "connection closed", now)
+            self.connectors.lost(conn, error, now)
         if conn.opened or conn.origin.role != "normal":
             peer = conn.peer_id or conn.peer_host
             self.log("info", "conn", f"connection {conn.conn_id} ({peer}) closed: {error}")
 
     def router_link_lost(self, conn: RouterConnection, now: float) -> None:
-        if self.neighbors.get(conn.peer_id) is conn:
-            del self.neighbors[conn.peer_id]
-            if self.routing is not None:
-                self.routing.control_link_lost(conn.peer_id, now)
-        if self.edge_connections.get(conn.peer_id) is conn:
-            del self.edge_connections[conn.peer_id]
+        if self.fabric.neighbors.get(conn.peer_id) is conn:
+            del self.fabric.neighbors[conn.peer_id]
+            if self.fabric.routing is not None:
+                self.fabric.routing.control_link_lost(conn.peer_id, now)
+        if self.fabric.edge_connections.get(conn.peer_id) is conn:
+            del self.fabric.edge_connections[conn.peer_id]
             self.edge_addresses_changed(now)
-        if self.uplink is conn:
-            self.uplink = None
-            self.addresses.uplink.clear()
-            self._topology_version = -1
+        if self.fabric.uplink is conn:
+            self.fabric.uplink = None
+            self.fabric.addresses.uplink.clear()
+            self.fabric.topology_version = -1
             for other in self.connections.values():
                 if other.origin.role == "edge" and other.dialled and other.opened:
                     self._activate_uplink(other)
@@ -667,26 +448,26 @@ class RouterCore:
 
     def _after(self, now: float) -> None:
         """What every entry point ends with: routing output, listeners, tracking, transmits."""
-        if self.routing is not None:
+        if self.fabric.routing is not None:
             self._drop_silent_neighbors(now)
-            for command in self.routing.pending_commands():
-                control.send_control(self, command)
-            version = self.routing.topology_version
+            for command in self.fabric.routing.pending_commands():
+                control.send_control(self.control, command)
+            version = self.fabric.routing.topology_version
         else:
             version = 0
-        if version != self._topology_version:
-            self._topology_version = version
+        if version != self.fabric.topology_version:
+            self.fabric.topology_version = version
             self._log_route_changes()
             self.tcp.evaluate_listeners()
-            control.send_tracking_updates(self)
+            control.send_tracking_updates(self.control)
         self._transmit_dirty()
 
     def _log_route_changes(self) -> None:
-        if self.routing is None:
+        if self.fabric.routing is None:
             return
         routes = {
-            router_id: (self.routing.next_hop(router_id) or router_id, cost)
-            for router_id, cost in self.routing.reachable_routers().items()
+            router_id: (self.fabric.routing.next_hop(router_id) or router_id, cost)
+            for router_id, cost in self.fabric.routing.reachable_routers().items()
         }
         for router_id in sorted(self._routes.keys() - routes.keys()):
             self.log("info", "route", f"router {router_id} unreachable")
@@ -699,10 +480,10 @@ class RouterCore:
     def _drop_silent_neighbors(self, now: float) -> None:
         """A neighbour whose HELLOs stopped (a frozen host, a partition) keeps its TCP
         connection open: close it, so its flows end and the connector redials."""
-        assert self.routing is not None
-        two_way = self.routing.neighbors()
+        assert self.fabric.routing is not None
+        two_way = self.fabric.routing.neighbors()
         for peer in self._two_way - two_way:
-            conn = self.neighbors.get(peer)
+            conn = self.fabric.neighbors.get(peer)
             if conn is not None:
                 conn.engine.connection.close()
                 self.connection_down(conn, "no HELLO from the neighbour", now)
@@ -715,10 +496,6 @@ class RouterCore:
                 conn.transmit_pending = True
                 self._commands.append(cmd.TransmitAmqp(conn_id))
         self._dirty.clear()
-
-    def reply_address(self) -> str:
-        prefix = "_edge" if self.edge_mode else "_topo/0"
-        return f"{prefix}/{self.router_id}/temp.{next(self._temp_ids)}"
 
     def consumers_changed(self) -> None:
         """A connector left or rejoined the rotation."""

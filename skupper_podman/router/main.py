@@ -61,7 +61,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 async def _serve(config: RouterConfig, path: Path) -> None:
     loop = asyncio.get_running_loop()
     core = RouterCore(config, now=loop.time(), instance=int(time.time()))
-    core.process_info = _process_info
+    core.view.process_info = _process_info
     driver = RouterDriver(core, loop)
     grants = GrantServerRunner(log)
     pending: set[asyncio.Task[None]] = set()
@@ -90,7 +90,7 @@ async def _serve(config: RouterConfig, path: Path) -> None:
     if config.metrics is not None:
         metrics = config.metrics
         metrics_server = await start_metrics_server(
-            core, host=metrics.host, port=metrics.port, path=metrics.path
+            core.view, host=metrics.host, port=metrics.port, path=metrics.path
         )
     await grants.apply(config)
     await stopped.wait()

@@ -1,6 +1,6 @@
 """Prometheus text exposition of the router's counters (served on loopback only).
 
-``render`` is pure: it reads the core's state and returns the text of one scrape.
+``render`` is pure: it reads the router's view (view.py) and returns the text of one scrape.
 """
 
 from __future__ import annotations
@@ -9,33 +9,38 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .core import RouterCore
+    from .view import RouterView
 
 _PREFIX = "skupper_router"
 
 
-def render(core: RouterCore) -> str:
+def render(view: RouterView) -> str:
     lines: list[str] = []
-    router = f'router="{_escape(core.router_id)}"'
+    router = f'router="{_escape(view.router_id)}"'
     _family(
         lines,
         "routers_known",
         "gauge",
         "Routers reachable from this one (itself included).",
-        [(router, 1 + (len(core.routing.reachable_routers()) if core.routing else 0))],
+        [
+            (
+                router,
+                1 + (len(view.fabric.routing.reachable_routers()) if view.fabric.routing else 0),
+            )
+        ],
     )
     _family(
         lines,
         "tcp_flows_active",
         "gauge",
         "TCP flows in progress.",
-        [(router, len(core.tcp.flows))],
+        [(router, len(view.tcp.flows))],
     )
     for kind, label in (("listener", "tcp_listener"), ("connector", "tcp_connector")):
-        entities = core.config.tcp_listeners if kind == "listener" else core.config.tcp_connectors
+        entities = view.config.tcp_listeners if kind == "listener" else view.config.tcp_connectors
         rows = []
         for name, entity in entities.items():
-            counters = core.tcp.counters.get((kind, name))
+            counters = view.tcp.counters.get((kind, name))
             labels = f'{router},{label}="{_escape(name)}",address="{_escape(entity.address)}"'
             rows.append((labels, counters))
         for metric, attribute, help_text in (
@@ -57,8 +62,8 @@ def render(core: RouterCore) -> str:
                 [(labels, getattr(c, attribute) if c else 0) for labels, c in rows],
             )
     backends = [
-        (f'{router},tcp_connector="{_escape(name)}"', 1 if core.tcp.health.is_up(name) else 0)
-        for name in core.config.tcp_connectors
+        (f'{router},tcp_connector="{_escape(name)}"', 1 if view.tcp.health.is_up(name) else 0)
+        for name in view.config.tcp_connectors
     ]
     _family(
         lines,
@@ -72,16 +77,16 @@ def render(core: RouterCore) -> str:
         "tcp_flows_retried_total",
         "counter",
         "New flows sent to another connector after one could not reach its backend.",
-        [(router, core.deliveries.retried)],
+        [(router, view.deliveries.retried)],
     )
     links = []
-    for name, state in core.connectors.items():
+    for name, state in view.connectors.states.items():
         labels = f'{router},link="{_escape(name)}",role="{state.config.role}"'
         links.append((labels, 1 if state.status == "SUCCESS" else 0))
     _family(lines, "link_up", "gauge", "1 while the link's connection is open.", links)
     peers = [
         (f'{router},peer="{_escape(peer)}",role="{conn.origin.role}"', conn.cost)
-        for peer, conn in (*core.neighbors.items(), *core.edge_connections.items())
+        for peer, conn in (*view.fabric.neighbors.items(), *view.fabric.edge_connections.items())
     ]
     _family(lines, "router_link_cost", "gauge", "Cost of each open router link.", peers)
     return "\n".join(lines) + "\n"

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING
 from . import metrics
 
 if TYPE_CHECKING:
-    from .core import RouterCore
+    from .view import RouterView
 
 
 async def start_metrics_server(
-    core: RouterCore, *, host: str = "", port: int = 0, path: str = ""
+    view: RouterView, *, host: str = "", port: int = 0, path: str = ""
 ) -> asyncio.AbstractServer:
     """Serve ``GET /metrics`` (Prometheus text) to loopback clients, or on the unix socket
     ``path`` (replacing a stale one a killed router left)."""
@@ -24,7 +24,7 @@ async def start_metrics_server(
             request = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
             path = request.split(b" ", 2)[1] if request.count(b" ") >= 2 else b""
             if path.split(b"?")[0] in (b"/metrics", b"/"):
-                body, status = metrics.render(core).encode(), b"200 OK"
+                body, status = metrics.render(view).encode(), b"200 OK"
             else:
                 body, status = b"not found\n", b"404 Not Found"
             writer.write(

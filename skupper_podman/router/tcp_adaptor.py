@@ -1,9 +1,9 @@
 """The TCP side of the router: tcpListeners that listen while their key is reachable,
 tcpConnectors and the health of their backends, and the flows between them.
 
-It takes what it calls of the network as a ``TcpNetwork`` (where a key goes, streams to
-other routers) and never the whole core; the core's driver doors call it and then do the
-work that follows every event.
+It takes what it calls of the network as ``Routes`` (where a key goes: the fabric) and a
+``StreamStarter`` (streams to other routers), never the whole core; the core's driver
+doors call it and then do the work that follows every event.
 
 Failover, beyond skupper-router (which ends the client's connection when the connector it
 picked cannot reach its backend): at that point no byte has reached any backend, so the
@@ -39,8 +39,8 @@ Log = Callable[[cmd.LogLevel, str, str], None]
 MAX_RETRIES = 4  # destinations a flow tries after the first
 
 
-class TcpNetwork(Protocol):
-    """What the TCP side asks of the network."""
+class Routes(Protocol):
+    """Where the TCP side's flows can go (the router's fabric)."""
 
     def choose_destination(
         self,
@@ -52,11 +52,18 @@ class TcpNetwork(Protocol):
 
     def reachable(self, address: str, *, excluding_edge: str = "") -> bool: ...
 
+    def route_to_address(self, address: str) -> tuple[RouterConnection, str] | None: ...
+
+    def reply_address(self) -> str:
+        """A new address of this router's own, for a reply stream."""
+
+
+class StreamStarter(Protocol):
+    """How the TCP side starts its streams, and tells of its consumers."""
+
     def open_stream(
         self, destination: Destination, header: bytes, owner: StreamOwner
     ) -> OutboundStream | None: ...
-
-    def route_to_address(self, address: str) -> tuple[RouterConnection, str] | None: ...
 
     def stream_on(
         self, conn: RouterConnection, header: bytes, owner: StreamOwner
@@ -64,9 +71,6 @@ class TcpNetwork(Protocol):
 
     def consumers_changed(self) -> None:
         """The local connectors in rotation changed: advertise the keys again."""
-
-    def reply_address(self) -> str:
-        """A new address of this router's own, for a reply stream."""
 
 
 class Deliveries(Protocol):
@@ -79,7 +83,8 @@ class TcpAdaptor:
     def __init__(
         self,
         config: RouterConfig,
-        network: TcpNetwork,
+        routes: Routes,
+        streams: StreamStarter,
         addresses: AddressTable,
         deliveries: Deliveries,
         emit: Callable[[cmd.Command], None],
@@ -88,7 +93,8 @@ class TcpAdaptor:
         rng: random.Random,
     ) -> None:
         self.config = config
-        self.network = network
+        self.routes = routes
+        self.streams = streams
         self.addresses = addresses
         self.deliveries = deliveries
         self.emit = emit
@@ -109,8 +115,8 @@ class TcpAdaptor:
         if listener is None:
             return None
         addresses = self.config.listener_addresses.get(listener_name, ())
-        address = listener_keys.choose(listener, addresses, self.network.reachable, self.rng)
-        destination = self.network.choose_destination(address) if address is not None else None
+        address = listener_keys.choose(listener, addresses, self.routes.reachable, self.rng)
+        destination = self.routes.choose_destination(address) if address is not None else None
         if address is None or destination is None:
             return None
         flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
@@ -118,10 +124,10 @@ class TcpAdaptor:
         if destination.kind == "local":
             self.start_local_flow(flow, destination.name)
         else:
-            flow.reply_address = self.network.reply_address()
+            flow.reply_address = self.routes.reply_address()
             self.reply_flows[flow.reply_address] = flow
             header = encode_stream_header(to=address, reply_to=flow.reply_address)
-            flow.outbound = self.network.open_stream(destination, header, flow)
+            flow.outbound = self.streams.open_stream(destination, header, flow)
             if flow.outbound is None:
                 flow.socket_failed()
                 return None
@@ -136,7 +142,7 @@ class TcpAdaptor:
         for name, listener in self.config.tcp_listeners.items():
             addresses = self.config.listener_addresses.get(name, ())
             keys = listener_keys.keys(listener, addresses)
-            reachable = any(self.network.reachable(key) for key in keys)
+            reachable = any(self.routes.reachable(key) for key in keys)
             if reachable and name not in self.listening:
                 self.listening.add(name)
                 tls = self._service_tls(listener.sslProfile, strict=listener.authenticatePeer)
@@ -206,12 +212,12 @@ class TcpAdaptor:
                 listener_flow.inbound = reply
                 reply.attach(listener_flow)
             return
-        route = self.network.route_to_address(reply_to)
+        route = self.routes.route_to_address(reply_to)
         if route is None:
             flow.socket_failed()
         else:
             header = encode_stream_header(to=reply_to, reply_to=None)
-            flow.socket_connected(self.network.stream_on(route[0], header, flow))
+            flow.socket_connected(self.streams.stream_on(route[0], header, flow))
 
     def connect_failed(self, flow_id: int, error: str, now: float) -> None:
         flow = self.flows.get(flow_id)
@@ -230,7 +236,7 @@ class TcpAdaptor:
         name = flow.route_key.name if isinstance(flow.route_key, Destination) else ""
         if name and error != OUT_OF_FILES and self.health.failed(name, error, now):
             self.log("warning", "tcp", f"connector {name}: backend out of rotation: {error}")
-            self.network.consumers_changed()
+            self.streams.consumers_changed()
         flow.tried.add(name)
         connector = self.config.tcp_connectors.get(name)
         key = connector.address if connector else ""
@@ -248,7 +254,7 @@ class TcpAdaptor:
     def backend_answered(self, name: str) -> None:
         if self.health.answered(name):
             self.log("info", "tcp", f"connector {name}: backend answers, back in rotation")
-            self.network.consumers_changed()
+            self.streams.consumers_changed()
 
     def start_probes(self, now: float) -> None:
         for name in self.health.due_probes(now):
@@ -298,7 +304,7 @@ class TcpAdaptor:
                 flow.tried.add(old)
             self.addresses.flow_ended(old)
             flow.route_key = None
-        destination = self.network.choose_destination(flow.address, avoid=flow.tried)
+        destination = self.routes.choose_destination(flow.address, avoid=flow.tried)
         if destination is None:
             return False
         flow.retries += 1
@@ -309,10 +315,10 @@ class TcpAdaptor:
             self.start_local_flow(flow, destination.name)
         else:
             if not flow.reply_address:  # its first destination was a local connector
-                flow.reply_address = self.network.reply_address()
+                flow.reply_address = self.routes.reply_address()
             header = encode_stream_header(to=flow.address, reply_to=flow.reply_address)
             self.reply_flows[flow.reply_address] = flow
-            outbound = self.network.open_stream(destination, header, flow)
+            outbound = self.streams.open_stream(destination, header, flow)
             if outbound is None:
                 return False
             flow.outbound = outbound

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import enum
 import importlib.resources
-import os
 import re
 import shlex
 import shutil
@@ -26,9 +25,6 @@ from pathlib import Path
 
 from skupper_podman.engines.base import LABEL_LISTENER, LABEL_SITE_ID, ContainerSpec
 from skupper_podman.errors import SkupperError
-from skupper_podman.platforms import container as platform
-from skupper_podman.site.runtime import exposure
-from skupper_podman.site.store import SiteStore
 
 QUADLET_MIN_PODMAN = (4, 4)
 _PLACEHOLDER = re.compile(r"@([a-z_]+)@")
@@ -63,6 +59,36 @@ class Units:
     @property
     def quadlet(self) -> bool:
         return any(f.is_quadlet for f in self.files)
+
+
+@dataclass(frozen=True)
+class LinuxSite:
+    """What the units of a site whose router runs as a local process need."""
+
+    name: str
+    namespace: str
+    rootless: bool
+    runtime: Path
+    pid_file: Path
+    config: Path
+    log_file: Path
+
+
+@dataclass(frozen=True)
+class ContainerSite:
+    """What the units of a site whose router runs in a container need: the containers as
+    the site's platform makes them (``router``, one per listener forwarder)."""
+
+    name: str
+    namespace: str
+    rootless: bool
+    engine: str
+    site_id: str
+    router: ContainerSpec
+    site_mount: str  # where the router container mounts the site folder
+    listeners: tuple[ContainerSpec, ...]
+    network_labels: dict[str, str]
+    volume_labels: dict[str, str]
 
 
 def template(name: str) -> str:
@@ -125,23 +151,19 @@ def podman_version() -> tuple[int, ...] | None:
     return tuple(int(part) for part in found.groups() if part is not None) if found else None
 
 
-def generate_units(
-    store: SiteStore, *, kind: UnitKind = UnitKind.AUTO, rootless: bool | None = None
-) -> Units:
-    """The units that run the site of `store` on its platform."""
-    facts = store.facts()
-    is_rootless = os.geteuid() != 0 if rootless is None else rootless
-    if facts.platform == "linux":
+def generate_units(site: LinuxSite | ContainerSite, *, kind: UnitKind = UnitKind.AUTO) -> Units:
+    """The units that run ``site`` on its platform."""
+    if isinstance(site, LinuxSite):
         if kind is UnitKind.QUADLET:
             raise SkupperError("quadlet units are for the podman platform; this site runs on linux")
-        return _linux_units(store, is_rootless)
+        return _linux_units(site)
     notes: list[str] = []
-    if facts.platform == "podman" and kind is not UnitKind.SERVICE:
+    if site.engine == "podman" and kind is not UnitKind.SERVICE:
         version = podman_version() if kind is UnitKind.AUTO else None
         if version is None or version >= QUADLET_MIN_PODMAN:
             if version is None and kind is UnitKind.AUTO:
                 notes.append("podman is not on PATH: writing quadlet units (Podman 4.4 or newer)")
-            return _quadlet_units(store, is_rootless, notes)
+            return _quadlet_units(site, notes)
         shown = ".".join(str(part) for part in version)
         notes.append(
             f"podman {shown} has no quadlet (it came with 4.4): writing a plain service unit "
@@ -149,56 +171,40 @@ def generate_units(
         )
     elif kind is UnitKind.QUADLET:
         raise SkupperError(
-            f"quadlet units are for the podman platform; this site runs on {facts.platform}"
+            f"quadlet units are for the podman platform; this site runs on {site.engine}"
         )
-    return _engine_units(store, is_rootless, notes)
+    return _engine_units(site, notes)
 
 
-def _common(store: SiteStore, rootless: bool) -> dict[str, str]:
-    return {
-        "site": store.load().site.name,
-        "namespace": store.namespace,
-        "wanted_by": wanted_by(rootless),
-    }
+def _common(site: LinuxSite | ContainerSite) -> dict[str, str]:
+    return {"site": site.name, "namespace": site.namespace, "wanted_by": wanted_by(site.rootless)}
 
 
-def _linux_units(store: SiteStore, rootless: bool) -> Units:
-    paths = store.paths
-    values = _common(store, rootless) | {
-        "runtime": unit_argument(str(paths.runtime.resolve())),
-        "pid_file": unit_argument(str(paths.pid_file.resolve())),
+def _linux_units(site: LinuxSite) -> Units:
+    values = _common(site) | {
+        "runtime": unit_argument(str(site.runtime)),
+        "pid_file": unit_argument(str(site.pid_file)),
         "router": unit_argument(router_program()),
-        "config": unit_argument(str(paths.router_config.resolve())),
-        "log_file": str(paths.log_file.resolve()).replace("%", "%%"),
+        "config": unit_argument(str(site.config)),
+        "log_file": str(site.log_file).replace("%", "%%"),
     }
-    name = service_name(store.namespace)
+    name = service_name(site.namespace)
     text = render("skupper-router-linux.service", values)
-    return Units(store.namespace, "linux", (UnitFile(name, text),), name)
+    return Units(site.namespace, "linux", (UnitFile(name, text),), name)
 
 
-def _container_facts(store: SiteStore) -> platform.ContainerFacts:
-    facts = platform.ContainerFacts.read(store.paths)
-    if facts is None:
-        raise SkupperError(
-            f"namespace {store.namespace} has no {store.paths.runtime / platform.FACTS_FILE}: "
-            "its containers were never made; run 'skupper-podman site init' again"
-        )
-    return facts
-
-
-def _engine_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
-    facts = _container_facts(store)
-    program = shutil.which(facts.engine) or f"/usr/bin/{facts.engine}"
-    values = _common(store, rootless) | {
-        "engine_name": facts.engine,
+def _engine_units(site: ContainerSite, notes: list[str]) -> Units:
+    program = shutil.which(site.engine) or f"/usr/bin/{site.engine}"
+    values = _common(site) | {
+        "engine_name": site.engine,
         "engine": unit_argument(program),
-        "engine_unit": "docker.service" if facts.engine == "docker" else "",
-        "site_label": unit_argument(f"{LABEL_SITE_ID}={facts.site_id}"),
-        "router_container": platform.router_name(store.paths),
+        "engine_unit": "docker.service" if site.engine == "docker" else "",
+        "site_label": unit_argument(f"{LABEL_SITE_ID}={site.site_id}"),
+        "router_container": site.router.name,
     }
-    name = service_name(store.namespace)
+    name = service_name(site.namespace)
     text = render("skupper-router-engine.service", values)
-    return Units(store.namespace, facts.engine, (UnitFile(name, text),), name, tuple(notes))
+    return Units(site.namespace, site.engine, (UnitFile(name, text),), name, tuple(notes))
 
 
 # --- Podman quadlet ---------------------------------------------------------------------
@@ -227,24 +233,21 @@ def _publish_lines(spec: ContainerSpec) -> str:
     )
 
 
-def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
-    facts = _container_facts(store)
-    common = _common(store, rootless)
-    base = f"skupper-{store.namespace}"
+def _quadlet_units(site: ContainerSite, notes: list[str]) -> Units:
+    common = _common(site)
+    base = f"skupper-{site.namespace}"
     network_unit, volume_unit = f"{base}.network", f"{base}-site.volume"
     router_unit = f"{base}-router.container"
-    site, shown = store.paths, exposure(store)
-    # Quadlet runs the same containers the podman platform makes.
-    router = platform.router_spec(site, shown, facts, engine="podman", rootless=rootless)
+    router = site.router
     # The site folder comes from the volume unit; other mounts (the grant server's
     # read-write grants/) are bind mounts of their own.
-    (mount,) = (m for m in router.mounts if m.target == platform.SITE_MOUNT)
+    (mount,) = (m for m in router.mounts if m.target == site.site_mount)
     extra_volumes = _key_lines(
         "Volume",
         [
             unit_argument(f"{m.source}:{m.target}:{'ro' if m.read_only else 'rw'}")
             for m in router.mounts
-            if m.target != platform.SITE_MOUNT
+            if m.target != site.site_mount
         ],
     )
     files = [
@@ -255,9 +258,7 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
                 common
                 | {
                     "network": router.network,
-                    "labels": _label_lines(
-                        platform.container_labels(site, shown, facts, "network")
-                    ),
+                    "labels": _label_lines(site.network_labels),
                 },
             ),
         ),
@@ -270,7 +271,7 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
                     "volume": f"{base}-site",
                     "site_folder": unit_argument(str(mount.source)),
                     "mount": mount.target,
-                    "labels": _label_lines(platform.container_labels(site, shown, facts, "volume")),
+                    "labels": _label_lines(site.volume_labels),
                 },
             ),
         ),
@@ -303,8 +304,7 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
             ),
         )
     )
-    for listener in shown.listeners:
-        spec = platform.listener_spec(site, shown, facts, listener)
+    for spec in site.listeners:
         name = spec.labels[LABEL_LISTENER]
         files.append(
             UnitFile(
@@ -333,4 +333,4 @@ def _quadlet_units(store: SiteStore, rootless: bool, notes: list[str]) -> Units:
         "listener forwarders are units too: run 'system install' again after adding or "
         "removing a listener"
     )
-    return Units(store.namespace, "podman", tuple(files), f"{base}-router.service", tuple(notes))
+    return Units(site.namespace, "podman", tuple(files), f"{base}-router.service", tuple(notes))

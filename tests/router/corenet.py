@@ -67,8 +67,8 @@ class Router:
     @property
     def routing(self) -> LinkStateRouter:
         """The interior router's routing protocol state."""
-        assert self.core.routing is not None, f"{self.name} is not an interior router"
-        return self.core.routing
+        assert self.core.fabric.routing is not None, f"{self.name} is not an interior router"
+        return self.core.fabric.routing
 
     def add(self, kind: str, **attributes: Any) -> None:
         self.entities.append([kind, attributes])

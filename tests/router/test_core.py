@@ -17,7 +17,7 @@ from skupper_podman import certs
 from skupper_podman.router import commands as cmd
 from skupper_podman.router.agent import handle_request
 from skupper_podman.router.config import SslProfile
-from skupper_podman.router.core import RECONNECT_DELAYS
+from skupper_podman.router.connectors import RECONNECT_DELAYS
 from skupper_podman.router.engine import AmqpEngine, TlsSettings
 from skupper_podman.router.streams import WINDOW
 from skupper_podman.router.tcp import Forwarder, TcpCounters
@@ -51,7 +51,7 @@ def two_routers(net: CoreNet, *, connector: bool = True) -> tuple[Router, Router
 
 def linked(a: Router, b: Router) -> bool:
     """a and b are neighbours: their control links are ready on both sides."""
-    return b.name in a.core.neighbors and a.name in b.core.neighbors
+    return b.name in a.core.fabric.neighbors and a.name in b.core.fabric.neighbors
 
 
 def open_flow(
@@ -84,7 +84,9 @@ def test_listener_opens_only_while_a_connector_for_its_address_exists(net: CoreN
     west.add("tcpConnector", name="db", host=BACKEND_HOST, port=5432, address="db")
     net.reload(west)
 
-    assert set(west.core.neighbors) == {"east"} and set(east.core.neighbors) == {"west"}
+    assert set(west.core.fabric.neighbors) == {"east"} and set(east.core.fabric.neighbors) == {
+        "west"
+    }
     assert west.routing.neighbors() == {"east"} and east.routing.neighbors() == {"west"}
     assert east.routing.routers_with_address("db") == {"west": 1}
     assert west.routing.routers_with_address("web") == {}
@@ -105,7 +107,7 @@ def test_listener_opens_only_while_a_connector_for_its_address_exists(net: CoreN
     # The inter-router connection was left alone by both config changes.
     assert east.of_kind(cmd.ConnectAmqp) == [cmd.ConnectAmqp(1, HOST, west.inter_router_port)]
     assert east.of_kind(cmd.CloseAmqp) == [] and west.of_kind(cmd.CloseAmqp) == []
-    assert set(west.core.neighbors) == {"east"}
+    assert set(west.core.fabric.neighbors) == {"east"}
 
 
 # --- 2. a whole flow, with half-close ------------------------------------------------------------
@@ -155,8 +157,8 @@ def test_flow_carries_bytes_both_ways_and_half_closes(net: CoreNet) -> None:
         ("connector", "web"): TcpCounters(1, 1, bytes_in=to_client, bytes_out=to_backend)
     }
     assert west.core.tcp.flows == {} and east.core.tcp.flows == {}
-    assert west.core.tcp.reply_flows == {} and west.core.addresses.outstanding == {}
-    assert east.core.addresses.outstanding == {}
+    assert west.core.tcp.reply_flows == {} and west.core.fabric.addresses.outstanding == {}
+    assert east.core.fabric.addresses.outstanding == {}
 
 
 # --- 3. the backend refuses -----------------------------------------------------------------
@@ -180,7 +182,10 @@ def test_refused_backend_closes_the_client_cleanly_without_data(net: CoreNet) ->
         1, 1, 0, 0, failed=1, last_error="Connection refused"
     )
     assert west.core.tcp.flows == {} and east.core.tcp.flows == {}
-    assert west.core.addresses.outstanding == {} and east.core.addresses.outstanding == {}
+    assert (
+        west.core.fabric.addresses.outstanding == {}
+        and east.core.fabric.addresses.outstanding == {}
+    )
 
 
 # --- 4. backpressure ---------------------------------------------------------------------------
@@ -361,7 +366,7 @@ def test_management_query_over_amqp(net: CoreNet) -> None:
         ],
     }
     # The same agent, called directly, gives the same answer.
-    direct = handle_request(west.core, query("router", QUERY_ROUTER, 7, reply_to))
+    direct = handle_request(west.core.view, query("router", QUERY_ROUTER, 7, reply_to))
     assert direct is not None and direct.body == answers[0].body and direct.correlation_id == 7
 
 
@@ -430,7 +435,7 @@ def test_flow_through_a_middle_router(net: CoreNet) -> None:
 
 
 def connector_status(router: Router) -> str:
-    return router.core.connectors["link-west"].status
+    return router.core.connectors.states["link-west"].status
 
 
 # --- 7. losing the inter-router connection -------------------------------------------------------
@@ -455,7 +460,7 @@ def test_connection_loss_aborts_flows_and_the_connector_redials(net: CoreNet) ->
     assert west.kinds_of_flow(client.flow_id) == ["SendTcp", "CloseTcp(abort)"]
     assert east.kinds_of_flow(backend.flow_id) == ["OpenTcp", "SendTcp", "CloseTcp(abort)"]
     assert west.core.tcp.flows == {} and east.core.tcp.flows == {}
-    assert west.core.neighbors == {} and east.core.neighbors == {}
+    assert west.core.fabric.neighbors == {} and east.core.fabric.neighbors == {}
     assert tcp_listener_commands(west) == [cmd.StopListening("tcp", "web")]
     assert connector_status(east) == "FAILED"
 
@@ -477,7 +482,7 @@ def test_refused_dial_reports_the_socket_error(net: CoreNet) -> None:
     west.remove("listener", "inter-router")  # nothing listens on west's port
     net.start()
 
-    state = east.core.connectors["link-west"]
+    state = east.core.connectors.states["link-west"]
     assert (state.status, state.failures, state.retry_at) == (
         "FAILED",
         1,

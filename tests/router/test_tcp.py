@@ -27,7 +27,7 @@ def _flow() -> tuple[TcpFlow, _Inbound, list[cmd.Command]]:
     commands: list[cmd.Command] = []
     flow = TcpFlow(1, commands.append, TcpCounters(), lambda flow: None, socket_ready=True)
     inbound = _Inbound()
-    flow.inbound = inbound  # type: ignore[assignment]
+    flow.inbound = inbound
     return flow, inbound, commands
 
 

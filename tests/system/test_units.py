@@ -24,6 +24,7 @@ from skupper_podman.paths import namespace_paths
 from skupper_podman.platforms.container import FACTS_FILE, ContainerFacts
 from skupper_podman.platforms.linux import LinuxPlatform
 from skupper_podman.site.store import RuntimeFacts, SiteStore
+from skupper_podman.site.unit_values import unit_values
 from skupper_podman.units import UnitKind, generate_units, write_units
 from skupper_podman.units.render import QUADLET_MIN_PODMAN, podman_version
 from tests.cli_helpers import fails, ok, run
@@ -75,7 +76,7 @@ def container_site(skupper_home: Path) -> Iterator[SiteStore]:
 def test_quadlet_units_pass_the_generator_and_verify(
     container_site: SiteStore, quadlet: Path, systemd_analyze: str, tmp_path: Path, user: bool
 ) -> None:
-    units = generate_units(container_site, kind=UnitKind.QUADLET, rootless=user)
+    units = generate_units(unit_values(container_site, rootless=user), kind=UnitKind.QUADLET)
     sources = tmp_path / "quadlet"
     write_units(units, sources)
     assert sorted(p.name for p in sources.iterdir()) == [
@@ -263,7 +264,7 @@ def test_linux_unit_targets(
     router_available: None, systemd_analyze: str, tmp_path: Path, user: bool
 ) -> None:
     ok("site", "init", "solo", "-n", "solo", "--platform", "linux")
-    units = generate_units(SiteStore(namespace_paths("solo")), rootless=user)
+    units = generate_units(unit_values(SiteStore(namespace_paths("solo")), rootless=user))
     (unit,) = write_units(units, tmp_path)
     verify(systemd_analyze, [unit])
     target = "default.target" if user else "multi-user.target"

@@ -1,0 +1,268 @@
+"""Deliveries on a connection's links: each is buffered until its header parses, then
+routed once (a whole message for ``control.py``, a reply stream for one of our TCP flows,
+a new flow for a local tcpConnector, or a stream passed on to the next hop); after that
+its bytes go straight to the stream's owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+from proton import Delivery, Link
+
+from . import control
+from .connection import DATA_LINK_CREDIT, RouterConnection
+from .engine import ProtonEvent as Event
+from .engine import receive
+from .event_context import EventContext
+from .message import (
+    RA_FLAG_STREAMING,
+    MalformedMessage,
+    MessageHeader,
+    RouterAnnotations,
+    header_of_complete,
+    parse_header,
+)
+from .streams import ACCEPTED, MODIFIED, REJECTED, RELEASED, InboundStream, OutboundStream
+from .tcp import Forwarder, TcpFlow
+
+
+def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: float) -> None:
+    delivery = event.delivery
+    stream = getattr(delivery, "stream", None)
+    if isinstance(stream, OutboundStream):
+        stream.on_update()  # the peer updated a delivery we send
+        return
+    link = event.link  # not delivery.link: proton's import on every call cost a tenth of it
+    if link.is_sender:
+        return
+    if delivery.aborted:
+        if isinstance(stream, InboundStream):
+            end_inbound(conn, link, stream, aborted=True)
+        else:
+            delivery.settle()
+            _replenish(link)
+        return
+    data = receive(link, delivery.pending)
+    complete = not delivery.partial
+    if isinstance(stream, InboundStream):
+        owner = stream.owner
+        while data:
+            owner.stream_data(data)
+            if stream.settled:
+                return  # its owner gave the outcome: the link has moved on
+            data = receive(link, delivery.pending)
+        if complete:
+            end_inbound(conn, link, stream, aborted=False)
+        return
+    buffered: bytes = getattr(delivery, "buffer", b"") + data
+    while delivery.pending > 0:
+        buffered += receive(link, delivery.pending)
+    try:
+        header = header_of_complete(buffered) if complete else parse_header(buffered)
+    except MalformedMessage as e:
+        ctx.log("warning", "message", f"rejected a malformed message: {e}")
+        _refuse(ctx, conn, link, delivery, REJECTED)
+        return
+    if header is None:
+        delivery.buffer = buffered
+        return
+    _route(ctx, conn, link, delivery, header, buffered, complete, now)
+
+
+def _route(
+    ctx: EventContext,
+    conn: RouterConnection,
+    link: Link,
+    delivery: Delivery,
+    header: MessageHeader,
+    buffered: bytes,
+    complete: bool,
+    now: float,
+) -> None:
+    """Decide once where a new incoming delivery goes."""
+    conn.last_delivery_at = now
+    address = control.normalize_address(header.address or link.target.address or "")
+    if control.is_whole_message_address(ctx.control, address) or link == conn.tracking_link:
+        if not complete:
+            delivery.buffer = buffered
+            return
+        delivery.settle()
+        _replenish(link)
+        control.handle_message(ctx.control, conn, link, address, header, buffered, now)
+        return
+    body = buffered[header.stream_offset :] if header.stream_offset is not None else b""
+    trace = header.annotations.trace if header.annotations else ()
+    flow = ctx.tcp.reply_flows.get(address)
+    if flow is not None:
+        _accept_stream(ctx, conn, link, delivery, flow, body, complete)
+        return
+    if ctx.fabric.is_local_address(address):
+        _refuse(ctx, conn, link, delivery, RELEASED)
+        return
+    route = ctx.fabric.route_to_address(address)
+    if route is not None:
+        next_conn, router = route
+        if router in trace:
+            _refuse(ctx, conn, link, delivery, RELEASED)
+            return
+        _forward(ctx, conn, link, delivery, next_conn, header, address, buffered, body, complete)
+        return
+    from_edge = conn.peer_id if conn.origin.role == "edge" and not ctx.fabric.edge_mode else ""
+    destination = ctx.fabric.choose_destination(address, exclude=trace, from_edge=from_edge)
+    if destination is None:
+        _refuse(ctx, conn, link, delivery, RELEASED)
+        return
+    if destination.kind != "local":
+        hop = ctx.fabric.connection_for(destination)
+        if hop is None:
+            _refuse(ctx, conn, link, delivery, RELEASED)
+            return
+        _forward(ctx, conn, link, delivery, hop, header, address, buffered, body, complete)
+        return
+    if header.stream_offset is None or not header.reply_to:
+        _refuse(ctx, conn, link, delivery, REJECTED)
+        return
+    reply_to = control.normalize_address(header.reply_to)
+    flow = ctx.tcp.start_connector_flow(destination.name, reply_to)
+    _accept_stream(ctx, conn, link, delivery, flow, body, complete)
+
+
+def _forward(
+    ctx: EventContext,
+    conn: RouterConnection,
+    link: Link,
+    delivery: Delivery,
+    next_conn: RouterConnection,
+    header: MessageHeader,
+    address: str,
+    buffered: bytes,
+    body: bytes,
+    complete: bool,
+) -> None:
+    """Cut-through: the delivery goes on to the next hop as its bytes arrive."""
+    ctx.deliveries.transit += 1
+    forwarder = Forwarder()
+    head = buffered[header.bare_offset : len(buffered) - len(body)]
+    received = header.annotations
+    if received is None:
+        # from an ordinary client (a management request): no annotations yet
+        streaming = RA_FLAG_STREAMING if header.stream_offset is not None else 0
+        received = RouterAnnotations(flags=streaming)
+    if header.address is None:
+        # addressed by its link's target, which the next hop does not see: as
+        # skupper-router does, the address travels as the to-override annotation
+        received = replace(received, to_override=address)
+    forwarder.outbound = ctx.links.stream_on(next_conn, head, forwarder, received)
+    _accept_stream(ctx, conn, link, delivery, forwarder, body, complete)
+
+
+def _accept_stream(
+    ctx: EventContext,
+    conn: RouterConnection,
+    link: Link,
+    delivery: Delivery,
+    owner: TcpFlow | Forwarder,
+    body: bytes,
+    complete: bool,
+) -> None:
+    stream = _inbound_stream(ctx, conn, link, delivery, owner)
+    owner.inbound = stream
+    conn.active_streams.add(stream)
+    # Give back the credit the delivery took, now rather than at its end: the flow frame
+    # also makes a skupper-router sender look at the delivery again. Its first send can
+    # miss data its producer adds meanwhile (the wake-up is armed after the send), and
+    # with nothing else to wake it the stream would stall for good.
+    link.flow(DATA_LINK_CREDIT - (link.credit - link.queued))
+    if body:
+        owner.stream_data(body)
+    if complete:
+        end_inbound(conn, link, stream, aborted=False)
+
+
+def _inbound_stream(
+    ctx: EventContext,
+    conn: RouterConnection,
+    link: Link,
+    delivery: Delivery,
+    owner: TcpFlow | Forwarder | _Discard,
+) -> InboundStream:
+    def settled(stream: InboundStream) -> None:
+        conn.active_streams.discard(stream)
+        _replenish(link)
+        counts = ctx.deliveries
+        if stream.outcome == ACCEPTED:
+            counts.accepted += 1
+        elif stream.outcome == RELEASED:
+            counts.released += 1
+        elif stream.outcome == MODIFIED:
+            counts.modified += 1
+
+    return InboundStream(delivery, owner, partial(ctx.mark_dirty, conn.conn_id), settled)
+
+
+def end_inbound(
+    conn: RouterConnection, link: Link, stream: InboundStream, *, aborted: bool
+) -> None:
+    if stream.ended:
+        return
+    stream.ended = True
+    conn.active_streams.discard(stream)
+    if aborted:
+        stream.settled = True
+        stream.delivery.settle()  # settling the current delivery also advances the link
+    else:
+        link.advance()  # all of it arrived: its owner settles it with the outcome
+    _replenish(link)
+    stream.owner.stream_end(aborted)
+
+
+def _refuse(
+    ctx: EventContext,
+    conn: RouterConnection,
+    link: Link,
+    delivery: Delivery,
+    outcome: int,
+) -> None:
+    """Give a terminal outcome and settle now; proton drops what still arrives of it."""
+    _inbound_stream(ctx, conn, link, delivery, _DISCARD).complete(outcome)
+
+
+def _replenish(link: Link) -> None:
+    if link.credit < DATA_LINK_CREDIT // 2:
+        link.flow(DATA_LINK_CREDIT - (link.credit - link.queued))
+
+
+def fail_stream(stream: Any) -> None:
+    """The link or connection under a stream is gone."""
+    if isinstance(stream, InboundStream):
+        if not stream.ended:
+            stream.ended = True
+            stream.settled = True
+            stream.owner.stream_end(True)
+    elif isinstance(stream, OutboundStream) and not stream.settled:
+        stream.owner.stream_outcome(MODIFIED)
+        stream.abort()
+
+
+class _Discard:
+    """The owner of a refused delivery that is still arriving: its bytes are dropped."""
+
+    inbound: InboundStream | None = None
+
+    def stream_data(self, data: bytes) -> None:
+        pass
+
+    def stream_end(self, aborted: bool) -> None:
+        pass
+
+    def stream_acked(self, offset: int) -> None:
+        pass
+
+    def stream_outcome(self, outcome: int) -> None:
+        pass
+
+
+_DISCARD = _Discard()
