@@ -59,6 +59,29 @@ class AmqpConnectors:
         self._mark_dirty = mark_dirty
         self._conn_ids = itertools.count(1)
 
+    def apply_config(
+        self, old: RouterConfig, new: RouterConfig, now: float
+    ) -> list[RouterConnection]:
+        """Listen and dial as ``new`` says where it differs from ``old``; the connections of
+        connectors it removed or changed, for the caller to close."""
+        self.config = new
+        for name, listener in old.listeners.items():
+            if new.listeners.get(name) != listener:
+                self._emit(cmd.StopListening("amqp", name))
+        for name, listener in new.listeners.items():
+            if old.listeners.get(name) != listener:
+                self._emit(cmd.Listen("amqp", name, listener.host, listener.port))
+        dropped = []
+        for name, connector in old.connectors.items():
+            if new.connectors.get(name) != connector:
+                conn = self.remove(name)
+                if conn is not None:
+                    dropped.append(conn)
+        for name, connector in new.connectors.items():
+            if old.connectors.get(name) != connector:
+                self.add(connector, now)
+        return dropped
+
     # --- connectors ------------------------------------------------------------------------
 
     def add(self, connector: AmqpConnector, now: float) -> None:

@@ -18,26 +18,21 @@ the connections, the entry points, the timer and the work after every event.
 from __future__ import annotations
 
 import random
-from functools import partial
 
 from proton import Connection
 
 from . import amqp_events, control
 from . import commands as cmd
-from .addressing import Destination
 from .config import RouterConfig
-from .connection import RouterConnection, next_tag
+from .connection import RouterConnection
 from .connectors import AmqpConnectors
 from .delivery_events import fail_stream
 from .event_context import EventContext
 from .fabric import Fabric
-from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
-from .streams import OutboundStream, StreamOwner
+from .outbound_streams import OutboundStreams, next_release, release_held
 from .tcp_adaptor import TcpAdaptor
 from .view import DeliveryCounts, RouterView
 
-HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
-NEW_STREAM = RouterAnnotations(flags=RA_FLAG_STREAMING)
 TLS_HANDSHAKE = b"\x16"  # the first byte of every TLS connection (a handshake record)
 LogLevel = cmd.LogLevel
 
@@ -49,7 +44,6 @@ class RouterCore:
         self._now = now  # the time of the latest event, for calls that take no ``now``
         self.deliveries = DeliveryCounts()
         self._commands: list[cmd.Command] = []
-        self._rng = random.Random(instance)  # weighted listeners: reproducible per instance
         self.connections: dict[int, RouterConnection] = {}
         self.fabric = Fabric(config, instance=instance, now=now)
         self.connectors = AmqpConnectors(
@@ -60,15 +54,17 @@ class RouterCore:
             log=self.log,
             mark_dirty=self.mark_dirty,
         )
+        self.streams = OutboundStreams(self.fabric, self.mark_dirty, lambda: self._now)
         self.tcp = TcpAdaptor(
             config,
             self.fabric,
-            self,
+            self.streams,
             self.fabric.addresses,
             self.deliveries,
             self._emit,
             self.log,
-            rng=self._rng,
+            consumers_changed=self.consumers_changed,
+            rng=random.Random(instance),  # weighted listeners: reproducible per instance
         )
         self.view = RouterView(
             self.fabric,
@@ -89,13 +85,12 @@ class RouterCore:
             self.tcp,
             self.control,
             self.deliveries,
+            self.streams,
             self,
             self.log,
             self.mark_dirty,
         )
         self._dirty: set[int] = set()
-        self._two_way: set[str] = set()  # neighbours the routing protocol saw both ways
-        self._routes: dict[str, tuple[str, int]] = {}  # as last logged: router -> (hop, cost)
 
     # --- lifecycle and configuration -------------------------------------------------------------
 
@@ -110,33 +105,14 @@ class RouterCore:
     def apply_config(self, new: RouterConfig, now: float) -> None:
         """Apply a changed config; unchanged entities (and their traffic) are left alone."""
         old, self.config = self.config, new
-        self.tcp.config = self.connectors.config = self.fabric.config = new
-        for name, listener in old.listeners.items():
-            if new.listeners.get(name) != listener:
-                self._emit(cmd.StopListening("amqp", name))
-        for name, listener in new.listeners.items():
-            if old.listeners.get(name) != listener:
-                self._emit(cmd.Listen("amqp", name, listener.host, listener.port))
-        for name, connector in old.connectors.items():
-            if new.connectors.get(name) != connector:
-                dropped = self.connectors.remove(name)
-                if dropped is not None:
-                    dropped.engine.connection.close()
-                    self.connection_down(dropped, "removed from the configuration", now)
-        for name, connector in new.connectors.items():
-            if old.connectors.get(name) != connector:
-                self.connectors.add(connector, now)
-        for name, tcp_listener in old.tcp_listeners.items():
-            new_listener = new.tcp_listeners.get(name)
-            profile = tcp_listener.sslProfile
-            changed = new_listener != tcp_listener or (
-                profile and old.ssl_profiles.get(profile) != new.ssl_profiles.get(profile)
-            )
-            if changed:
-                self.tcp.stop_listening(name)
+        self.fabric.config = new
+        self.tcp.apply_config(new)
+        for dropped in self.connectors.apply_config(old, new, now):
+            dropped.engine.connection.close()
+            self.connection_down(dropped, "removed from the configuration", now)
         for conn in list(self.connections.values()):
             if not conn.dialled and conn.engine.peer_fingerprint in new.revoked:
-                self.refuse_connection(conn, "amqp:unauthorized-access", "certificate revoked")
+                self.connectors.refuse(conn, "amqp:unauthorized-access", "certificate revoked")
         self._sync_addresses(now)
         self._after(now)
 
@@ -183,9 +159,6 @@ class RouterCore:
         conn.engine.close_input()
         self.connection_down(conn, earlier or error, now)
         self._after(now)
-
-    def refuse_connection(self, conn: RouterConnection, condition: str, text: str) -> None:
-        self.connectors.refuse(conn, condition, text)
 
     def amqp_output(self, conn_id: int) -> bytes:
         conn = self.connections.get(conn_id)
@@ -261,11 +234,7 @@ class RouterCore:
         deadlines.append(self.fabric.routing.get_timer() if self.fabric.routing else None)
         deadlines.append(self.connectors.next_retry())
         deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
-        deadlines += [
-            min(c.held_streams.values()) + HOLD_LIMIT
-            for c in self.connections.values()
-            if c.held_streams
-        ]
+        deadlines += [next_release(c) for c in self.connections.values()]
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
@@ -280,7 +249,7 @@ class RouterCore:
                 conn.tick_at = conn.engine.tick(now) or 0.0
                 self._process(conn, now)
             elif conn.held_streams:
-                self._release_held(conn, now)
+                release_held(conn, now)
                 self._dirty.add(conn.conn_id)
         self._after(now)
 
@@ -292,7 +261,7 @@ class RouterCore:
         self._now = now
         amqp_events.process(self.events, conn, now)
         if conn.held_streams:
-            self._release_held(conn, now)
+            release_held(conn, now)
         # Once the peer's Open (its idle timeout) is in, proton's next deadline is when to
         # send a heartbeat, usually sooner than the one it gave before: tick again then.
         peer_open = bool(conn.engine.connection.state & Connection.REMOTE_ACTIVE)
@@ -300,66 +269,6 @@ class RouterCore:
             conn.ticked_open = peer_open
             conn.tick_at = conn.engine.tick(now) or 0.0
         self._dirty.add(conn.conn_id)
-
-    # --- streams ---------------------------------------------------------------------------------
-
-    def open_stream(
-        self,
-        destination: Destination,
-        header: bytes,
-        owner: StreamOwner,
-    ) -> OutboundStream | None:
-        conn = self.fabric.connection_for(destination)
-        if conn is None:
-            return None
-        return self.stream_on(conn, header, owner)
-
-    def stream_on(
-        self,
-        conn: RouterConnection,
-        header: bytes,
-        owner: StreamOwner,
-        received: RouterAnnotations = NEW_STREAM,
-    ) -> OutboundStream:
-        """Start a streamed delivery on a link of its own on ``conn``; ``received``: the
-        annotations of the delivery it passes on, when it does."""
-        annotations = self.fabric.outgoing_annotations(received)
-        stream = OutboundStream(
-            conn.streaming_link(),
-            next_tag(),
-            encode_annotations(annotations) + header,
-            owner,
-            partial(self._dirty.add, conn.conn_id),
-            partial(self._stream_done, conn),
-            partial(self._stream_held, conn),
-        )
-        conn.active_streams.add(stream)
-        if not stream.start_credit:
-            self._stream_held(conn, stream)  # to learn the new link's first grant
-        self._dirty.add(conn.conn_id)
-        return stream
-
-    def _stream_held(self, conn: RouterConnection, stream: OutboundStream) -> None:
-        conn.held_streams.setdefault(stream, self._now)
-
-    def _release_held(self, conn: RouterConnection, now: float) -> None:
-        """Streams whose receiver took their delivery, or had HOLD_LIMIT to, go on."""
-        for stream, since in list(conn.held_streams.items()):
-            if stream.held is not None and not stream.start_credit:
-                stream.start_credit = stream.link.credit  # a new link's first grant
-                if now < since + HOLD_LIMIT:
-                    continue
-            if stream.held is None or stream.taken_by_peer or now >= since + HOLD_LIMIT:
-                del conn.held_streams[stream]
-                stream.release()
-
-    def _stream_done(self, conn: RouterConnection, stream: OutboundStream) -> None:
-        conn.active_streams.discard(stream)
-        link = stream.link
-        if stream.clean and not conn.closed and link.state & link.LOCAL_ACTIVE:
-            conn.idle_streaming_links.append(link)
-        elif link.state & link.LOCAL_ACTIVE:
-            link.close()
 
     # --- addresses and TCP listeners -------------------------------------------------------------
 
@@ -449,7 +358,11 @@ class RouterCore:
     def _after(self, now: float) -> None:
         """What every entry point ends with: routing output, listeners, tracking, transmits."""
         if self.fabric.routing is not None:
-            self._drop_silent_neighbors(now)
+            for conn in self.fabric.silent_neighbors():
+                # its HELLOs stopped (a frozen host, a partition) but its TCP connection
+                # stays open: close it, so its flows end and the connector redials
+                conn.engine.connection.close()
+                self.connection_down(conn, "no HELLO from the neighbour", now)
             for command in self.fabric.routing.pending_commands():
                 control.send_control(self.control, command)
             version = self.fabric.routing.topology_version
@@ -457,37 +370,11 @@ class RouterCore:
             version = 0
         if version != self.fabric.topology_version:
             self.fabric.topology_version = version
-            self._log_route_changes()
+            for change in self.fabric.route_changes():
+                self.log("info", "route", change)
             self.tcp.evaluate_listeners()
             control.send_tracking_updates(self.control)
         self._transmit_dirty()
-
-    def _log_route_changes(self) -> None:
-        if self.fabric.routing is None:
-            return
-        routes = {
-            router_id: (self.fabric.routing.next_hop(router_id) or router_id, cost)
-            for router_id, cost in self.fabric.routing.reachable_routers().items()
-        }
-        for router_id in sorted(self._routes.keys() - routes.keys()):
-            self.log("info", "route", f"router {router_id} unreachable")
-        for router_id, (hop, cost) in sorted(routes.items()):
-            if self._routes.get(router_id) != (hop, cost):
-                via = "direct" if hop == router_id else f"via {hop}"
-                self.log("info", "route", f"router {router_id} {via}, cost {cost}")
-        self._routes = routes
-
-    def _drop_silent_neighbors(self, now: float) -> None:
-        """A neighbour whose HELLOs stopped (a frozen host, a partition) keeps its TCP
-        connection open: close it, so its flows end and the connector redials."""
-        assert self.fabric.routing is not None
-        two_way = self.fabric.routing.neighbors()
-        for peer in self._two_way - two_way:
-            conn = self.fabric.neighbors.get(peer)
-            if conn is not None:
-                conn.engine.connection.close()
-                self.connection_down(conn, "no HELLO from the neighbour", now)
-        self._two_way = two_way
 
     def _transmit_dirty(self) -> None:
         for conn_id in self._dirty:
@@ -503,11 +390,6 @@ class RouterCore:
 
     def _emit(self, command: cmd.Command) -> None:
         self._commands.append(command)
-
-    @property
-    def now(self) -> float:
-        """The time of the latest event."""
-        return self._now
 
     def log(self, level: LogLevel, module: str, text: str) -> None:
         self._commands.append(cmd.Log(level, module, text))

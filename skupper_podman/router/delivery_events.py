@@ -155,7 +155,7 @@ def _forward(
         # addressed by its link's target, which the next hop does not see: as
         # skupper-router does, the address travels as the to-override annotation
         received = replace(received, to_override=address)
-    forwarder.outbound = ctx.links.stream_on(next_conn, head, forwarder, received)
+    forwarder.outbound = ctx.streams.stream_on(next_conn, head, forwarder, received)
     _accept_stream(ctx, conn, link, delivery, forwarder, body, complete)
 
 

@@ -12,15 +12,13 @@ from .connection import RouterConnection
 from .connectors import AmqpConnectors
 from .control import ControlPlane
 from .fabric import Fabric
-from .message import RouterAnnotations
-from .streams import OutboundStream, StreamOwner
+from .outbound_streams import OutboundStreams
 from .tcp_adaptor import TcpAdaptor
 from .view import DeliveryCounts
 
 
 class LinkEvents(Protocol):
-    """What the core does when a connection's role in the network changes, and how a
-    passed-on delivery gets its stream."""
+    """What the core does when a connection's role in the network changes."""
 
     def router_link_ready(self, conn: RouterConnection, now: float) -> None: ...
 
@@ -29,14 +27,6 @@ class LinkEvents(Protocol):
     def edge_addresses_changed(self, now: float) -> None: ...
 
     def connection_down(self, conn: RouterConnection, error: str, now: float) -> None: ...
-
-    def stream_on(
-        self,
-        conn: RouterConnection,
-        header: bytes,
-        owner: StreamOwner,
-        received: RouterAnnotations,
-    ) -> OutboundStream: ...
 
 
 @dataclass(frozen=True)
@@ -48,6 +38,7 @@ class EventContext:
     tcp: TcpAdaptor
     control: ControlPlane
     deliveries: DeliveryCounts
+    streams: OutboundStreams
     links: LinkEvents
     log: Callable[[cmd.LogLevel, str, str], None]
     mark_dirty: Callable[[int], None]

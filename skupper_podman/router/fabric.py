@@ -49,6 +49,33 @@ class Fabric:
         # when something else reachability depends on changed
         self.topology_version = -1
         self._temp_ids = itertools.count(1)
+        self._two_way: set[str] = set()  # neighbours the routing protocol saw both ways
+        self._routes: dict[str, tuple[str, int]] = {}  # as last told: router -> (hop, cost)
+
+    def route_changes(self) -> list[str]:
+        """What changed in the routes to other routers since the last call, in words."""
+        if self.routing is None:
+            return []
+        routes = {
+            router_id: (self.routing.next_hop(router_id) or router_id, cost)
+            for router_id, cost in self.routing.reachable_routers().items()
+        }
+        changes = [f"router {r} unreachable" for r in sorted(self._routes.keys() - routes.keys())]
+        for router_id, (hop, cost) in sorted(routes.items()):
+            if self._routes.get(router_id) != (hop, cost):
+                via = "direct" if hop == router_id else f"via {hop}"
+                changes.append(f"router {router_id} {via}, cost {cost}")
+        self._routes = routes
+        return changes
+
+    def silent_neighbors(self) -> list[RouterConnection]:
+        """Neighbours seen both ways before whose HELLOs have stopped since the last call."""
+        if self.routing is None:
+            return []
+        two_way = self.routing.neighbors()
+        silent = [self.neighbors[p] for p in self._two_way - two_way if p in self.neighbors]
+        self._two_way = two_way
+        return silent
 
     def reset_topology(self) -> None:
         """Something reachability depends on changed: re-check listeners and edge tracking."""

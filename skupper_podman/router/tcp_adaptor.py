@@ -59,7 +59,7 @@ class Routes(Protocol):
 
 
 class StreamStarter(Protocol):
-    """How the TCP side starts its streams, and tells of its consumers."""
+    """How the TCP side starts its streams."""
 
     def open_stream(
         self, destination: Destination, header: bytes, owner: StreamOwner
@@ -68,9 +68,6 @@ class StreamStarter(Protocol):
     def stream_on(
         self, conn: RouterConnection, header: bytes, owner: StreamOwner
     ) -> OutboundStream: ...
-
-    def consumers_changed(self) -> None:
-        """The local connectors in rotation changed: advertise the keys again."""
 
 
 class Deliveries(Protocol):
@@ -90,6 +87,7 @@ class TcpAdaptor:
         emit: Callable[[cmd.Command], None],
         log: Log,
         *,
+        consumers_changed: Callable[[], None],
         rng: random.Random,
     ) -> None:
         self.config = config
@@ -100,12 +98,26 @@ class TcpAdaptor:
         self.emit = emit
         self.log = log
         self.rng = rng
+        # the local connectors in rotation changed: the keys are advertised again
+        self.consumers_changed = consumers_changed
         self.health = BackendHealth()
         self.flows: dict[int, TcpFlow] = {}
         self.reply_flows: dict[str, TcpFlow] = {}
         self.counters: dict[tuple[str, str], TcpCounters] = {}
         self.listening: set[str] = set()
         self._flow_ids = itertools.count(1)
+
+    def apply_config(self, new: RouterConfig) -> None:
+        """Stop the tcpListeners ``new`` changed (or whose TLS files it changed); they
+        listen again, as configured now, once their key is reachable."""
+        old, self.config = self.config, new
+        for name, listener in old.tcp_listeners.items():
+            profile = listener.sslProfile
+            changed = new.tcp_listeners.get(name) != listener or (
+                profile and old.ssl_profiles.get(profile) != new.ssl_profiles.get(profile)
+            )
+            if changed:
+                self.stop_listening(name)
 
     # --- listeners -------------------------------------------------------------------------
 
@@ -236,7 +248,7 @@ class TcpAdaptor:
         name = flow.route_key.name if isinstance(flow.route_key, Destination) else ""
         if name and error != OUT_OF_FILES and self.health.failed(name, error, now):
             self.log("warning", "tcp", f"connector {name}: backend out of rotation: {error}")
-            self.streams.consumers_changed()
+            self.consumers_changed()
         flow.tried.add(name)
         connector = self.config.tcp_connectors.get(name)
         key = connector.address if connector else ""
@@ -254,7 +266,7 @@ class TcpAdaptor:
     def backend_answered(self, name: str) -> None:
         if self.health.answered(name):
             self.log("info", "tcp", f"connector {name}: backend answers, back in rotation")
-            self.streams.consumers_changed()
+            self.consumers_changed()
 
     def start_probes(self, now: float) -> None:
         for name in self.health.due_probes(now):
