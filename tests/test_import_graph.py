@@ -43,7 +43,6 @@ MAY_IMPORT: dict[str, set[str]] = {
 
 # Modules over MAX_LINES today, with the most lines each may have until it is split.
 LONG_MODULES = {
-    "skupper_podman.router.agent": 587,
     "skupper_podman.resources": 589,
     "skupper_podman.router.routing": 472,
     "skupper_podman.router.driver": 429,
