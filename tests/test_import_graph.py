@@ -45,7 +45,6 @@ MAY_IMPORT: dict[str, set[str]] = {
 LONG_MODULES = {
     "skupper_podman.resources": 589,
     "skupper_podman.router.routing": 472,
-    "skupper_podman.router.driver": 429,
 }
 
 

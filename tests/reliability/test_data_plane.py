@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from skupper_podman.router.driver import TCP_WRITE_HIGH_WATER
+from skupper_podman.router.socket_protocols import TCP_WRITE_HIGH_WATER
 from skupper_podman.router.streams import WINDOW
 from tests.ports import free_port
 from tests.reliability.figures import report
