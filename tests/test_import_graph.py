@@ -44,7 +44,6 @@ MAY_IMPORT: dict[str, set[str]] = {
 # Modules over MAX_LINES today, with the most lines each may have until it is split.
 LONG_MODULES = {
     "skupper_podman.resources": 589,
-    "skupper_podman.router.routing": 472,
 }
 
 

@@ -12,40 +12,22 @@ The protocol is skupper-router's (its ``python/skupper_router_internal/router/``
 up): HELLO (one hop, every ``hello_interval``) finds two-way neighbours; RA floods this
 router's ``ls_seq`` and ``mobile_seq``; LSR/LSU fetch a router's link state when its RA shows
 a newer ``ls_seq``; MAR/MAU keep every router's mobile (consumer) addresses in sync. The wire
-format is in ``routing_messages.py``, path computation in ``paths.py``.
+format is in ``routing_messages.py``, what is known of the other routers (and the routes
+from it) in ``known_routers.py``, path computation in ``paths.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import paths
 from . import routing_messages as wire
+from .known_routers import KnownRouters
 from .routing_messages import ControlMessage, RemoteProtocolError, SendControl, get_field
 
 __all__ = ["ControlMessage", "LinkStateRouter", "RemoteProtocolError", "SendControl"]
 
 _Handler = Callable[[str, Mapping[str, Any], float], None]
-
-
-@dataclass
-class _RemoteRouter:
-    """What we know of another interior router."""
-
-    last_seen: float  # last RA or LSU: its link state expires remote_ls_max_age after this
-    instance: int | None = None
-    ls_seq: int = 0
-    peers: dict[str, int] | None = None  # its link state; None = unknown
-    mobile_seq: int = 0
-    keys: set[str] = field(default_factory=set)  # its mobile addresses, as hash keys
-    need_lsr: bool = True  # send an LSR as soon as it is reachable
-    need_mar: bool = False  # send a MAR as soon as it is reachable
-    # its requests we could not answer yet (no route back): answered once it is reachable,
-    # rather than dropped to wait for its next RA (up to an RA interval)
-    owe_lsu: bool = False
-    owe_mau: bool = False
 
 
 class LinkStateRouter:
@@ -78,12 +60,7 @@ class LinkStateRouter:
         self._ls_changed = False
         self._mobile_seq = 0
         self._local_keys: set[str] = set()
-        self._routers: dict[str, _RemoteRouter] = {}
-        self._next_hops: dict[str, str] = {}
-        self._costs: dict[str, int] = {}
-        self._valid_origins: dict[str, frozenset[str]] = {}
-        self._recompute = False
-        self._topology_version = 0
+        self._known = KnownRouters()
         self._next_hello = now + hello_interval
         self._last_ra = now
         self._last_topology_change = now  # start in flux: a new router advertises faster
@@ -173,7 +150,7 @@ class LinkStateRouter:
         # deadline of their own could stay in the past while another link state names them.
         deadlines += [
             node.last_seen + self._remote_ls_max_age
-            for node in self._routers.values()
+            for node in self._known.records.values()
             if node.peers is not None
         ]
         return min(deadlines)
@@ -187,35 +164,23 @@ class LinkStateRouter:
 
     def next_hop(self, router_id: str) -> str | None:
         """The neighbour to send through to reach ``router_id``; None if unreachable."""
-        return self._next_hops.get(router_id)
+        return self._known.next_hops.get(router_id)
 
     def reachable_routers(self) -> dict[str, int]:
         """Every reachable router (not this one) and the cost of the path to it."""
-        return dict(self._costs)
+        return dict(self._known.costs)
 
     def routers_with_address(self, address: str) -> dict[str, int]:
         """The reachable remote routers with a consumer for ``address``, and their costs."""
-        return self._routers_with_key(wire.encode_mobile_address(address))
+        return self._known.with_key(wire.encode_mobile_address(address))
 
     def routers_with_edge(self, edge_id: str) -> dict[str, int]:
         """The reachable interior routers that an edge router ``edge_id`` is attached to."""
-        return self._routers_with_key(wire.encode_edge_summary(edge_id))
+        return self._known.with_key(wire.encode_edge_summary(edge_id))
 
     def remote_keys(self) -> set[str]:
         """The hash keys (mobile addresses, edge summaries) of every reachable router."""
-        return {
-            key
-            for router_id, node in self._routers.items()
-            if router_id in self._costs
-            for key in node.keys
-        }
-
-    def _routers_with_key(self, key: str) -> dict[str, int]:
-        return {
-            router_id: self._costs[router_id]
-            for router_id, node in self._routers.items()
-            if key in node.keys and router_id in self._costs
-        }
+        return self._known.reachable_keys()
 
     def neighbors(self) -> set[str]:
         """The two-way neighbours (their HELLO lists us)."""
@@ -223,20 +188,20 @@ class LinkStateRouter:
 
     def valid_origins(self, router_id: str) -> frozenset[str]:
         """Origins whose multicasts to ``router_id`` this router must forward (loop prevention)."""
-        return self._valid_origins.get(router_id, frozenset())
+        return self._known.valid_origins.get(router_id, frozenset())
 
     def link_state(self, router_id: str) -> dict[str, int] | None:
         """A router's link state as we hold it (this router's own too); None if unknown."""
         if router_id == self.router_id:
             return dict(self._ls_peers)
-        node = self._routers.get(router_id)
+        node = self._known.records.get(router_id)
         return None if node is None or node.peers is None else dict(node.peers)
 
     def router_instance(self, router_id: str) -> int | None:
         """The boot instance a router last announced (this router's own too)."""
         if router_id == self.router_id:
             return self.instance
-        node = self._routers.get(router_id)
+        node = self._known.records.get(router_id)
         return None if node is None else node.instance
 
     @property
@@ -247,7 +212,7 @@ class LinkStateRouter:
     @property
     def topology_version(self) -> int:
         """Bumps whenever routes or remote addresses change."""
-        return self._topology_version
+        return self._known.version
 
     # ---- message handlers -----------------------------------------------------------------
 
@@ -267,7 +232,7 @@ class LinkStateRouter:
     def _on_ra(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         ls_seq = get_field(body, "ls_seq", int)
         mobile_seq = get_field(body, "mobile_seq", int)
-        node = self._learn(sender, now, get_field(body, "instance", int, None))
+        node = self._known.learn(sender, now, get_field(body, "instance", int, None))
         node.last_seen = now
         if ls_seq > node.ls_seq:
             node.need_lsr = True
@@ -275,13 +240,13 @@ class LinkStateRouter:
             node.need_mar = True
 
     def _on_lsr(self, sender: str, body: Mapping[str, Any], now: float) -> None:
-        self._learn(sender, now, None).owe_lsu = True  # answered by _send_requests
+        self._known.learn(sender, now, None).owe_lsu = True  # answered by _send_requests
 
     def _on_lsu(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         ls = get_field(body, "ls", dict)
         ls_seq = get_field(ls, "ls_seq", int)
         peers = wire.get_cost_map(ls, "peers")
-        node = self._learn(sender, now, get_field(body, "instance", int, None))
+        node = self._known.learn(sender, now, get_field(body, "instance", int, None))
         if node.peers is not None and ls_seq <= node.ls_seq:
             return  # not newer than what we hold
         if node.peers is None:
@@ -290,15 +255,15 @@ class LinkStateRouter:
             # waits; a MAR to a router that does not know us yet only gets a warning).
             node.need_mar = True
         node.ls_seq, node.peers, node.last_seen = ls_seq, peers, now
-        self._recompute = True
+        self._known.stale = True
         for peer in peers:
             if peer != self.router_id:
-                self._learn(peer, now, None)  # a router we may not know yet: ask it
+                self._known.learn(peer, now, None)  # a router we may not know yet: ask it
 
     def _on_mar(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         if get_field(body, "have_seq", int) >= self._mobile_seq:
             return  # already up to date (skupper-router does not answer either)
-        self._learn(sender, now, None).owe_mau = True  # answered by _send_requests
+        self._known.learn(sender, now, None).owe_mau = True  # answered by _send_requests
 
     def _on_mau(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         mobile_seq = get_field(body, "mobile_seq", int)
@@ -307,13 +272,13 @@ class LinkStateRouter:
             raise RemoteProtocolError("a MAU with exist must not have add or del")
         if exist is None and (added is None or deleted is None):
             raise RemoteProtocolError("a MAU needs either exist, or both add and del")
-        node = self._routers.get(sender)
+        node = self._known.records.get(sender)
         if node is None or mobile_seq < node.mobile_seq:
             return  # unknown router (its RA will make us ask) or an old copy
         if exist is not None:
-            self._set_keys(node, exist)
+            self._known.set_keys(node, exist)
         elif added is not None and deleted is not None and mobile_seq == node.mobile_seq + 1:
-            self._set_keys(node, (node.keys - deleted) | added)
+            self._known.set_keys(node, (node.keys - deleted) | added)
         elif mobile_seq > node.mobile_seq + 1:
             node.need_mar = True  # we missed an update: ask for the full list
             return
@@ -324,31 +289,8 @@ class LinkStateRouter:
 
     # ---- state changes --------------------------------------------------------------------
 
-    def _learn(self, router_id: str, now: float, instance: int | None) -> _RemoteRouter:
-        """The record of a router, created on first sight; notices its restart."""
-        node = self._routers.get(router_id)
-        if node is None:
-            node = self._routers[router_id] = _RemoteRouter(last_seen=now, instance=instance)
-            self._recompute = True
-        elif instance is not None and node.instance != instance:
-            if node.instance is not None:
-                self._forget_state(node)  # it restarted: its sequence numbers began again
-            node.instance = instance
-        return node
-
-    def _forget_state(self, node: _RemoteRouter) -> None:
-        node.ls_seq, node.peers, node.mobile_seq = 0, None, 0
-        node.need_lsr = node.need_mar = True
-        self._set_keys(node, set())
-        self._recompute = True
-
-    def _set_keys(self, node: _RemoteRouter, keys: set[str]) -> None:
-        if keys != node.keys:
-            node.keys = keys
-            self._topology_version += 1
-
     def _refresh_neighbor(self, neighbor_id: str, instance: int | None, now: float) -> None:
-        node = self._learn(neighbor_id, now, instance)
+        node = self._known.learn(neighbor_id, now, instance)
         if neighbor_id not in self._two_way:
             node.need_lsr = True
         self._two_way[neighbor_id] = now
@@ -373,22 +315,7 @@ class LinkStateRouter:
         for router_id, refreshed in list(self._two_way.items()):
             if now >= refreshed + self._hello_max_age:
                 self._drop_neighbor(router_id)  # silent for too long: the link is dead
-        for router_id, node in list(self._routers.items()):
-            if now < node.last_seen + self._remote_ls_max_age:
-                continue
-            if node.peers is not None:
-                node.ls_seq, node.peers = 0, None  # stale: keep it out of path computation
-                self._recompute = True
-            elif not self._is_referenced(router_id):
-                del self._routers[router_id]
-                if node.keys:
-                    self._topology_version += 1
-                self._recompute = True
-
-    def _is_referenced(self, router_id: str) -> bool:
-        if router_id in self._two_way or router_id in self._ls_peers:
-            return True
-        return any(n.peers is not None and router_id in n.peers for n in self._routers.values())
+        self._known.expire(now, self._remote_ls_max_age, {*self._two_way, *self._ls_peers})
 
     def _settle(self, now: float) -> None:
         """Bring derived state up to date after any event: own link state, routes, requests."""
@@ -396,31 +323,18 @@ class LinkStateRouter:
         if self._ls_changed:
             self._ls_changed = False
             self._ls_seq += 1
-            self._recompute = True
+            self._known.stale = True
             self._send_ra(now)  # at once on our own change
-        if self._recompute:
-            self._recompute = False
+        if self._known.stale:
             self._last_topology_change = now
-            self._compute_routes()
+            self._known.compute_routes(self.router_id, self._ls_peers)
         self._send_requests()
-
-    def _compute_routes(self) -> None:
-        link_states: dict[str, paths.Peers] = {self.router_id: self._ls_peers}
-        link_states.update((router_id, node.peers) for router_id, node in self._routers.items())
-        graph = paths.link_state_graph(link_states)
-        prev, costs = paths.shortest_path_tree(self.router_id, graph)
-        del costs[self.router_id]
-        next_hops = paths.next_hops(self.router_id, prev)
-        if next_hops != self._next_hops or costs != self._costs:
-            self._topology_version += 1
-        self._next_hops, self._costs = next_hops, costs
-        self._valid_origins = paths.valid_origins(self.router_id, graph, [self.router_id, *costs])
 
     def _send_requests(self) -> None:
         """LSR and MAR to the routers that need them, and the LSU and MAU answers we owe,
         once we know a way to reach them."""
-        for router_id in sorted(self._routers):
-            node = self._routers[router_id]
+        for router_id in sorted(self._known.records):
+            node = self._known.records[router_id]
             if not (node.need_lsr or node.need_mar or node.owe_lsu or node.owe_mau):
                 continue
             if self._route_to(router_id) is None:
@@ -459,8 +373,8 @@ class LinkStateRouter:
         return wire.hello(self.router_id, self.instance, self._heard)
 
     def _route_to(self, router_id: str) -> str | None:
-        if router_id in self._next_hops:
-            return self._next_hops[router_id]
+        if router_id in self._known.next_hops:
+            return self._known.next_hops[router_id]
         return router_id if router_id in self._links else None
 
     def _send_to_router(self, to: str, router_id: str, message: ControlMessage) -> None:

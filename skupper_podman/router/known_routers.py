@@ -1,0 +1,109 @@
+"""What one interior router knows of the others (``routing.py`` keeps it up to date): each
+one's link state and mobile keys as last heard, and the routes computed from them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from . import paths
+
+
+@dataclass
+class RemoteRouter:
+    """What we know of another interior router."""
+
+    last_seen: float  # last RA or LSU: its link state expires remote_ls_max_age after this
+    instance: int | None = None
+    ls_seq: int = 0
+    peers: dict[str, int] | None = None  # its link state; None = unknown
+    mobile_seq: int = 0
+    keys: set[str] = field(default_factory=set)  # its mobile addresses, as hash keys
+    need_lsr: bool = True  # send an LSR as soon as it is reachable
+    need_mar: bool = False  # send a MAR as soon as it is reachable
+    # its requests we could not answer yet (no route back): answered once it is reachable,
+    # rather than dropped to wait for its next RA (up to an RA interval)
+    owe_lsu: bool = False
+    owe_mau: bool = False
+
+
+class KnownRouters:
+    def __init__(self) -> None:
+        self.records: dict[str, RemoteRouter] = {}
+        self.next_hops: dict[str, str] = {}
+        self.costs: dict[str, int] = {}  # every reachable router: the cost of the path to it
+        self.valid_origins: dict[str, frozenset[str]] = {}
+        self.stale = False  # the routes must be computed again
+        self.version = 0  # bumps whenever routes or remote keys change
+
+    def learn(self, router_id: str, now: float, instance: int | None) -> RemoteRouter:
+        """The record of a router, created on first sight; notices its restart."""
+        node = self.records.get(router_id)
+        if node is None:
+            node = self.records[router_id] = RemoteRouter(last_seen=now, instance=instance)
+            self.stale = True
+        elif instance is not None and node.instance != instance:
+            if node.instance is not None:
+                self._forget_state(node)  # it restarted: its sequence numbers began again
+            node.instance = instance
+        return node
+
+    def set_keys(self, node: RemoteRouter, keys: set[str]) -> None:
+        if keys != node.keys:
+            node.keys = keys
+            self.version += 1
+
+    def expire(self, now: float, max_age: float, neighbours: Collection[str]) -> None:
+        """Link states not refreshed for ``max_age`` leave path computation; records of
+        routers no link state names any more (``neighbours``: ours) are deleted."""
+        for router_id, node in list(self.records.items()):
+            if now < node.last_seen + max_age:
+                continue
+            if node.peers is not None:
+                node.ls_seq, node.peers = 0, None  # stale: keep it out of path computation
+                self.stale = True
+            elif not self._is_referenced(router_id, neighbours):
+                del self.records[router_id]
+                if node.keys:
+                    self.version += 1
+                self.stale = True
+
+    def compute_routes(self, router_id: str, own_peers: dict[str, int]) -> None:
+        self.stale = False
+        link_states: dict[str, paths.Peers] = {router_id: own_peers}
+        link_states.update((other, node.peers) for other, node in self.records.items())
+        graph = paths.link_state_graph(link_states)
+        prev, costs = paths.shortest_path_tree(router_id, graph)
+        del costs[router_id]
+        next_hops = paths.next_hops(router_id, prev)
+        if next_hops != self.next_hops or costs != self.costs:
+            self.version += 1
+        self.next_hops, self.costs = next_hops, costs
+        self.valid_origins = paths.valid_origins(router_id, graph, [router_id, *costs])
+
+    def with_key(self, key: str) -> dict[str, int]:
+        """The reachable routers that have ``key``, and their costs."""
+        return {
+            router_id: self.costs[router_id]
+            for router_id, node in self.records.items()
+            if key in node.keys and router_id in self.costs
+        }
+
+    def reachable_keys(self) -> set[str]:
+        return {
+            key
+            for router_id, node in self.records.items()
+            if router_id in self.costs
+            for key in node.keys
+        }
+
+    def _forget_state(self, node: RemoteRouter) -> None:
+        node.ls_seq, node.peers, node.mobile_seq = 0, None, 0
+        node.need_lsr = node.need_mar = True
+        self.set_keys(node, set())
+        self.stale = True
+
+    def _is_referenced(self, router_id: str, neighbours: Collection[str]) -> bool:
+        if router_id in neighbours:
+            return True
+        return any(n.peers is not None and router_id in n.peers for n in self.records.values())
