@@ -1,93 +1,34 @@
-"""Skupper v2 resources as pydantic models, and the one place user input is validated.
-
-The models keep Skupper's shape (`apiVersion: skupper.io/v2alpha1`, `kind`,
-`metadata.name`, `spec` with Skupper's field names) so a user's Skupper YAML reads the same
-here. Python attributes are snake_case; YAML keys are the camelCase aliases. Kinds and
-fields that skupper-podman does not support are refused, not ignored.
-"""
+"""Each kind of resource (Site, Link, Listener, ...) as a pydantic model, in Skupper's shape."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import urllib.parse
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+from typing import Annotated, Any, Literal, TypeAlias
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     TypeAdapter,
-    ValidationError,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from skupper_podman import yaml_input
 from skupper_podman.errors import SkupperError
 
-API_VERSION = "skupper.io/v2alpha1"
-TLS_SECRET_TYPE = "kubernetes.io/tls"
-TLS_SECRET_KEYS = ("ca.crt", "tls.crt", "tls.key")
-
-_NAME_MAX = 200
-
-
-def _check_dns_1123(name: str) -> str:
-    """A Kubernetes object name: lower-case DNS-1123 subdomain (here at most 200
-    characters: it becomes a file name with its kind in front)."""
-    labels = name.split(".")
-    if len(name) > _NAME_MAX:
-        raise ValueError(f"must be at most {_NAME_MAX} characters")
-    if not name or not all(_is_dns_label(x) for x in labels):
-        raise ValueError(
-            "must be lower-case letters, digits, '-' or '.', starting and ending with a "
-            "letter or digit"
-        )
-    return name
-
-
-def is_resource_name(name: str) -> bool:
-    """Whether ``name`` can name a resource (and so a file of the site)."""
-    try:
-        _check_dns_1123(name)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_dns_label(label: str) -> bool:
-    if not 1 <= len(label) <= 63 or label[0] == "-" or label[-1] == "-":
-        return False
-    return all(c.isdigit() or ("a" <= c <= "z") or c == "-" for c in label)
-
-
-def _check_not_blank(value: str) -> str:
-    if not value.strip() or any(c.isspace() for c in value):
-        raise ValueError("must be a non-empty string without spaces")
-    return value
-
-
-ResourceName = Annotated[str, AfterValidator(_check_dns_1123)]
-Port = Annotated[int, Field(ge=1, le=65535)]
-RoutingKey = Annotated[str, AfterValidator(_check_not_blank)]
-Host = Annotated[str, AfterValidator(_check_not_blank)]
-MAX_COST = 2**31 - 1  # skupper-router's cost is a signed 32-bit number
-Cost = Annotated[int, Field(ge=1, le=MAX_COST)]
-Settings = dict[str, str]
-# Skupper writes endpoint ports as strings ("55671"); accept both, write strings.
-EndpointPort = Annotated[
+from .fields import (
+    Cost,
+    EndpointPort,
+    Host,
     Port,
-    BeforeValidator(lambda v: int(v) if isinstance(v, str) and v.isdigit() else v),
-    PlainSerializer(str, return_type=str),
-]
+    ResourceName,
+    RoutingKey,
+    Settings,
+    check_not_blank,
+)
 
 
 class _Model(BaseModel):
@@ -363,8 +304,8 @@ def _check_grant_url(url: str) -> str:
 
 
 class AccessTokenSpec(_Model):
-    url: Annotated[str, AfterValidator(_check_not_blank), AfterValidator(_check_grant_url)]
-    code: Annotated[str, AfterValidator(_check_not_blank)]
+    url: Annotated[str, AfterValidator(check_not_blank), AfterValidator(_check_grant_url)]
+    code: Annotated[str, AfterValidator(check_not_blank)]
     ca: Annotated[str, Field(min_length=1)]  # PEM
     link_cost: Cost | None = None
     settings: Settings = Field(default_factory=dict)
@@ -440,150 +381,6 @@ Resource: TypeAlias = (
     | Certificate
     | SecuredAccess
 )
-_RESOURCE_ADAPTER: TypeAdapter[Resource] = TypeAdapter(
+RESOURCE_ADAPTER: TypeAdapter[Resource] = TypeAdapter(
     Annotated[Resource, Field(discriminator="kind")]
 )
-KINDS = (
-    "Site",
-    "Link",
-    "Listener",
-    "Connector",
-    "RouterAccess",
-    "Secret",
-    "AccessGrant",
-    "AccessToken",
-    "MultiKeyListener",
-    "Certificate",
-    "SecuredAccess",
-)
-
-
-def describe_validation_error(error: ValidationError, where: str | None = None) -> str:
-    """One line that says which field is wrong and why, in plain words."""
-    problems = []
-    for item in error.errors():
-        location = list(item["loc"])
-        if location and location[0] in KINDS:  # the discriminated-union tag adds nothing
-            location = location[1:]
-        field = ".".join(str(part) for part in location) or "document"
-        message = item["msg"].removeprefix("Value error, ").rstrip(".")
-        problems.append(f"{field}: {message}")
-    prefix = f"{where}: " if where else ""
-    return prefix + "; ".join(problems)
-
-
-def parse_resource(document: Any, where: str) -> Resource:
-    """Validate one decoded YAML document; raise SkupperError naming where it came from."""
-    if not isinstance(document, dict):
-        raise SkupperError(f"{where}: expected a mapping with apiVersion, kind and metadata")
-    kind = document.get("kind")
-    if kind not in KINDS:
-        raise SkupperError(
-            f"{where}: unsupported kind {kind!r} (expected one of {', '.join(KINDS)})"
-        )
-    try:
-        return _RESOURCE_ADAPTER.validate_python(document)
-    except ValidationError as error:
-        raise SkupperError(describe_validation_error(error, f"{where} ({kind})")) from None
-
-
-def load_yaml(text: str, source: str) -> list[Resource]:
-    """Every resource in a multi-document YAML text; empty documents are skipped."""
-    documents = [d for d, _node in yaml_input.load_documents(text, source) if d is not None]
-    if not documents:
-        raise SkupperError(f"{source}: no resources in the file")
-    return [
-        parse_resource(document, f"{source} document {index}")
-        for index, document in enumerate(documents, start=1)
-    ]
-
-
-def to_document(resource: Resource) -> dict[str, Any]:
-    """The resource as Skupper YAML would have it (camelCase keys, no empty fields)."""
-    dumped = resource.model_dump(mode="json", by_alias=True, exclude_none=True)
-    ordered = {key: dumped.pop(key) for key in _DOCUMENT_KEY_ORDER if key in dumped}
-    return _drop_empty(ordered | dumped)
-
-
-_DOCUMENT_KEY_ORDER = ("apiVersion", "kind", "metadata", "type", "spec", "data")
-
-
-def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
-    cleaned: dict[str, Any] = {}
-    for key, item in value.items():
-        if isinstance(item, dict):
-            item = _drop_empty(item)
-        if item in ({}, []) and key != "spec":
-            continue
-        cleaned[key] = item
-    return cleaned
-
-
-def dump_yaml(resources: Iterable[Resource]) -> str:
-    """A multi-document YAML text of `resources`."""
-    text: str = yaml.safe_dump_all(
-        [to_document(r) for r in resources], sort_keys=False, default_flow_style=False
-    )
-    return text
-
-
-@dataclass(frozen=True)
-class SiteResources:
-    """All resources of one namespace, sorted by kind."""
-
-    site: Site
-    router_access: RouterAccess | None = None
-    links: tuple[Link, ...] = ()
-    listeners: tuple[Listener, ...] = ()
-    connectors: tuple[Connector, ...] = ()
-    secrets: tuple[Secret, ...] = ()
-    multi_key_listeners: tuple[MultiKeyListener, ...] = ()
-    certificates: tuple[Certificate, ...] = ()
-    secured_accesses: tuple[SecuredAccess, ...] = ()
-
-    @classmethod
-    def from_resources(cls, resources: Iterable[Resource], where: str) -> SiteResources:
-        items = list(resources)
-        sites = [r for r in items if isinstance(r, Site)]
-        if len(sites) != 1:
-            raise SkupperError(f"{where}: expected exactly one Site, found {len(sites)}")
-        accesses = [r for r in items if isinstance(r, RouterAccess)]
-        return cls(
-            site=sites[0],
-            router_access=accesses[0] if accesses else None,
-            links=_sorted(r for r in items if isinstance(r, Link)),
-            listeners=_sorted(r for r in items if isinstance(r, Listener)),
-            connectors=_sorted(r for r in items if isinstance(r, Connector)),
-            secrets=_sorted(r for r in items if isinstance(r, Secret)),
-            multi_key_listeners=_sorted(r for r in items if isinstance(r, MultiKeyListener)),
-            certificates=_sorted(r for r in items if isinstance(r, Certificate)),
-            secured_accesses=_sorted(r for r in items if isinstance(r, SecuredAccess)),
-        )
-
-
-_R = TypeVar(
-    "_R",
-    Site,
-    Link,
-    Listener,
-    Connector,
-    RouterAccess,
-    Secret,
-    MultiKeyListener,
-    Certificate,
-    SecuredAccess,
-)
-
-
-def _sorted(items: Iterable[_R]) -> tuple[_R, ...]:
-    return tuple(sorted(items, key=lambda r: r.name))
-
-
-@contextlib.contextmanager
-def user_input(what: str) -> Iterator[None]:
-    """Turn a ValidationError raised while building models from user input into a
-    SkupperError naming `what` ("listener db") and the fields at fault."""
-    try:
-        yield
-    except ValidationError as error:
-        raise SkupperError(describe_validation_error(error, f"invalid {what}")) from None
