@@ -20,8 +20,11 @@ from .kinds import (
     RESOURCE_ADAPTER,
     Certificate,
     Connector,
+    Endpoint,
     Link,
+    LinkSpec,
     Listener,
+    Metadata,
     MultiKeyListener,
     Resource,
     RouterAccess,
@@ -112,6 +115,17 @@ def dump_yaml(resources: Iterable[Resource]) -> str:
         [to_document(r) for r in resources], sort_keys=False, default_flow_style=False
     )
     return text
+
+
+def link_file(name: str, endpoints: Iterable[Endpoint], cost: int, files: dict[str, bytes]) -> str:
+    """A link file: the Link ``name`` to ``endpoints`` and the Secret holding its client
+    credential (``files``: ca.crt, tls.crt, tls.key), as `link generate` and a grant's
+    redemption hand them out."""
+    link = Link(
+        metadata=Metadata(name=name),
+        spec=LinkSpec(endpoints=list(endpoints), tls_credentials=name, cost=cost),
+    )
+    return dump_yaml([link, Secret.from_pem(name, files)])
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ A grant is one JSON file, `<grantsDir>/<uid>.json`, written by the issuing site'
 `token issue` and afterwards only by the grant server (the router) when a token is
 redeemed. The file is replaced atomically (temporary file + rename), so a reader never
 sees half of it. The site side (skupper_podman/site/tokens.py) imports this module for the
-format, which is why it lives in the router package: the router imports nothing from the
-rest of skupper_podman.
+format. Certificates are signed by ``certs``, files written by ``files``, and the answer
+is the link file ``resources`` writes for `link generate` too.
 
 Every certificate handed out, by a redemption or by `link generate`, is recorded as an
 `IssuedIdentity` (who holds it and its SHA-256 fingerprint), so that `link revoke NAME`
@@ -14,14 +14,11 @@ can later refuse exactly those certificates.
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
 import hmac
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +27,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from skupper_podman import certs
+from skupper_podman.files import write_atomically
 
 CLIENT_VALIDITY = datetime.timedelta(days=5 * 365)
 _CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -163,17 +162,8 @@ def read_grant(path: Path) -> GrantRecord:
 
 
 def write_json_atomically(path: Path, data: Any) -> None:
-    """Replace `path` at once (temp + rename), readable by the owner only (codes, keys)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    """Replace `path` at once, readable by the owner only (codes, keys)."""
+    write_atomically(path, json.dumps(data, indent=2) + "\n", 0o600, folder_mode=0o700)
 
 
 def write_grant(path: Path, record: GrantRecord) -> None:
@@ -217,50 +207,8 @@ def link_name_for(record: GrantRecord, requested: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class ClientCredential:
-    cert_pem: bytes
-    key_pem: bytes
-    fingerprint: str
-
-
 def fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
-
-
-def sign_client_certificate(
-    ca_cert: x509.Certificate,
-    ca_key: ec.EllipticCurvePrivateKey,
-    subject: str,
-    now: datetime.datetime,
-) -> ClientCredential:
-    """A fresh TLS client certificate for `subject`, signed by the site CA."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    start = now - _CLOCK_SKEW
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + CLIENT_VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return ClientCredential(
-        cert.public_bytes(serialization.Encoding.PEM), key_pem, fingerprint(cert)
-    )
 
 
 @dataclass(frozen=True)
@@ -272,6 +220,12 @@ class SigningCa:
     @property
     def cert_pem(self) -> bytes:
         return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def issue_client(self, subject: str, now: datetime.datetime) -> certs.Credential:
+        """A fresh TLS client certificate for ``subject``."""
+        ca = certs.Credential(self.cert, self.key, self.cert)
+        start = now - _CLOCK_SKEW
+        return certs.issue_client_cert(ca, subject, validity=CLIENT_VALIDITY, not_before=start)
 
     @property
     def trust_pem(self) -> bytes:
@@ -320,9 +274,9 @@ def redeem(
     link_name = link_name_for(record, requested_name)
     holder = subject.strip() or link_name
     ca = load_ca()  # only now: an unknown or refused grant needs no CA
-    credential = sign_client_certificate(ca.cert, ca.key, holder, now)
+    credential = ca.issue_client(holder, now)
     identity = IssuedIdentity(
-        name=holder, link=link_name, fingerprint=credential.fingerprint, issued=iso(now)
+        name=holder, link=link_name, fingerprint=fingerprint(credential.cert), issued=iso(now)
     )
     updated = dataclasses.replace(
         record,
@@ -330,52 +284,19 @@ def redeem(
         identities=(*record.identities, identity),
     )
     write_grant(path, updated)
-    link_yaml = render_link(link_name, record.endpoints, record.link_cost, ca.trust_pem, credential)
-    return Redemption(updated, identity, link_yaml)
+    return Redemption(updated, identity, _link_file(link_name, record, ca, credential))
 
 
 # --- the answer: a Link and its Secret, Skupper v2 YAML ----------------------------------------
 
 
-def render_link(
-    name: str,
-    endpoints: tuple[Endpoint, ...],
-    cost: int,
-    ca_pem: bytes,
-    credential: ClientCredential,
-) -> str:
-    """The same two documents `link generate` prints (written without a YAML library:
-    the router ships without one; strings are JSON-quoted, which YAML reads the same)."""
+def _link_file(name: str, record: GrantRecord, ca: SigningCa, credential: certs.Credential) -> str:
+    # imported here: pydantic costs the router memory and start time, and only a
+    # redemption needs it
+    from skupper_podman import resources
 
-    def b64(data: bytes) -> str:
-        return json.dumps(base64.b64encode(data).decode("ascii"))
-
-    lines = [
-        "apiVersion: skupper.io/v2alpha1",
-        "kind: Link",
-        "metadata:",
-        f"  name: {json.dumps(name)}",
-        "spec:",
-        "  endpoints:",
+    endpoints = [
+        resources.Endpoint(name=e.name, host=e.host, port=e.port) for e in record.endpoints
     ]
-    for endpoint in endpoints:
-        lines += [
-            f"  - name: {json.dumps(endpoint.name)}",
-            f"    host: {json.dumps(endpoint.host)}",
-            f"    port: {json.dumps(str(endpoint.port))}",
-        ]
-    lines += [
-        f"  tlsCredentials: {json.dumps(name)}",
-        f"  cost: {int(cost)}",
-        "---",
-        "apiVersion: v1",
-        "kind: Secret",
-        "metadata:",
-        f"  name: {json.dumps(name)}",
-        "type: kubernetes.io/tls",
-        "data:",
-        f"  ca.crt: {b64(ca_pem)}",
-        f"  tls.crt: {b64(credential.cert_pem)}",
-        f"  tls.key: {b64(credential.key_pem)}",
-    ]
-    return "\n".join(lines) + "\n"
+    files = credential.files() | {certs.CA_FILE: ca.trust_pem}
+    return resources.link_file(name, endpoints, record.link_cost, files)

@@ -103,16 +103,12 @@ def generate_link(
         endpoints = [
             res.Endpoint(name=role.name, host=target, port=role.port) for role in access.spec.roles
         ]
-        link = res.Link(
-            metadata=res.Metadata(name=link_name),
-            spec=res.LinkSpec(endpoints=endpoints, tls_credentials=link_name, cost=cost),
-        )
+        res.LinkSpec(endpoints=endpoints, tls_credentials=link_name, cost=cost)
     site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
     client = certs.issue_client_cert(site_ca, link_name)
     record_generated(store, link_name, client.cert)
     files = client.files() | {certs.CA_FILE: router_access.peer_trust(store, access)}
-    secret = res.Secret.from_pem(link_name, files)
-    return res.dump_yaml([link, secret])
+    return res.link_file(link_name, endpoints, cost, files)
 
 
 def _read_link_file(path: Path) -> tuple[res.Link, res.Secret]:
