@@ -1,5 +1,6 @@
-"""Resources -> the router's skrouterd.json entity list (docs/architecture.md, "The router
-config contract").
+"""Resources -> the router's config entities (docs/architecture.md, "The router config
+contract"): the router's own dataclasses (router/config.py), so the attributes the site
+writes are the ones the router reads, checked by the type checker.
 
 A pure function: no files are read or written here. Certificate paths are relative to the
 config file's folder (`runtime/`), so the same file works on the host and mounted in a
@@ -9,8 +10,7 @@ new entities by type and name and leave unchanged ones alone.
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from dataclasses import replace
 
 from skupper_podman import certs
 from skupper_podman.resources import (
@@ -21,8 +21,10 @@ from skupper_podman.resources import (
     RouterAccess,
     SiteResources,
 )
+from skupper_podman.router import config as cfg
+from skupper_podman.router.config_file import render_config
 
-Entity = tuple[str, dict[str, Any]]
+Entity = cfg.ConfigEntity
 
 CREDENTIALS_FROM_RUNTIME = "../certs"
 MANAGEMENT_LISTENER = "skupper-local"
@@ -42,11 +44,12 @@ def ssl_profile(credential_name: str, *, with_cert: bool = True, name: str = "")
     """An sslProfile reading the credential folder certs/<credential_name>/; without its
     certificate (``with_cert=False``) it only verifies peers."""
     folder = f"{CREDENTIALS_FROM_RUNTIME}/{credential_name}"
-    attributes = {"name": name or credential_name, "caCertFile": f"{folder}/{certs.CA_FILE}"}
-    if with_cert:
-        attributes["certFile"] = f"{folder}/{certs.CERT_FILE}"
-        attributes["privateKeyFile"] = f"{folder}/{certs.KEY_FILE}"
-    return ("sslProfile", attributes)
+    profile = cfg.SslProfile(name=name or credential_name, caCertFile=f"{folder}/{certs.CA_FILE}")
+    if not with_cert:
+        return profile
+    return replace(
+        profile, certFile=f"{folder}/{certs.CERT_FILE}", privateKeyFile=f"{folder}/{certs.KEY_FILE}"
+    )
 
 
 VERIFY_ONLY_SUFFIX = "-profile"  # Skupper's name for a connector's CA-only profile
@@ -54,45 +57,33 @@ VERIFY_ONLY_SUFFIX = "-profile"  # Skupper's name for a connector's CA-only prof
 
 def _listener_entities(listener: Listener, host: str) -> list[Entity]:
     spec = listener.spec
-    attributes: dict[str, Any] = {
-        "name": listener.name,
-        "host": host,
-        "port": spec.port,
-        "address": spec.routing_key,
-    }
-    entities: list[Entity] = []
-    if spec.tls_credentials:
-        entities.append(ssl_profile(spec.tls_credentials))
-        attributes["sslProfile"] = spec.tls_credentials
-        attributes["authenticatePeer"] = spec.settings.get("authenticatePeer") == "true"
-    return [*entities, ("tcpListener", attributes)]
+    tcp = cfg.TcpListener(name=listener.name, host=host, port=spec.port, address=spec.routing_key)
+    if not spec.tls_credentials:
+        return [tcp]
+    authenticate = spec.settings.get("authenticatePeer") == "true"
+    tcp = replace(tcp, sslProfile=spec.tls_credentials, authenticatePeer=authenticate)
+    return [ssl_profile(spec.tls_credentials), tcp]
 
 
 def _multi_key_entities(listener: MultiKeyListener, host: str) -> list[Entity]:
     spec = listener.spec
     strategy = "priority" if spec.strategy.priority is not None else "weighted"
-    attributes: dict[str, Any] = {
-        "name": listener.name,
-        "host": host,
-        "port": spec.port,
-        "address": "",
-        "multiAddressStrategy": strategy,
-    }
     entities: list[Entity] = []
     if spec.tls_credentials:
         entities.append(ssl_profile(spec.tls_credentials))
-        attributes["sslProfile"] = spec.tls_credentials
-    entities.append(("tcpListener", attributes))
+    tcp = cfg.TcpListener(
+        name=listener.name,
+        host=host,
+        port=spec.port,
+        address="",
+        multiAddressStrategy=strategy,
+        sslProfile=spec.tls_credentials or "",
+    )
+    entities.append(tcp)
     for key, value in spec.strategy.keys_and_values():
         entities.append(
-            (
-                "listenerAddress",
-                {
-                    "name": f"{listener.name}-{key}",
-                    "listener": listener.name,
-                    "address": key,
-                    "value": value,
-                },
+            cfg.ListenerAddress(
+                name=f"{listener.name}-{key}", listener=listener.name, address=key, value=value
             )
         )
     return entities
@@ -100,53 +91,46 @@ def _multi_key_entities(listener: MultiKeyListener, host: str) -> list[Entity]:
 
 def _connector_entities(connector: Connector) -> list[Entity]:
     spec = connector.spec
-    attributes: dict[str, Any] = {
-        "name": connector.name,
-        "host": spec.host,
-        "port": spec.port,
-        "address": spec.routing_key,
-    }
-    entities: list[Entity] = []
-    if spec.tls_credentials:
-        profile = spec.tls_credentials
-        if not spec.presents_client_cert:
-            profile += VERIFY_ONLY_SUFFIX
-        entities.append(
-            ssl_profile(spec.tls_credentials, with_cert=spec.presents_client_cert, name=profile)
-        )
-        attributes["sslProfile"] = profile
-        attributes["verifyHostname"] = spec.verifies_hostname
-    return [*entities, ("tcpConnector", attributes)]
+    tcp = cfg.TcpConnector(
+        name=connector.name, host=spec.host, port=spec.port, address=spec.routing_key
+    )
+    if not spec.tls_credentials:
+        return [tcp]
+    profile = spec.tls_credentials
+    if not spec.presents_client_cert:
+        profile += VERIFY_ONLY_SUFFIX
+    tcp = replace(tcp, sslProfile=profile, verifyHostname=spec.verifies_hostname)
+    credential = ssl_profile(
+        spec.tls_credentials, with_cert=spec.presents_client_cert, name=profile
+    )
+    return [credential, tcp]
 
 
 def _unique(entities: list[Entity]) -> list[Entity]:
     """Each sslProfile once (listeners and connectors may share a credential)."""
     seen: set[str] = set()
     result = []
-    for kind, attributes in entities:
-        if kind == "sslProfile":
-            if attributes["name"] in seen:
+    for entity in entities:
+        if isinstance(entity, cfg.SslProfile):
+            if entity.name in seen:
                 continue
-            seen.add(attributes["name"])
-        result.append((kind, attributes))
+            seen.add(entity.name)
+        result.append(entity)
     return result
 
 
 def _management_entities(management_port: int, host: str = MANAGEMENT_HOST) -> list[Entity]:
     return [
         ssl_profile(certs.LOCAL_SERVER),
-        (
-            "listener",
-            {
-                "name": MANAGEMENT_LISTENER,
-                "host": host,
-                "port": management_port,
-                "role": "normal",
-                "sslProfile": certs.LOCAL_SERVER,
-                "saslMechanisms": "EXTERNAL",
-                "authenticatePeer": True,
-                "requireSsl": True,
-            },
+        cfg.AmqpListener(
+            name=MANAGEMENT_LISTENER,
+            host=host,
+            port=management_port,
+            role="normal",
+            sslProfile=certs.LOCAL_SERVER,
+            saslMechanisms="EXTERNAL",
+            authenticatePeer=True,
+            requireSsl=True,
         ),
     ]
 
@@ -156,19 +140,16 @@ def _router_access_entities(access: RouterAccess, bind_host: str | None = None) 
     entities = [ssl_profile(credential)]
     for role in access.spec.roles:
         entities.append(
-            (
-                "listener",
-                {
-                    "name": f"{access.name}-{role.name}",
-                    "host": bind_host or access.spec.bind_host or "0.0.0.0",
-                    "port": role.port,
-                    "role": role.name,
-                    "cost": 1,
-                    "sslProfile": credential,
-                    "saslMechanisms": "EXTERNAL",
-                    "authenticatePeer": True,
-                    "requireSsl": True,
-                },
+            cfg.AmqpListener(
+                name=f"{access.name}-{role.name}",
+                host=bind_host or access.spec.bind_host or "0.0.0.0",
+                port=role.port,
+                role=role.name,
+                cost=1,
+                sslProfile=credential,
+                saslMechanisms="EXTERNAL",
+                authenticatePeer=True,
+                requireSsl=True,
             )
         )
     return entities
@@ -183,29 +164,26 @@ def _grant_entities(
 ) -> list[Entity]:
     """The grant server (token redemption, on its own port, with the link access server
     certificate) and the list of revoked client certificates, both files of the site."""
-    entities: list[Entity] = [("revocation", {"name": "revoked", "file": REVOKED_FILE})]
-    if grant_server_port is not None:
-        site_ca = f"{CREDENTIALS_FROM_RUNTIME}/{certs.SITE_CA}"
-        entities.append(
-            (
-                "grantServer",
-                {
-                    "host": bind_host or access.spec.bind_host or "",
-                    "port": grant_server_port,
-                    "sslProfile": access.spec.tls_credentials,
-                    "grantsDir": GRANTS_FROM_RUNTIME,
-                    "caCertFile": f"{site_ca}/{certs.CERT_FILE}",
-                    "caKeyFile": f"{site_ca}/{certs.KEY_FILE}",
-                },
-            )
-        )
-        if brought_certificate:  # linking sites trust its CA too (site/router_access.py)
-            folder = f"{CREDENTIALS_FROM_RUNTIME}/{access.spec.tls_credentials}"
-            entities[-1][1]["trustFile"] = f"{folder}/{TRUST_FILE}"
-    return entities
+    entities: list[Entity] = [cfg.Revocation(name="revoked", file=REVOKED_FILE)]
+    if grant_server_port is None:
+        return entities
+    site_ca = f"{CREDENTIALS_FROM_RUNTIME}/{certs.SITE_CA}"
+    trust = ""
+    if brought_certificate:  # linking sites trust its CA too (site/router_access.py)
+        trust = f"{CREDENTIALS_FROM_RUNTIME}/{access.spec.tls_credentials}/{TRUST_FILE}"
+    grant_server = cfg.GrantServerSettings(
+        host=bind_host or access.spec.bind_host or "",
+        port=grant_server_port,
+        sslProfile=access.spec.tls_credentials,
+        grantsDir=GRANTS_FROM_RUNTIME,
+        caCertFile=f"{site_ca}/{certs.CERT_FILE}",
+        caKeyFile=f"{site_ca}/{certs.KEY_FILE}",
+        trustFile=trust,
+    )
+    return [*entities, grant_server]
 
 
-def link_role(edge_site: bool) -> str:
+def link_role(edge_site: bool) -> cfg.Role:
     """The role a link's connector has: an edge site links as an edge."""
     return "edge" if edge_site else "inter-router"
 
@@ -216,18 +194,15 @@ def _link_entities(link: Link, edge_site: bool) -> list[Entity]:
     credential = link.spec.tls_credentials
     return [
         ssl_profile(credential),
-        (
-            "connector",
-            {
-                "name": link.name,
-                "host": endpoint.host,
-                "port": endpoint.port,
-                "role": role,
-                "cost": link.spec.cost,
-                "sslProfile": credential,
-                "saslMechanisms": "EXTERNAL",
-                "verifyHostname": True,
-            },
+        cfg.AmqpConnector(
+            name=link.name,
+            host=endpoint.host,
+            port=endpoint.port,
+            role=role,
+            cost=link.spec.cost,
+            sslProfile=credential,
+            saslMechanisms="EXTERNAL",
+            verifyHostname=True,
         ),
     ]
 
@@ -245,14 +220,10 @@ def build_router_config(
     site = resources.site
     edge = site.spec.edge
     entities: list[Entity] = [
-        ("router", {"id": site.name, "mode": "edge" if edge else "interior"}),
-        ("site", {"name": site.name, "namespace": namespace, "platform": platform}),
-        (
-            "log",
-            {
-                "module": "DEFAULT",
-                "enable": site.spec.settings.get("router-logging", DEFAULT_LOGGING),
-            },
+        cfg.RouterSettings(id=site.name, mode="edge" if edge else "interior"),
+        cfg.SiteInfo(name=site.name, namespace=namespace, platform=platform),
+        cfg.LogSettings(
+            module="DEFAULT", enable=site.spec.settings.get("router-logging", DEFAULT_LOGGING)
         ),
     ]
     in_container = platform in CONTAINER_PLATFORMS
@@ -261,9 +232,9 @@ def build_router_config(
     # Loopback or a unix socket only: the counters are not for the network to read. In a
     # container, loopback is the container's own: the host reads a socket in the site folder.
     if in_container:
-        entities.append(("metrics", {"path": METRICS_SOCKET_FROM_RUNTIME}))
+        entities.append(cfg.MetricsSettings(path=METRICS_SOCKET_FROM_RUNTIME))
     elif metrics_port is not None:
-        entities.append(("metrics", {"host": MANAGEMENT_HOST, "port": metrics_port}))
+        entities.append(cfg.MetricsSettings(host=MANAGEMENT_HOST, port=metrics_port))
     access = resources.router_access
     if access is not None and site.spec.has_link_access and not edge:
         entities += _router_access_entities(access, container_host)
@@ -286,4 +257,4 @@ def build_router_config(
 
 def render(entities: list[Entity]) -> str:
     """The file text: a JSON array of [entityType, attributes] pairs."""
-    return json.dumps([[kind, attributes] for kind, attributes in entities], indent=2) + "\n"
+    return render_config(entities)

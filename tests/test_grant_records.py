@@ -239,7 +239,8 @@ def test_invalid_durations(text: str) -> None:
 
 
 def test_site_config_names_the_grant_server_and_the_revocation_list(tmp_path: Path) -> None:
-    from skupper_podman.router.config import parse_config
+    from skupper_podman.router.config import Revocation
+    from skupper_podman.router.config_file import parse_config
     from skupper_podman.routerconfig import build_router_config, render
     from tests.test_routerconfig import ACCESS, SITE
 
@@ -262,5 +263,5 @@ def test_site_config_names_the_grant_server_and_the_revocation_list(tmp_path: Pa
     assert config.revoked == {"abcd", "ef01"}
     # Without a grant server port (a site made before tokens) only the revocation list.
     older = build_router_config(resources, namespace="ns", platform="linux", management_port=7)
-    assert [kind for kind, _ in older].count("grantServer") == 0
-    assert ("revocation", {"name": "revoked", "file": "../revoked.txt"}) in older
+    assert not any(isinstance(entity, GrantServerSettings) for entity in older)
+    assert Revocation(name="revoked", file="../revoked.txt") in older

@@ -24,7 +24,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "management": {"certs"},
     "healthcheck": {"certs", "management"},
     "image": {"engines"},
-    "routerconfig": {"certs", "resources"},
+    "routerconfig": {"certs", "resources", "router"},
     "platforms": {"engines", "image", "paths"},
     "site": {
         "certs", "files", "management", "paths", "platforms", "resources", "router",
@@ -36,7 +36,6 @@ MAY_IMPORT: dict[str, set[str]] = {
     "forward": set(),
     "<root>": set(),
 }  # fmt: skip
-
 
 
 def _modules() -> dict[str, Path]:

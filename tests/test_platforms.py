@@ -17,6 +17,7 @@ import pytest
 from skupper_podman import engines
 from skupper_podman.errors import SkupperError
 from skupper_podman.platforms import select_platform
+from skupper_podman.router.config_file import entity_pair
 from skupper_podman.routerconfig import build_router_config
 from tests.cli_helpers import fails, files_under
 
@@ -95,13 +96,11 @@ def test_container_config_binds_inside_the_container(skupper_home: Path) -> None
     )
     resources = res.SiteResources.from_resources([site, listener], "test")
     for platform, host in (("linux", "127.0.0.1"), ("podman", "0.0.0.0"), ("docker", "0.0.0.0")):
-        entities = dict(
-            (kind, attributes)
-            for kind, attributes in build_router_config(
-                resources, namespace="n", platform=platform, management_port=1234
-            )
-            if kind in ("tcpListener", "listener")
+        pairs = map(
+            entity_pair,
+            build_router_config(resources, namespace="n", platform=platform, management_port=1234),
         )
+        entities = {kind: attrs for kind, attrs in pairs if kind in ("tcpListener", "listener")}
         assert entities["tcpListener"]["host"] == host
         assert entities["listener"]["host"] == host
 

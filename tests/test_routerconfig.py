@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from skupper_podman import resources as res
+from skupper_podman.router.config_file import entity_pair
 from skupper_podman.routerconfig import build_router_config, render
 
 SITE = res.Site(metadata=res.Metadata(name="west"), spec=res.SiteSpec(link_access="default"))
@@ -38,9 +39,8 @@ CONNECTOR = res.Connector(
 
 def _config(resources: res.SiteResources) -> dict[tuple[str, str], dict[str, object]]:
     entities = build_router_config(resources, namespace="ns", platform="linux", management_port=7)
-    return {
-        (kind, str(attrs.get("name", attrs.get("module", "")))): attrs for kind, attrs in entities
-    }
+    pairs = map(entity_pair, entities)
+    return {(kind, str(attrs.get("name", attrs.get("module", "")))): attrs for kind, attrs in pairs}
 
 
 def test_full_site_config() -> None:
@@ -53,17 +53,15 @@ def test_full_site_config() -> None:
             connectors=(CONNECTOR,),
         )
     )
-    assert config[("router", "")] == {"id": "west", "mode": "interior"}
+    assert config[("router", "")] == {"id": "west"}  # mode: interior, the default
     assert config[("site", "west")] == {"name": "west", "namespace": "ns", "platform": "linux"}
     assert config[("listener", "skupper-local")] == {
         "name": "skupper-local",
         "host": "127.0.0.1",
         "port": 7,
-        "role": "normal",
         "sslProfile": "skupper-local-server",
         "saslMechanisms": "EXTERNAL",
         "authenticatePeer": True,
-        "requireSsl": True,
     }
     assert config[("sslProfile", "skupper-local-server")] == {
         "name": "skupper-local-server",
@@ -76,21 +74,17 @@ def test_full_site_config() -> None:
         "host": "127.0.0.1",
         "port": 55671,
         "role": "inter-router",
-        "cost": 1,
         "sslProfile": "skupper-site-server",
         "saslMechanisms": "EXTERNAL",
         "authenticatePeer": True,
-        "requireSsl": True,
     }
     assert config[("connector", "to-east")] == {
         "name": "to-east",
         "host": "east",
         "port": 55671,
-        "role": "inter-router",
         "cost": 4,
         "sslProfile": "to-east",
         "saslMechanisms": "EXTERNAL",
-        "verifyHostname": True,
     }
     assert config[("sslProfile", "to-east")]["caCertFile"] == "../certs/to-east/ca.crt"
     assert config[("tcpListener", "db")] == {
@@ -105,7 +99,7 @@ def test_full_site_config() -> None:
         "port": 8080,
         "address": "web",
     }
-    assert config[("log", "DEFAULT")] == {"module": "DEFAULT", "enable": "info+"}
+    assert config[("log", "DEFAULT")] == {"module": "DEFAULT"}  # enable: info+, the default
 
 
 def test_site_without_link_access_has_no_inter_router_listener() -> None:
@@ -127,7 +121,7 @@ def test_render_is_a_json_array_of_pairs() -> None:
         res.SiteResources(site=SITE), namespace="ns", platform="linux", management_port=7
     )
     decoded = json.loads(render(entities))
-    assert decoded[0] == ["router", {"id": "west", "mode": "interior"}]
+    assert decoded[0] == ["router", {"id": "west"}]
     assert all(isinstance(kind, str) and isinstance(attrs, dict) for kind, attrs in decoded)
 
 
@@ -136,11 +130,12 @@ def test_metrics_stay_off_the_network_on_every_platform() -> None:
     socket in the site folder, next to the config."""
     resources = res.SiteResources(site=SITE)
     for platform, expected in (
-        ("linux", {"host": "127.0.0.1", "port": 9}),
+        ("linux", {"port": 9}),  # host: 127.0.0.1, the default
         ("podman", {"path": "../sockets/metrics.sock"}),
         ("docker", {"path": "../sockets/metrics.sock"}),
     ):
         entities = build_router_config(
             resources, namespace="ns", platform=platform, management_port=7, metrics_port=9
         )
-        assert [attrs for kind, attrs in entities if kind == "metrics"] == [expected], platform
+        pairs = map(entity_pair, entities)
+        assert [attrs for kind, attrs in pairs if kind == "metrics"] == [expected], platform

@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .config import ConfigError, RouterConfig, load_config
+from .config import ConfigError, RouterConfig
+from .config_file import load_config
 from .core import RouterCore
 from .driver import RouterDriver
 from .grants import GrantServerRunner

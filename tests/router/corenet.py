@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 
 from skupper_podman import certs
 from skupper_podman.router import commands as cmd
-from skupper_podman.router.config import RouterConfig, parse_config
+from skupper_podman.router.config import RouterConfig
+from skupper_podman.router.config_file import parse_config
 from skupper_podman.router.core import RouterCore
 from skupper_podman.router.engine import AmqpEngine
 from skupper_podman.router.routing import LinkStateRouter
