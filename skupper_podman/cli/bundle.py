@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from skupper_podman import bundle as core
+from skupper_podman import bundle
 from skupper_podman.cli.apply import read_documents
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
@@ -21,8 +21,8 @@ def generate(
     name: Annotated[str, typer.Argument(help="Bundle name (the file is NAME.tar.gz or NAME.sh).")],
     *,
     bundle_type: Annotated[
-        core.BundleType, typer.Option("--type", help="tarball or shell-script.")
-    ] = core.BundleType.TARBALL,
+        bundle.BundleType, typer.Option("--type", help="tarball or shell-script.")
+    ] = bundle.BundleType.TARBALL,
     file: Annotated[
         str | None,
         typer.Option("--filename", "-f", help="Resources from YAML (- for stdin), not a site."),
@@ -38,7 +38,7 @@ def generate(
         documents = [d.resource for d in read_documents(file)]
     else:
         documents = generate_site(namespace)
-    made = core.generate_bundle(
+    made = bundle.generate_bundle(
         name, documents, kind=bundle_type, output=output_dir, namespace=namespace
     )
     output.say(f"Bundle {made.path} written ({made.resources} resources).")
@@ -46,7 +46,7 @@ def generate(
         output.warn("dependency wheels were not available: the install will use the package index")
     run = (
         f"sh {made.path.name}"
-        if bundle_type is core.BundleType.SHELL_SCRIPT
+        if bundle_type is bundle.BundleType.SHELL_SCRIPT
         else (f"tar -xzf {made.path.name} && {name}/install.sh")
     )
     output.say(f"On the other host: {run} [--platform P] [--namespace NS]; --uninstall removes it.")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from skupper_podman import site as core
+from skupper_podman import site
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
 from skupper_podman.cli.services import add_service_commands
@@ -57,7 +57,7 @@ def create(
     """Carry connections for the routing key to the service at HOST:PORT."""
     if tls_credentials is None and (use_client_cert or not verify_hostname):
         raise SkupperError("--use-client-cert and --no-verify-hostname need --tls-credentials")
-    connector, reloaded = core.create_connector(
+    connector, reloaded = site.create_connector(
         namespace,
         name,
         port,
@@ -76,9 +76,9 @@ def create(
 add_service_commands(
     app,
     "connector",
-    list_resources=core.list_connectors,
-    service_status=core.connector_status,
-    delete_resource=core.delete_connector,
+    list_resources=site.list_connectors,
+    service_status=site.connector_status,
+    delete_resource=site.delete_connector,
 )
 
 

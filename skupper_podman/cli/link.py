@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from skupper_podman import site as core
+from skupper_podman import site
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
 from skupper_podman.resources import MAX_COST
@@ -29,7 +29,7 @@ def generate(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Print a link file (Link + Secret YAML) for another site: '> link.yaml'."""
-    output.raw(core.generate_link(namespace, name=name, host=host, cost=cost or 1))
+    output.raw(site.generate_link(namespace, name=name, host=host, cost=cost or 1))
 
 
 @app.command("create")
@@ -41,7 +41,7 @@ def create(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Link this site to the site that generated FILE."""
-    link, reloaded = core.create_link(namespace, file, name=name, cost=cost)
+    link, reloaded = site.create_link(namespace, file, name=name, cost=cost)
     report_link_created(link.name, reloaded)
 
 
@@ -57,7 +57,7 @@ def status(
     *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
 ) -> None:
     """Show each link: up or down, remote site, cost."""
-    rows = [s.to_dict() for s in core.link_status(namespace)]
+    rows = [s.to_dict() for s in site.link_status(namespace)]
     columns = ("name", "up", "remoteSite", "cost", "endpoint", "status", "message")
     output.records(rows, output_format, columns)
 
@@ -69,7 +69,7 @@ def delete(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Remove a link and its credentials."""
-    reloaded = core.delete_link(namespace, name)
+    reloaded = site.delete_link(namespace, name)
     output.say(f"Link {name} deleted.")
     if not reloaded:
         output.warn("the router is not running")
@@ -82,7 +82,7 @@ def revoke(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Refuse the credentials this site issued to NAME: its links drop and stay down."""
-    revoked = core.revoke_link(namespace, name)
+    revoked = site.revoke_link(namespace, name)
     if revoked.certificates == 0:
         output.say(f"{name} was already revoked.")
     else:

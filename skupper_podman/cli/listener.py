@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from skupper_podman import site as core
+from skupper_podman import site
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
 from skupper_podman.cli.services import add_service_commands
@@ -40,7 +40,7 @@ def create(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Listen on HOST:PORT and carry each connection to a connector for the routing key."""
-    listener, reloaded = core.create_listener(
+    listener, reloaded = site.create_listener(
         namespace, name, port, routing_key=routing_key, host=host, tls_credentials=tls_credentials
     )
     tls = f" (TLS, {listener.spec.tls_credentials})" if listener.spec.tls_credentials else ""
@@ -52,9 +52,9 @@ def create(
 add_service_commands(
     app,
     "listener",
-    list_resources=core.list_listeners,
-    service_status=core.listener_status,
-    delete_resource=core.delete_listener,
+    list_resources=site.list_listeners,
+    service_status=site.listener_status,
+    delete_resource=site.delete_listener,
 )
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from skupper_podman import site as core
+from skupper_podman import site
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, ContainerEndpoint, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
 from skupper_podman.resources import dump_yaml
@@ -55,7 +55,7 @@ def init(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Create a site: certificates, router config, and a running router."""
-    status = core.init_site(
+    status = site.init_site(
         namespace,
         name,
         link_access=link_access,
@@ -85,7 +85,7 @@ def status(
     *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
 ) -> None:
     """Show whether the site's router runs and answers, and the health of its links."""
-    found = core.site_status(namespace)
+    found = site.site_status(namespace)
     if output_format is OutputFormat.TABLE:
         output.record(_summary(found), output_format)
     else:
@@ -94,7 +94,7 @@ def status(
         raise typer.Exit(1)
 
 
-def _summary(found: core.SiteStatus) -> dict[str, Any]:
+def _summary(found: site.SiteStatus) -> dict[str, Any]:
     """The table form: one line a fact, one line a link."""
     row = found.to_dict()
     router = row.pop("router")
@@ -118,7 +118,7 @@ def _summary(found: core.SiteStatus) -> dict[str, Any]:
 @app.command("delete")
 def delete(*, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
     """Stop the router and remove everything of the site (nothing to do is fine)."""
-    if core.delete_site(namespace):
+    if site.delete_site(namespace):
         output.say(f"Site in namespace {namespace} deleted.")
     else:
         output.say(f"No site in namespace {namespace}: nothing to delete.")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from skupper_podman import units as core
+from skupper_podman import units as systemd_units
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Namespace
 from skupper_podman.cli.output import output
 from skupper_podman.site.store import open_site
@@ -16,15 +16,15 @@ from skupper_podman.site.unit_values import unit_values
 app = typer.Typer(help="Run the site from systemd (survives reboots).", no_args_is_help=True)
 
 Kind = Annotated[
-    core.UnitKind,
+    systemd_units.UnitKind,
     typer.Option(
         "--unit-type", help="quadlet (Podman 4.4+), service, or auto (by the podman version)."
     ),
 ]
 
 
-def _units(namespace: str, kind: core.UnitKind) -> core.Units:
-    units = core.generate_units(unit_values(open_site(namespace)), kind=kind)
+def _units(namespace: str, kind: systemd_units.UnitKind) -> systemd_units.Units:
+    units = systemd_units.generate_units(unit_values(open_site(namespace)), kind=kind)
     for note in units.notes:
         output.hint(f"note: {note}")
     return units
@@ -36,7 +36,7 @@ def generate(
     output_dir: Annotated[
         Path | None, typer.Option("--output", help="Write the unit files into this folder.")
     ] = None,
-    unit_type: Kind = core.UnitKind.AUTO,
+    unit_type: Kind = systemd_units.UnitKind.AUTO,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Print the site's unit files, or write them into --output DIR."""
@@ -45,16 +45,16 @@ def generate(
         for index, unit in enumerate(units.files):
             output.raw(("\n" if index else "") + f"# --- {unit.name}\n{unit.text}")
         return
-    for path in core.write_units(units, output_dir):
+    for path in systemd_units.write_units(units, output_dir):
         output.say(f"wrote {path}")
 
 
 @app.command("install")
 def install(
-    *, unit_type: Kind = core.UnitKind.AUTO, namespace: Namespace = DEFAULT_NAMESPACE
+    *, unit_type: Kind = systemd_units.UnitKind.AUTO, namespace: Namespace = DEFAULT_NAMESPACE
 ) -> None:
     """Put the site's units where systemd finds them and enable them."""
-    installed = core.install(_units(namespace, unit_type))
+    installed = systemd_units.install(_units(namespace, unit_type))
     for path in installed.files:
         output.say(f"installed {path}")
     for unit in installed.enabled:
@@ -65,10 +65,10 @@ def install(
 
 @app.command("uninstall")
 def uninstall(
-    *, unit_type: Kind = core.UnitKind.AUTO, namespace: Namespace = DEFAULT_NAMESPACE
+    *, unit_type: Kind = systemd_units.UnitKind.AUTO, namespace: Namespace = DEFAULT_NAMESPACE
 ) -> None:
     """Disable and remove the site's units (the site itself stays)."""
-    removed, problem = core.uninstall(_units(namespace, unit_type))
+    removed, problem = systemd_units.uninstall(_units(namespace, unit_type))
     for path in removed:
         output.say(f"removed {path}")
     if not removed:

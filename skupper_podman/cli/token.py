@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from skupper_podman import site as core
+from skupper_podman import site
 from skupper_podman.cli.link import Cost, LinkName, report_link_created
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
@@ -32,7 +32,7 @@ def issue(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Print an access token (AccessToken YAML) for other sites: '> token.yaml'."""
-    issued = core.issue_token(
+    issued = site.issue_token(
         namespace, name=name, expiry=expiry, uses=uses, cost=cost or 1, host=host
     )
     output.raw(issued.token_yaml)
@@ -49,7 +49,7 @@ def redeem(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Redeem a token: get a credential from the issuing site and link to it."""
-    link, reloaded = core.redeem_token(namespace, file, name=name, cost=cost)
+    link, reloaded = site.redeem_token(namespace, file, name=name, cost=cost)
     report_link_created(link.name, reloaded)
 
 
@@ -60,7 +60,7 @@ def show(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Print the access token of an existing grant: '> token.yaml'."""
-    output.raw(core.show_token(namespace, name))
+    output.raw(site.show_token(namespace, name))
 
 
 @app.command("list")
@@ -68,5 +68,5 @@ def list_(
     *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
 ) -> None:
     """List the site's grants: expiry, remaining uses, and who redeemed them."""
-    rows = [g.to_dict() for g in core.list_grants(namespace)]
+    rows = [g.to_dict() for g in site.list_grants(namespace)]
     output.records(rows, output_format, COLUMNS)

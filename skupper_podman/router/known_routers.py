@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from . import paths
+from . import spf
 
 
 @dataclass
@@ -70,16 +70,16 @@ class KnownRouters:
 
     def compute_routes(self, router_id: str, own_peers: dict[str, int]) -> None:
         self.stale = False
-        link_states: dict[str, paths.Peers] = {router_id: own_peers}
+        link_states: dict[str, spf.Peers] = {router_id: own_peers}
         link_states.update((other, node.peers) for other, node in self.records.items())
-        graph = paths.link_state_graph(link_states)
-        prev, costs = paths.shortest_path_tree(router_id, graph)
+        graph = spf.link_state_graph(link_states)
+        prev, costs = spf.shortest_path_tree(router_id, graph)
         del costs[router_id]
-        next_hops = paths.next_hops(router_id, prev)
+        next_hops = spf.next_hops(router_id, prev)
         if next_hops != self.next_hops or costs != self.costs:
             self.version += 1
         self.next_hops, self.costs = next_hops, costs
-        self.valid_origins = paths.valid_origins(router_id, graph, [router_id, *costs])
+        self.valid_origins = spf.valid_origins(router_id, graph, [router_id, *costs])
 
     def with_key(self, key: str) -> dict[str, int]:
         """The reachable routers that have ``key``, and their costs."""

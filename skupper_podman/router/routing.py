@@ -13,7 +13,7 @@ up): HELLO (one hop, every ``hello_interval``) finds two-way neighbours; RA floo
 router's ``ls_seq`` and ``mobile_seq``; LSR/LSU fetch a router's link state when its RA shows
 a newer ``ls_seq``; MAR/MAU keep every router's mobile (consumer) addresses in sync. The wire
 format is in ``routing_messages.py``, what is known of the other routers (and the routes
-from it) in ``known_routers.py``, path computation in ``paths.py``.
+from it) in ``known_routers.py``, path computation in ``spf.py``.
 """
 
 from __future__ import annotations
