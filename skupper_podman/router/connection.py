@@ -11,7 +11,7 @@ another. Capabilities are sent as a single symbol: skupper-router reads only the
 from __future__ import annotations
 
 import itertools
-import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,13 +30,6 @@ PRIORITIES = 10
 DEFAULT_PRIORITY = 4
 INCOMING_CAPACITY = 64 * 1024 * 1024
 DATA_LINK_CREDIT = 250
-
-_tags = itertools.count(1)
-
-
-def next_tag() -> str:
-    """A delivery tag, unique per router (a link's tags only need to differ among its own)."""
-    return format(next(_tags), "x")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +78,17 @@ class RouterConnection:
     # and the reachability last reported to it per produced address.
     edge_consumes: set[str] = field(default_factory=set)
     edge_produces: dict[str, bool | None] = field(default_factory=dict)
+    # names of links and tags of deliveries: from counters of the connection's own, so
+    # that traces and logs read the same on every run
+    _link_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    _tags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_tag(self) -> str:
+        """A delivery tag (a link's tags only need to differ among its own)."""
+        return format(next(self._tags), "x")
+
+    def link_name(self) -> str:
+        return f"qdlink.{self.conn_id}.{next(self._link_numbers)}"
 
     @property
     def role(self) -> str:
@@ -135,25 +139,27 @@ class RouterConnection:
     def attach_router_links(self) -> None:
         """The dialling side of an inter-router connection attaches control and data links."""
         control_session = self._session()
-        self.control_receiver = _attach(control_session.receiver, CONTROL_CAPABILITY)
-        self.control_sender = _attach(control_session.sender, CONTROL_CAPABILITY)
+        self.control_receiver = _attach(
+            control_session.receiver, CONTROL_CAPABILITY, self.link_name()
+        )
+        self.control_sender = _attach(control_session.sender, CONTROL_CAPABILITY, self.link_name())
         self.control_receiver.flow(DATA_LINK_CREDIT)
         for _priority in range(PRIORITIES):
             session = self._session()
-            receiver = _attach(session.receiver, DATA_CAPABILITY)
+            receiver = _attach(session.receiver, DATA_CAPABILITY, self.link_name())
             receiver.flow(DATA_LINK_CREDIT)
-            self.data_senders.append(_attach(session.sender, DATA_CAPABILITY))
+            self.data_senders.append(_attach(session.sender, DATA_CAPABILITY, self.link_name()))
 
     def attach_edge_uplink(self, edge_id: str) -> None:
         """The edge side of an uplink: the downlink and the address-tracking receiver."""
         session = self._session()
-        downlink = session.receiver(f"qdlink.{secrets.token_hex(8)}")
+        downlink = session.receiver(self.link_name())
         downlink.source.address = edge_id
         set_capability(downlink.source, EDGE_DOWNLINK_CAPABILITY)
         set_capability(downlink.target, EDGE_DOWNLINK_CAPABILITY)
         downlink.open()
         downlink.flow(DATA_LINK_CREDIT)
-        tracking = session.receiver(f"qdlink.{secrets.token_hex(8)}")
+        tracking = session.receiver(self.link_name())
         tracking.source.address = EDGE_ADDRESS_TRACKING
         tracking.open()
         tracking.flow(DATA_LINK_CREDIT)
@@ -170,7 +176,7 @@ class RouterConnection:
             for address in set(links) - wanted:
                 links.pop(address).close()
             for address in wanted - set(links):
-                link = make(f"qdlink.{secrets.token_hex(8)}")
+                link = make(self.link_name())
                 if link.is_receiver:
                     link.source.address = address
                 else:
@@ -189,7 +195,7 @@ class RouterConnection:
         if self.streaming_session is None:
             self.streaming_session = self._session()
         capability = DATA_CAPABILITY if self.origin.role == "inter-router" else None
-        return _attach(self.streaming_session.sender, capability)
+        return _attach(self.streaming_session.sender, capability, self.link_name())
 
     def message_link(self) -> Link:
         """The shared sender for whole (non-streamed) messages at the default priority.
@@ -203,7 +209,7 @@ class RouterConnection:
         if self.anonymous_sender is None:
             if self.streaming_session is None:
                 self.streaming_session = self._session()
-            self.anonymous_sender = _attach(self.streaming_session.sender, None)
+            self.anonymous_sender = _attach(self.streaming_session.sender, None, self.link_name())
         return self.anonymous_sender
 
     def _session(self) -> Session:
@@ -213,8 +219,8 @@ class RouterConnection:
         return session
 
 
-def _attach(factory: object, capability: str | None) -> Link:
-    link: Link = factory(f"qdlink.{secrets.token_hex(8)}")  # type: ignore[operator]
+def _attach(factory: object, capability: str | None, name: str) -> Link:
+    link: Link = factory(name)  # type: ignore[operator]
     for terminus in (link.source, link.target):
         if capability:
             set_capability(terminus, capability)

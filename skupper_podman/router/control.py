@@ -15,7 +15,7 @@ from proton import Link, Message
 
 from . import commands as cmd
 from .agent import handle_request
-from .connection import RouterConnection, next_tag
+from .connection import RouterConnection
 from .fabric import Fabric
 from .message import (
     MalformedMessage,
@@ -205,7 +205,7 @@ def send_message(plane: ControlPlane, address: str, message: Message) -> None:
 
 def send_encoded(plane: ControlPlane, conn: RouterConnection, link: Link, encoded: bytes) -> None:
     """One pre-settled delivery holding a whole encoded message."""
-    delivery = link.delivery(next_tag())
+    delivery = link.delivery(conn.next_tag())
     link.send(encoded)
     link.advance()
     delivery.settle()

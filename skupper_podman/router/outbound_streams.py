@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import partial
 
 from .addressing import Destination
-from .connection import RouterConnection, next_tag
+from .connection import RouterConnection
 from .fabric import Fabric
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
 from .streams import OutboundStream, StreamOwner
@@ -44,7 +44,7 @@ class OutboundStreams:
         annotations = self.fabric.outgoing_annotations(received)
         stream = OutboundStream(
             conn.streaming_link(),
-            next_tag(),
+            conn.next_tag(),
             encode_annotations(annotations) + header,
             owner,
             partial(self._mark_dirty, conn.conn_id),
