@@ -18,7 +18,7 @@ from . import VERSION
 from . import commands as cmd
 from .config import AmqpConnector, RouterConfig
 from .connection import ConnectionOrigin, RouterConnection
-from .engine import AmqpEngine, TlsSettings
+from .engine import AmqpEngine, TlsDomains, TlsSettings
 
 # Redial soon after a failure (a peer restarting is back within a second or two), then
 # back off to a bounded pace: a peer that comes back is found within 2 s.
@@ -58,6 +58,7 @@ class AmqpConnectors:
         self._log = log
         self._mark_dirty = mark_dirty
         self._conn_ids = itertools.count(1)
+        self._tls = TlsDomains()
 
     def apply_config(
         self, old: RouterConfig, new: RouterConfig, now: float
@@ -118,14 +119,15 @@ class AmqpConnectors:
 
     def _dial(self, state: ConnectorState, now: float) -> None:
         connector = state.config
-        tls = None
-        if connector.sslProfile:
-            profile = self.config.ssl_profiles[connector.sslProfile]
-            tls = TlsSettings(profile, verify_hostname=connector.verifyHostname)
         try:
+            domain = None
+            if connector.sslProfile:
+                profile = self.config.ssl_profiles[connector.sslProfile]
+                tls = TlsSettings(profile, verify_hostname=connector.verifyHostname)
+                domain = self._tls.get(tls, server=False)
             engine = AmqpEngine(
                 server=False,
-                tls=tls,
+                ssl_domain=domain,
                 sasl_mechanisms=connector.saslMechanisms,
                 peer_hostname=connector.host,
                 max_frame_size=connector.maxFrameSize,
@@ -159,17 +161,22 @@ class AmqpConnectors:
         listener = self.config.listeners.get(listener_name)
         if listener is None:
             return None
-        tls = None
-        if listener.sslProfile:
-            profile = self.config.ssl_profiles[listener.sslProfile]
-            tls = TlsSettings(profile, require_peer_certificate=listener.authenticatePeer)
-        engine = AmqpEngine(
-            server=True,
-            tls=tls,
-            sasl_mechanisms=listener.saslMechanisms or "ANONYMOUS",
-            max_frame_size=listener.maxFrameSize,
-            idle_timeout=listener.idleTimeoutSeconds,
-        )
+        try:
+            domain = None
+            if listener.sslProfile:
+                profile = self.config.ssl_profiles[listener.sslProfile]
+                tls = TlsSettings(profile, require_peer_certificate=listener.authenticatePeer)
+                domain = self._tls.get(tls, server=True)
+            engine = AmqpEngine(
+                server=True,
+                ssl_domain=domain,
+                sasl_mechanisms=listener.saslMechanisms or "ANONYMOUS",
+                max_frame_size=listener.maxFrameSize,
+                idle_timeout=listener.idleTimeoutSeconds,
+            )
+        except Exception as e:  # proton reports unreadable certificates this way
+            self._log("warning", "conn", f"listener {listener_name}: TLS setup failed: {e}")
+            return None  # the driver closes the socket
         conn_id = next(self._conn_ids)
         origin = ConnectionOrigin("listener", listener.name, listener.role, listener.cost, "")
         self.connections[conn_id] = RouterConnection(

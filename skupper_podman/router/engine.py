@@ -8,6 +8,7 @@ driver only ever moves opaque bytes. Time only enters through ``tick(now)``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -76,7 +77,7 @@ class AmqpEngine:
         self,
         *,
         server: bool,
-        tls: TlsSettings | None,
+        ssl_domain: SSLDomain | None,
         sasl_mechanisms: str,
         peer_hostname: str = "",
         max_frame_size: int = 65536,
@@ -88,8 +89,8 @@ class AmqpEngine:
         self.transport.idle_timeout = idle_timeout
         self.transport.channel_max = 32767
         self.ssl: SSL | None = None
-        if tls is not None:
-            self.ssl = SSL(self.transport, _ssl_domain(tls, server))
+        if ssl_domain is not None:
+            self.ssl = SSL(self.transport, ssl_domain)
             if not server and peer_hostname:
                 self.ssl.peer_hostname = peer_hostname
         if sasl_mechanisms:
@@ -190,6 +191,36 @@ class AmqpEngine:
             if condition.description
             else str(condition.name)
         )
+
+
+class TlsDomains:
+    """One proton SSLDomain per use of an sslProfile (side and checks), made again only
+    when the profile's files change: an accept or a dial parses no certificate, and a
+    renewed one is used from the next connection on."""
+
+    def __init__(self) -> None:
+        self._domains: dict[tuple[TlsSettings, bool], tuple[object, SSLDomain]] = {}
+
+    def get(self, tls: TlsSettings, *, server: bool) -> SSLDomain:
+        """Raises proton's SSLException when the files cannot be used."""
+        profile = tls.profile
+        stamp = tuple(
+            _stamp(f) for f in (profile.certFile, profile.privateKeyFile, profile.caCertFile)
+        )
+        cached = self._domains.get((tls, server))
+        if cached is None or cached[0] != stamp:
+            cached = self._domains[(tls, server)] = (stamp, _ssl_domain(tls, server))
+        return cached[1]
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    if not path:
+        return None
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 def _ssl_domain(tls: TlsSettings, server: bool) -> SSLDomain:

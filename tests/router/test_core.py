@@ -18,7 +18,7 @@ from skupper_podman.router import commands as cmd
 from skupper_podman.router.agent import handle_request
 from skupper_podman.router.config import SslProfile
 from skupper_podman.router.connectors import RECONNECT_DELAYS
-from skupper_podman.router.engine import AmqpEngine, TlsSettings
+from skupper_podman.router.engine import AmqpEngine, TlsDomains, TlsSettings
 from skupper_podman.router.streams import WINDOW
 from skupper_podman.router.tcp import Forwarder, TcpCounters
 
@@ -233,7 +233,7 @@ def management_client(net: CoreNet, west: Router) -> AmqpEngine:
     )
     return AmqpEngine(
         server=False,
-        tls=TlsSettings(profile),
+        ssl_domain=TlsDomains().get(TlsSettings(profile), server=False),
         sasl_mechanisms="EXTERNAL",
         peer_hostname=HOST,
         idle_timeout=0,

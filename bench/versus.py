@@ -1,0 +1,369 @@
+"""Our router against skupper-router, in the same positions, on this machine, in one run.
+
+Each position is built twice, once with our routers and once with skupper-router's (the
+reference in ``../shared/reference/skupper-router/``, or ``SKROUTERD=`` a build of your
+own), with mutual TLS on every inter-router link, and measured the same way; the order
+alternates from round to round, so that a machine getting busier hurts both alike. Every
+figure is printed as ours, skupper-router's, the ratio, and direct (no router) for scale;
+a ratio is the median of the rounds' ratios.
+
+    python bench/versus.py            # 3 rounds, 5 s per load
+    python bench/versus.py --quick    # 1 round, 2 s per load
+
+Loads (bench/loadgen.c, built with the system's cc, so the client is never the bottleneck):
+request/response of 64 B on 1 and on 50 connections, new connections (connect, 64 B echo,
+close) from 8 clients, iperf3 for one stream, redis-benchmark's GET and SET with 50 clients
+against a real redis-server (when installed), and 1,000 flows held open at once. Results go
+to ``bench/results/<time>-<commit>.json`` as well.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import itertools
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests' router network, when run as a script
+
+from tests import reference  # noqa: E402
+from tests.interop.chains import positions  # noqa: E402
+from tests.ports import free_port  # noqa: E402
+from tests.routernet import RouterNet, wait_listening  # noqa: E402
+
+POSITIONS = {
+    "2 routers": "{k}-{k}",
+    "3 interior routers": "{k}-{k}-{k}",
+    "edge - hub - edge": "{k}:edge-{k}-{k}:edge",
+}
+KINDS = ("ours", "sk")
+FLOWS = 1000
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    higher_is_better: bool
+
+
+FIGURES = [
+    Figure("rr1", "request/response 64 B, 1 client (ops/s)", True),
+    Figure("rr1_p99", "  p99 latency (us)", False),
+    Figure("rr50", "request/response 64 B, 50 clients (ops/s)", True),
+    Figure("rr50_p50", "  p50 latency (us)", False),
+    Figure("rr50_p99", "  p99 latency (us)", False),
+    Figure("connect", "new connections/s, 8 clients", True),
+    Figure("redis_get", "redis-benchmark GET, 50 clients (req/s)", True),
+    Figure("redis_set", "redis-benchmark SET, 50 clients (req/s)", True),
+    Figure("gbits", "throughput, one stream (Gbit/s)", True),
+    Figure("cpu_per_gb", "  router CPU seconds per GB", False),
+    Figure("rss_idle", "RSS idle, largest router (MB)", False),
+    Figure("rss_flows", f"RSS with {FLOWS:,} flows, largest router (MB)", False),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    rounds: int
+    seconds: int
+    redis_requests: int
+
+
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def build_loadgen(folder: Path) -> Path:
+    binary = folder / "loadgen"
+    source = Path(__file__).with_name("loadgen.c")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        raise SystemExit("bench: no C compiler (cc) to build bench/loadgen.c")
+    subprocess.run([cc, "-O2", "-pthread", "-o", str(binary), str(source)], check=True)
+    return binary
+
+
+@contextlib.contextmanager
+def background(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024 / 1e6
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --- loads -------------------------------------------------------------------------------------
+
+
+def loadgen(binary: Path, *args: object) -> dict[str, float]:
+    out = subprocess.run(
+        [str(binary), *map(str, args)], capture_output=True, text=True, check=True
+    ).stdout
+    result: dict[str, float] = json.loads(out)
+    if result["errors"]:
+        log(f"  loadgen {' '.join(map(str, args))}: {int(result['errors'])} errors")
+    return result
+
+
+def iperf(port: int, seconds: int) -> float:
+    out = subprocess.run(
+        ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-J"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e9
+
+
+def redis_benchmark(port: int, requests: int) -> dict[str, float]:
+    command = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests)]
+    out = subprocess.run(
+        [*command, "-t", "get,set", "--csv", "-q"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+    rates = {}
+    for line in out.splitlines():
+        cells = [c.strip('"') for c in line.split(",")]
+        if cells[0] in ("GET", "SET"):
+            rates[f"redis_{cells[0].lower()}"] = float(cells[1])
+    return rates
+
+
+@contextlib.contextmanager
+def hold_flows(port: int, count: int) -> Iterator[None]:
+    """``count`` connections open at once, each having echoed 64 B."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+            sock.sendall(b"f" * 64)
+            sockets.append(sock)
+        for sock in sockets:
+            got = b""
+            while len(got) < 64:
+                got += sock.recv(64 - len(got))
+        yield
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def measure(
+    ports: dict[str, int], pids: list[int], binary: Path, settings: Settings
+) -> dict[str, float]:
+    seconds = settings.seconds
+    figures: dict[str, float] = {}
+    if pids:
+        figures["rss_idle"] = max(rss_mb(pid) for pid in pids)
+    rr1 = loadgen(binary, "rr", ports["echo"], 1, seconds, 64)
+    figures["rr1"], figures["rr1_p99"] = rr1["ops"] / rr1["seconds"], rr1["p99_us"]
+    rr50 = loadgen(binary, "rr", ports["echo"], 50, seconds, 64)
+    figures["rr50"] = rr50["ops"] / rr50["seconds"]
+    figures["rr50_p50"], figures["rr50_p99"] = rr50["p50_us"], rr50["p99_us"]
+    connect = loadgen(binary, "connect", ports["echo"], 8, seconds)
+    figures["connect"] = connect["ops"] / connect["seconds"]
+    if "redis" in ports:
+        figures |= redis_benchmark(ports["redis"], settings.redis_requests)
+    before = [cpu_seconds(pid) for pid in pids]
+    figures["gbits"] = iperf(ports["iperf"], seconds)
+    if pids:
+        used = sum(cpu_seconds(pid) for pid in pids) - sum(before)
+        figures["cpu_per_gb"] = used / (figures["gbits"] * seconds / 8)
+        with hold_flows(ports["echo"], FLOWS):
+            figures["rss_flows"] = max(rss_mb(pid) for pid in pids)
+    return figures
+
+
+# --- positions ---------------------------------------------------------------------------------
+
+
+def build(net: RouterNet, spec: str, backends: dict[str, int]) -> dict[str, int]:
+    """The routers of ``spec`` (as the interop tests write chains), linked and started: a
+    tcpListener per backend on the first router, its tcpConnector on the last."""
+    routers = [
+        net.router(
+            f"r{i}-{kind}", kind=kind, mode=mode, link_access=mode == "interior", management=True
+        )
+        for i, (kind, mode) in enumerate(positions(spec))
+    ]
+    for left, right in itertools.pairwise(routers):
+        if left.mode == "edge":
+            net.link(left, right)  # an edge dials its hub
+        else:
+            net.link(right, left)
+    ports = {}
+    for key, backend in backends.items():
+        routers[-1].add(
+            "tcpConnector", name=f"{key}-c", host="127.0.0.1", port=backend, address=key
+        )
+        ports[key] = free_port()
+        routers[0].add(
+            "tcpListener", name=f"{key}-l", host="127.0.0.1", port=ports[key], address=key
+        )
+    net.start()
+    net.wait_routes()
+    for port in ports.values():
+        wait_listening(port, timeout=30)
+    return ports
+
+
+def run_position(
+    spec: str, kind: str, backends: dict[str, int], binary: Path, settings: Settings
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="bench-versus-") as folder:
+        net = RouterNet(Path(folder))
+        try:
+            ports = build(net, spec.format(k=kind), backends)
+            pids = [r.process.pid for r in net.routers.values() if r.process is not None]
+            time.sleep(1)  # let the routers settle before reading their memory
+            return measure(ports, pids, binary, settings)
+        finally:
+            net.stop()
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def ratio(ours: float | None, theirs: float | None) -> float | None:
+    return ours / theirs if ours and theirs else None
+
+
+def report(results: dict[str, dict[str, list[dict[str, float]]]], direct: dict[str, float]) -> str:
+    lines = []
+    for position, by_kind in results.items():
+        lines += ["", f"## {position}", ""]
+        lines.append("| figure | ours | skupper-router | ours / sk | better | direct |")
+        lines.append("|---|---|---|---|---|---|")
+        for figure in FIGURES:
+            ours = [r.get(figure.key) for r in by_kind["ours"]]
+            theirs = [r.get(figure.key) for r in by_kind["sk"]]
+            pairs = [ratio(o, t) for o, t in zip(ours, theirs, strict=True)]
+            known = [p for p in pairs if p is not None]
+            if not known:
+                continue
+            better = "higher" if figure.higher_is_better else "lower"
+            lines.append(
+                f"| {figure.label} | {_median(ours)} | {_median(theirs)} "
+                f"| {statistics.median(known):.2f}x | {better} | {_cell(direct.get(figure.key))} |"
+            )
+    return "\n".join(lines)
+
+
+def _median(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return _cell(statistics.median(known)) if known else "-"
+
+
+def _cell(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+
+
+def commit() -> str:
+    out = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return out.stdout.strip() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 round, 2 s per load")
+    parser.add_argument("--rounds", type=int, help="alternated rounds (default 3)")
+    parser.add_argument("--only", help="positions whose name contains this text")
+    args = parser.parse_args(argv)
+    reason = reference.missing_reason()
+    if reason:
+        print(f"bench: {reason}", file=sys.stderr)
+        return 1
+    for tool in ("iperf3",):
+        if shutil.which(tool) is None:
+            print(f"bench: {tool} is not installed (apt-get install {tool})", file=sys.stderr)
+            return 1
+    settings = Settings(
+        rounds=args.rounds or (1 if args.quick else 3),
+        seconds=2 if args.quick else 5,
+        redis_requests=20000 if args.quick else 100000,
+    )
+    chosen = {n: s for n, s in POSITIONS.items() if not args.only or args.only in n}
+    with contextlib.ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        binary = build_loadgen(folder)
+        backends = {"echo": free_port(), "iperf": free_port()}
+        stack.enter_context(background([str(binary), "echo", str(backends["echo"])]))
+        stack.enter_context(background(["iperf3", "-s", "-p", str(backends["iperf"])]))
+        if shutil.which("redis-server") and shutil.which("redis-benchmark"):
+            backends["redis"] = free_port()
+            redis = ["redis-server", "--port", str(backends["redis"]), "--save", "", "--appendonly"]
+            stack.enter_context(background([*redis, "no", "--bind", "127.0.0.1"]))
+        else:
+            log("redis-server or redis-benchmark missing: no redis figures")
+        for port in backends.values():
+            wait_listening(port, timeout=10)
+        log("direct (no router)")
+        direct = measure(backends, [], binary, settings)
+        results: dict[str, dict[str, list[dict[str, float]]]] = {
+            name: {kind: [] for kind in KINDS} for name in chosen
+        }
+        for round_index in range(settings.rounds):
+            order = KINDS if round_index % 2 == 0 else KINDS[::-1]
+            for name, spec in chosen.items():
+                for kind in order:
+                    log(f"round {round_index + 1}: {name}, {kind}")
+                    results[name][kind].append(run_position(spec, kind, backends, binary, settings))
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    header = (
+        f"# skupper-podman {commit()} vs skupper-router, {stamp}, {settings.rounds} round(s), "
+        f"{settings.seconds} s per load, {os.cpu_count()} cores, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    text = header + "\n" + report(results, direct)
+    print(text)
+    out = ROOT / "bench" / "results" / f"{stamp}-{commit()}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps({"settings": vars(args), "direct": direct, "results": results}))
+    log(f"results written to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
