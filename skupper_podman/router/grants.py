@@ -8,7 +8,9 @@ refusals are a status (404 unknown grant, 403 wrong code / expired / used up) an
 of text. Everything but the bytes on the socket is in grant_records.py.
 
 One request per connection, bounded in size and time, so a slow or hostile client cannot
-hold the router's loop or memory.
+hold the router's loop or memory. A redemption (file I/O, a key pair, a signature) runs on
+one worker thread off the router's loop: one at a time, so two requests can never take
+the same last use of a grant.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import datetime
 import logging
 import re
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +107,10 @@ async def start_grant_server(
     return server
 
 
+# One worker for every grant server of the process: redemptions in order, off the loop.
+_REDEEMER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="grant-redemption")
+
+
 async def _serve_one(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
@@ -119,7 +126,10 @@ async def _serve_one(
         except GrantRefused as refused:
             answer = Answer(refused.status, refused.reason + "\n")
         else:
-            answer = answer_request(request, settings, log, str(peer[0]))
+            loop = asyncio.get_running_loop()
+            answer = await loop.run_in_executor(
+                _REDEEMER, answer_request, request, settings, log, str(peer[0])
+            )
         writer.write(answer.encode())
         await asyncio.wait_for(writer.drain(), REQUEST_TIMEOUT_SECONDS)
     except (OSError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError) as error:
