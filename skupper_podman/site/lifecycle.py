@@ -231,9 +231,10 @@ def init_site(
         access = next((r for r in resources if isinstance(r, res.RouterAccess)), None)
         _write_certificates(store, site_name, access)
         store.write_facts(facts)
-        write_router_config(store, facts)
+        stored = store.load()
+        write_router_config(store, facts, stored)
         started = True
-        runner.start(store.paths, exposure(store))
+        runner.start(store.paths, exposure(store, stored, facts))
         wait_until_answering(store)
     except BaseException:
         if started:

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from skupper_podman import certs, management, routerconfig
+from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.files import write_atomically
 from skupper_podman.platforms import Exposure, HostPort, Platform, RouterState, select_platform
@@ -20,9 +21,11 @@ ROUTER_START_TIMEOUT_SECONDS = 20.0
 _POLL_SECONDS = 0.2
 
 
-def write_router_config(store: SiteStore, facts: RuntimeFacts) -> None:
+def write_router_config(
+    store: SiteStore, facts: RuntimeFacts, resources: res.SiteResources | None = None
+) -> None:
     entities = routerconfig.build_router_config(
-        store.load(),
+        resources or store.load(),
         namespace=store.namespace,
         platform=facts.platform,
         management_port=facts.management_port,
@@ -36,16 +39,21 @@ def platform_of(store: SiteStore) -> Platform:
     return select_platform(store.facts().platform)
 
 
-def exposure(store: SiteStore) -> Exposure:
+def exposure(
+    store: SiteStore,
+    resources: res.SiteResources | None = None,
+    facts: RuntimeFacts | None = None,
+) -> Exposure:
     """The ports a container platform publishes for the site (the linux platform's router
-    binds them itself)."""
-    resources = store.load()
+    binds them itself); ``resources`` and ``facts``: the store's, when already read."""
+    resources = resources or store.load()
+    facts = facts or store.facts()
     access = resources.router_access
     link_ports: tuple[HostPort, ...] = ()
     if access is not None and resources.site.spec.has_link_access:
         host = access.spec.bind_host or "0.0.0.0"
         link_ports = tuple(HostPort(r.name, host, r.port) for r in access.spec.roles)
-        grant_port = store.facts().grant_server_port
+        grant_port = facts.grant_server_port
         if grant_port is not None:
             link_ports += (HostPort("grant-server", host, grant_port),)
     listeners = tuple(
@@ -59,7 +67,7 @@ def exposure(store: SiteStore) -> Exposure:
     )
     return Exposure(
         site_name=resources.site.name,
-        management_port=store.facts().management_port,
+        management_port=facts.management_port,
         link_ports=link_ports,
         listeners=listeners,
     )
@@ -68,12 +76,12 @@ def exposure(store: SiteStore) -> Exposure:
 def reconfigure(store: SiteStore) -> bool:
     """Regenerate the config and reload the router; False if the router is not running
     (the change then applies when it next starts)."""
-    facts = store.facts()
-    write_router_config(store, facts)
+    facts, resources = store.facts(), store.load()
+    write_router_config(store, facts, resources)
     platform = select_platform(facts.platform)
     if platform.status(store.paths).state is not RouterState.RUNNING:
         return False
-    platform.reload(store.paths, exposure(store))
+    platform.reload(store.paths, exposure(store, resources, facts))
     return True
 
 
