@@ -12,6 +12,7 @@ a path, passing bytes, window progress and outcomes through.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,6 +21,27 @@ from .streams import ACCEPTED, FIRST_BURST, MODIFIED, RELEASED, WINDOW, Inbound,
 
 Emit = Callable[[cmd.Command], None]
 REPLAY_LIMIT = FIRST_BURST  # what a client may send before its flow can no longer move
+
+
+class FlowState(enum.Enum):
+    DIALLING = "dialling"  # connector side: the backend has not answered yet
+    OPEN = "open"  # bytes both ways
+    READ_CLOSED = "read-closed"  # the socket's peer finished sending: the outbound stream ended
+    WRITE_CLOSED = "write-closed"  # the inbound stream ended: the socket's write side shut
+    SHUT = "shut"  # both directions ended, the outbound stream not yet finished
+    CLOSED = "closed"  # the socket is closed (cleanly or aborted)
+
+
+# Every legal move of a flow's state; any other is a bug.
+_MOVES: dict[FlowState, frozenset[FlowState]] = {
+    FlowState.DIALLING: frozenset({FlowState.OPEN, FlowState.CLOSED}),
+    FlowState.OPEN: frozenset({FlowState.READ_CLOSED, FlowState.WRITE_CLOSED, FlowState.CLOSED}),
+    FlowState.READ_CLOSED: frozenset({FlowState.SHUT, FlowState.CLOSED}),
+    FlowState.WRITE_CLOSED: frozenset({FlowState.SHUT, FlowState.CLOSED}),
+    FlowState.SHUT: frozenset({FlowState.CLOSED}),
+    FlowState.CLOSED: frozenset(),
+}
+_READ_CLOSED = frozenset({FlowState.READ_CLOSED, FlowState.SHUT})
 
 
 @dataclass
@@ -46,7 +68,6 @@ class TcpFlow:
         "_on_closed",
         "_on_released",
         "address",
-        "closed",
         "counters",
         "emit",
         "flow_id",
@@ -54,17 +75,15 @@ class TcpFlow:
         "outbound",
         "paused",
         "pending",
-        "read_closed",
         "replay",
         "replay_size",
         "reply_address",
         "retries",
         "route_key",
         "side",
-        "socket_ready",
+        "state",
         "taken",
         "tried",
-        "write_closed",
         "write_paused",
     )
 
@@ -87,13 +106,12 @@ class TcpFlow:
         self._on_released = on_released
         self.outbound: Outbound | None = None
         self.inbound: Inbound | None = None
-        self.socket_ready = socket_ready  # False on the connector side until the dial succeeds
+        self.state = FlowState.OPEN if socket_ready else FlowState.DIALLING
         self.pending: list[bytes] = []  # inbound bytes that arrived before the socket was ready
+        # flow control, beside the state: reading paused (the window is full), writing
+        # paused (the socket's buffer is above its high mark)
         self.paused = False
         self.write_paused = False
-        self.read_closed = False
-        self.write_closed = False
-        self.closed = False
         self.taken = 0  # bytes the socket's transport took (its buffer below the high mark)
         self.reply_address = ""
         self.address = ""  # listener side: the routing key the flow was sent to
@@ -106,6 +124,23 @@ class TcpFlow:
         self.tried: set[object] = set()  # destinations (or connectors) that released it
         counters.connections_opened += 1
         counters.active.add(flow_id)
+
+    @property
+    def closed(self) -> bool:
+        return self.state is FlowState.CLOSED
+
+    @property
+    def socket_ready(self) -> bool:
+        return self.state is not FlowState.DIALLING
+
+    @property
+    def read_closed(self) -> bool:
+        return self.state in _READ_CLOSED
+
+    def _move(self, target: FlowState) -> None:
+        if target not in _MOVES[self.state]:
+            raise AssertionError(f"flow {self.flow_id}: {self.state.value} -> {target.value}")
+        self.state = target
 
     # --- socket events -------------------------------------------------------------------
 
@@ -122,14 +157,18 @@ class TcpFlow:
             self.emit(cmd.PauseTcp(self.flow_id))
 
     def socket_eof(self) -> None:
-        self.read_closed = True
+        if self.state is FlowState.OPEN:
+            self._move(FlowState.READ_CLOSED)
+        elif self.state is FlowState.WRITE_CLOSED:
+            self._move(FlowState.SHUT)
         if self.outbound is not None:
             self.outbound.finish()
         self._check_done()
 
     def socket_connected(self, outbound: Outbound) -> None:
         """Connector side: the backend answered; the reply stream starts now."""
-        self.socket_ready = True
+        if self.state is FlowState.DIALLING:
+            self._move(FlowState.OPEN)
         self.outbound = outbound
         pending, self.pending = self.pending, []
         for data in pending:
@@ -229,8 +268,8 @@ class TcpFlow:
         self.emit(cmd.SendTcp(self.flow_id, data))
 
     def _inbound_ended(self) -> None:
-        if not self.write_closed and not self.closed:
-            self.write_closed = True
+        if self.state in (FlowState.OPEN, FlowState.READ_CLOSED):
+            self._move(FlowState.WRITE_CLOSED if self.state is FlowState.OPEN else FlowState.SHUT)
             self.emit(cmd.ShutdownTcp(self.flow_id))
             if self.inbound is not None:
                 self.inbound.complete(ACCEPTED)
@@ -238,19 +277,13 @@ class TcpFlow:
 
     def _check_done(self) -> None:
         outbound = self.outbound
-        if (
-            self.read_closed
-            and self.write_closed
-            and outbound is not None
-            and outbound.finished
-            and not self.closed
-        ):
+        if self.state is FlowState.SHUT and outbound is not None and outbound.finished:
             self._close(abort=False)
 
     def _close(self, *, abort: bool) -> None:
         if self.closed:
             return
-        self.closed = True
+        self._move(FlowState.CLOSED)
         self.emit(cmd.CloseTcp(self.flow_id, abort=abort))
         self.counters.connections_closed += 1
         self.counters.active.discard(self.flow_id)
