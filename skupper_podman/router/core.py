@@ -6,13 +6,10 @@ calling the methods below with ``now``; the core answers with commands (see
 with ``amqp_output(conn_id)`` when the driver is told the connection has some
 (``TransmitAmqp``) and its socket can take them.
 
-What lives where: ``connectors.py`` dials, backs off, accepts and refuses connections;
-``fabric.py`` knows neighbours, edges, the uplink, routes and addresses, and chooses
-where a flow goes; ``amqp_events.py`` and ``delivery_events.py`` turn proton events into
-decisions (with the parts in ``event_context.py``); ``control.py`` handles whole messages
-(routing protocol, management, edge tracking); ``tcp_adaptor.py`` the TCP listeners,
-connectors and flows; ``view.py`` what management and metrics read. This module owns
-the connections, the entry points, the timer and the work after every event.
+Its parts (docs/architecture.md has the picture): ``connectors.py``, ``fabric.py``,
+``amqp_events.py`` and ``delivery_events.py``, ``control.py``, ``outbound_streams.py``,
+``tcp_adaptor.py``, ``view.py``. This module owns the connections, the entry points, the
+timer and the work after every event.
 """
 
 from __future__ import annotations
@@ -159,6 +156,10 @@ class RouterCore:
         conn.engine.close_input()
         self.connection_down(conn, earlier or error, now)
         self._after(now)
+
+    def amqp_output_size(self, conn_id: int) -> int:
+        conn = self.connections.get(conn_id)
+        return 0 if conn is None else conn.engine.output_size()
 
     def amqp_output(self, conn_id: int) -> bytes:
         conn = self.connections.get(conn_id)

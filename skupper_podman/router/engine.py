@@ -145,6 +145,10 @@ class AmqpEngine:
             total += got
         return bytes(memoryview(out)[:total]) if total else b""
 
+    def output_size(self) -> int:
+        """How many bytes are ready to write now (proton encodes them to tell)."""
+        return max(int(_lib.pn_transport_pending(self._impl)), 0)
+
     @property
     def output_closed(self) -> bool:
         return self.transport.pending() < 0
