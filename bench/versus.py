@@ -38,7 +38,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' router network, when run as a script
+sys.path.insert(0, str(ROOT / "bench"))  # bench.py's process figures
 
+from bench import cpu_seconds, rss_mb  # noqa: E402  (bench/bench.py, beside this file)
 from tests import reference  # noqa: E402
 from tests.interop.chains import positions  # noqa: E402
 from tests.ports import free_port  # noqa: E402
@@ -115,18 +117,6 @@ def background(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
             process.kill()
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024 / 1e6
-    return 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 # --- loads -------------------------------------------------------------------------------------
 
 
@@ -192,7 +182,7 @@ def measure(
     seconds = settings.seconds
     figures: dict[str, float] = {}
     if pids:
-        figures["rss_idle"] = max(rss_mb(pid) for pid in pids)
+        figures["rss_idle"] = max(rss_mb(pid) or 0.0 for pid in pids)
     rr1 = loadgen(binary, "rr", ports["echo"], 1, seconds, 64)
     figures["rr1"], figures["rr1_p99"] = rr1["ops"] / rr1["seconds"], rr1["p99_us"]
     rr50 = loadgen(binary, "rr", ports["echo"], 50, seconds, 64)
@@ -202,13 +192,13 @@ def measure(
     figures["connect"] = connect["ops"] / connect["seconds"]
     if "redis" in ports:
         figures |= redis_benchmark(ports["redis"], settings.redis_requests)
-    before = [cpu_seconds(pid) for pid in pids]
+    before = [cpu_seconds(pid) or 0.0 for pid in pids]
     figures["gbits"] = iperf(ports["iperf"], seconds)
     if pids:
-        used = sum(cpu_seconds(pid) for pid in pids) - sum(before)
+        used = sum(cpu_seconds(pid) or 0.0 for pid in pids) - sum(before)
         figures["cpu_per_gb"] = used / (figures["gbits"] * seconds / 8)
         with hold_flows(ports["echo"], FLOWS):
-            figures["rss_flows"] = max(rss_mb(pid) for pid in pids)
+            figures["rss_flows"] = max(rss_mb(pid) or 0.0 for pid in pids)
     return figures
 
 

@@ -8,7 +8,6 @@ driver only ever moves opaque bytes. Time only enters through ``tick(now)``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -18,6 +17,7 @@ from cproton import lib as _lib
 from proton import SSL, Collector, Connection, Delivery, Link, Session, SSLDomain, Transport
 
 from .config import SslProfile
+from .service_tls import Signature, profile_signature
 
 # The most output handed to the socket in one write.
 OUTPUT_CHUNK = 1024 * 1024
@@ -203,28 +203,15 @@ class TlsDomains:
     renewed one is used from the next connection on."""
 
     def __init__(self) -> None:
-        self._domains: dict[tuple[TlsSettings, bool], tuple[object, SSLDomain]] = {}
+        self._domains: dict[tuple[TlsSettings, bool], tuple[Signature, SSLDomain]] = {}
 
     def get(self, tls: TlsSettings, *, server: bool) -> SSLDomain:
         """Raises proton's SSLException when the files cannot be used."""
-        profile = tls.profile
-        stamp = tuple(
-            _stamp(f) for f in (profile.certFile, profile.privateKeyFile, profile.caCertFile)
-        )
+        stamp = profile_signature(tls.profile)
         cached = self._domains.get((tls, server))
         if cached is None or cached[0] != stamp:
             cached = self._domains[(tls, server)] = (stamp, _ssl_domain(tls, server))
         return cached[1]
-
-
-def _stamp(path: str) -> tuple[int, int] | None:
-    if not path:
-        return None
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_mtime_ns, status.st_size
 
 
 def _ssl_domain(tls: TlsSettings, server: bool) -> SSLDomain:

@@ -31,14 +31,14 @@ class TlsError(Exception):
     """A profile whose files cannot make a context (missing, unreadable, not matching)."""
 
 
-_Signature = tuple[tuple[str, int, int], ...]
+Signature = tuple[tuple[str, int, int], ...]
 
 
 class ServiceTlsContexts:
     """Contexts by (profile, side), rebuilt when the profile's files change."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[ServiceTls, bool], tuple[_Signature, ssl.SSLContext]] = {}
+        self._cache: dict[tuple[ServiceTls, bool], tuple[Signature, ssl.SSLContext]] = {}
 
     def server(self, tls: ServiceTls) -> ssl.SSLContext:
         return self._get(tls, server=True)
@@ -47,7 +47,7 @@ class ServiceTlsContexts:
         return self._get(tls, server=False)
 
     def _get(self, tls: ServiceTls, *, server: bool) -> ssl.SSLContext:
-        signature = _signature(tls.profile)
+        signature = profile_signature(tls.profile)
         cached = self._cache.get((tls, server))
         if cached is not None and cached[0] == signature:
             return cached[1]
@@ -63,7 +63,8 @@ class ServiceTlsContexts:
         return context
 
 
-def _signature(profile: SslProfile) -> _Signature:
+def profile_signature(profile: SslProfile) -> Signature:
+    """What changes when one of the profile's files does: path, mtime and size of each."""
     files = []
     for path in (profile.caCertFile, profile.certFile, profile.privateKeyFile):
         if not path:
