@@ -152,12 +152,15 @@ def _relay_control(
 def _relay_flood(
     plane: ControlPlane, conn: RouterConnection, annotations: RouterAnnotations, message: Message
 ) -> None:
-    """Pass a network-wide message on, if it came along our shortest path from its origin."""
+    """Pass a network-wide message on, if it came along our shortest path from its origin.
+
+    One from an origin we have no path to yet is not relayed (skupper-router's forwarder
+    neither): with no path there is no way to tell the one copy to relay from the others,
+    and relaying every copy floods a large mesh with one per loop-free path."""
     assert plane.fabric.routing is not None
     body: Any = message.body
     origin = annotations.ingress or str(body.get("id", ""))
-    hop = plane.fabric.routing.next_hop(origin)
-    if hop is not None and hop != conn.peer_id:
+    if plane.fabric.routing.next_hop(origin) != conn.peer_id:
         return
     relayed = plane.fabric.outgoing_annotations(
         RouterAnnotations(0, None, origin, annotations.trace)

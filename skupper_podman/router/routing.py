@@ -44,6 +44,7 @@ class LinkStateRouter:
         ra_interval: float = 30.0,
         ra_interval_flux: float = 4.0,
         remote_ls_max_age: float = 60.0,
+        spf_holddown: float = 0.1,
     ) -> None:
         self.router_id = router_id
         self.instance = instance
@@ -52,6 +53,8 @@ class LinkStateRouter:
         self._ra_interval = ra_interval
         self._ra_interval_flux = ra_interval_flux
         self._remote_ls_max_age = remote_ls_max_age
+        self._spf_holddown = spf_holddown
+        self._last_spf = now - spf_holddown
         self._links: dict[str, int] = {}  # open control links: neighbour -> cost
         self._heard: dict[str, float] = {}  # HELLO last received from (our `seen` list)
         self._two_way: dict[str, float] = {}  # two-way neighbours -> last HELLO listing us
@@ -61,6 +64,7 @@ class LinkStateRouter:
         self._mobile_seq = 0
         self._local_keys: set[str] = set()
         self._known = KnownRouters()
+        self._routes_moved = False  # routes changed since requests last waited for one
         self._next_hello = now + hello_interval
         self._last_ra = now
         self._last_topology_change = now  # start in flux: a new router advertises faster
@@ -80,6 +84,7 @@ class LinkStateRouter:
     def control_link_opened(self, neighbor_id: str, cost: int, now: float) -> None:
         """The control links to ``neighbor_id`` are up; ``cost`` is the link's cost."""
         self._links[neighbor_id] = cost
+        self._routes_moved = True  # a neighbour is reachable before any path computation
         if neighbor_id in self._two_way:
             self._set_own_peer(neighbor_id, cost)
         # Say HELLO at once rather than at the next tick: the neighbour sees us a second sooner.
@@ -105,6 +110,7 @@ class LinkStateRouter:
             return  # our own flood coming back, or a protocol version we do not speak
         self._deadline = None  # a handler that raises half-way may still have learnt a router
         handler(str(sender), msg.body, now)
+        self._known.pending.add(str(sender))  # handlers set flags on the sender's record only
         self._settle(now)
 
     def set_mobile_addresses(
@@ -132,6 +138,7 @@ class LinkStateRouter:
             self._next_hello = now + self._hello_interval
             if self._links:
                 self._send(wire.HELLO_ADDRESS, None, self._hello())
+            self._known.unanswered(asked_before=now - self._hello_interval)
         if now >= self._next_ra_time():
             self._send_ra(now)
         self._settle(now)
@@ -146,13 +153,10 @@ class LinkStateRouter:
         deadlines = [self._next_hello, self._next_ra_time()]
         deadlines += [heard + self._hello_max_age for heard in self._heard.values()]
         deadlines += [refresh + self._hello_max_age for refresh in self._two_way.values()]
-        # Unused records of routers without a link state are deleted at the HELLO ticks: a
-        # deadline of their own could stay in the past while another link state names them.
-        deadlines += [
-            node.last_seen + self._remote_ls_max_age
-            for node in self._known.records.values()
-            if node.peers is not None
-        ]
+        if self._known.stale:
+            deadlines.append(self._last_spf + self._spf_holddown)
+        # Remote link states (a minute old at least) expire at the HELLO ticks, a second late
+        # at most: a deadline per remote router would cost a pass over all of them per event.
         return min(deadlines)
 
     def pending_commands(self) -> list[SendControl]:
@@ -188,7 +192,7 @@ class LinkStateRouter:
 
     def valid_origins(self, router_id: str) -> frozenset[str]:
         """Origins whose multicasts to ``router_id`` this router must forward (loop prevention)."""
-        return self._known.valid_origins.get(router_id, frozenset())
+        return self._known.valid_origins(router_id)
 
     def link_state(self, router_id: str) -> dict[str, int] | None:
         """A router's link state as we hold it (this router's own too); None if unknown."""
@@ -234,10 +238,12 @@ class LinkStateRouter:
         mobile_seq = get_field(body, "mobile_seq", int)
         node = self._known.learn(sender, now, get_field(body, "instance", int, None))
         node.last_seen = now
-        if ls_seq > node.ls_seq:
+        if ls_seq > node.ls_seq and ls_seq > node.asked_ls[0]:
             node.need_lsr = True
-        if mobile_seq > node.mobile_seq:
+            node.asked_ls = (ls_seq, node.asked_ls[1])
+        if mobile_seq > node.mobile_seq and mobile_seq > node.asked_mobile[0]:
             node.need_mar = True
+            node.asked_mobile = (mobile_seq, node.asked_mobile[1])
 
     def _on_lsr(self, sender: str, body: Mapping[str, Any], now: float) -> None:
         self._known.learn(sender, now, None).owe_lsu = True  # answered by _send_requests
@@ -320,25 +326,27 @@ class LinkStateRouter:
     def _settle(self, now: float) -> None:
         """Bring derived state up to date after any event: own link state, routes, requests."""
         self._deadline = None  # every event ends here: the next deadline may have moved
-        if self._ls_changed:
+        own_change = self._ls_changed
+        if own_change:
             self._ls_changed = False
             self._ls_seq += 1
             self._known.stale = True
             self._send_ra(now)  # at once on our own change
-        if self._known.stale:
+        if self._known.stale and (own_change or now >= self._last_spf + self._spf_holddown):
+            # Our own links change routes at once (flows are failing over); others' link
+            # states at most once per holddown, so a burst of them (a new or restarted
+            # router, a network's start) costs one path computation, not one per message.
+            self._last_spf = now
             self._last_topology_change = now
             self._known.compute_routes(self.router_id, self._ls_peers)
-        self._send_requests()
+            self._routes_moved = True
+        self._send_requests(now)
 
-    def _send_requests(self) -> None:
+    def _send_requests(self, now: float) -> None:
         """LSR and MAR to the routers that need them, and the LSU and MAU answers we owe,
         once we know a way to reach them."""
-        for router_id in sorted(self._known.records):
-            node = self._known.records[router_id]
-            if not (node.need_lsr or node.need_mar or node.owe_lsu or node.owe_mau):
-                continue
-            if self._route_to(router_id) is None:
-                continue
+        routes_moved, self._routes_moved = self._routes_moved, False
+        for router_id, node in self._known.due(routes_moved, self._route_to):
             if node.owe_lsu:
                 node.owe_lsu = False
                 lsu = wire.lsu(self.router_id, self.instance, self._ls_seq, self._ls_peers)
@@ -349,10 +357,12 @@ class LinkStateRouter:
                 self._send_to_router(wire.router_ma_address(router_id), router_id, mau)
             if node.need_lsr:
                 node.need_lsr = False
+                node.asked_ls = (node.asked_ls[0], now)
                 lsr = wire.lsr(self.router_id)
                 self._send_to_router(wire.router_address(router_id), router_id, lsr)
             if node.need_mar:
                 node.need_mar = False
+                node.asked_mobile = (node.asked_mobile[0], now)
                 mar = wire.mar(self.router_id, node.mobile_seq)
                 self._send_to_router(wire.router_ma_address(router_id), router_id, mar)
 
