@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "skupper_podman"
@@ -147,3 +149,14 @@ def test_no_module_over_400_lines() -> None:
     lengths = {name: len(path.read_text().splitlines()) for name, path in _modules().items()}
     long = {name: lines for name, lines in lengths.items() if lines > MAX_LINES}
     assert long == {}, "split rather than grow"
+
+
+def test_the_router_loads_no_library_that_only_a_redemption_needs() -> None:
+    """cryptography (about 11 MB) and pydantic are for grant redemptions: an idle router
+    process must not carry them."""
+    probe = (
+        "import sys, skupper_podman.router.main; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'cryptography', 'pydantic'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

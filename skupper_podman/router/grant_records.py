@@ -22,14 +22,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from skupper_podman import certs
 from skupper_podman.files import write_atomically
+
+if TYPE_CHECKING:  # cryptography (and certs with it) is imported where a redemption needs
+    # it: it costs the router about 11 MB of memory that an idle site would carry for nothing
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from skupper_podman import certs
 
 CLIENT_VALIDITY = datetime.timedelta(days=5 * 365)
 _CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -208,6 +210,8 @@ def link_name_for(record: GrantRecord, requested: str) -> str:
 
 
 def fingerprint(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import hashes
+
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
@@ -219,10 +223,14 @@ class SigningCa:
 
     @property
     def cert_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
     def issue_client(self, subject: str, now: datetime.datetime) -> certs.Credential:
         """A fresh TLS client certificate for ``subject``."""
+        from skupper_podman import certs
+
         ca = certs.Credential(self.cert, self.key, self.cert)
         start = now - _CLOCK_SKEW
         return certs.issue_client_cert(ca, subject, validity=CLIENT_VALIDITY, not_before=start)
@@ -233,6 +241,10 @@ class SigningCa:
 
     @classmethod
     def load(cls, cert_file: str, key_file: str, trust_file: str = "") -> SigningCa:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+
         with open(cert_file, "rb") as cert_stream, open(key_file, "rb") as key_stream:
             cert = x509.load_pem_x509_certificate(cert_stream.read())
             key = serialization.load_pem_private_key(key_stream.read(), None)
@@ -293,7 +305,7 @@ def redeem(
 def _link_file(name: str, record: GrantRecord, ca: SigningCa, credential: certs.Credential) -> str:
     # imported here: pydantic costs the router memory and start time, and only a
     # redemption needs it
-    from skupper_podman import resources
+    from skupper_podman import certs, resources
 
     endpoints = [
         resources.Endpoint(name=e.name, host=e.host, port=e.port) for e in record.endpoints
