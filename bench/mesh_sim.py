@@ -161,9 +161,10 @@ class MeshSim:
 
     def run_until_quiet(self, limit: float, quiet: float) -> float:
         """Run until no route changed for ``quiet`` seconds; returns the last change's time."""
+        start = self.now
         while self.now < limit:
             self.run_until(self.now + quiet / 4)
-            last = max((change[0] for change in self.last_change.values()), default=0.0)
+            last = max((change[0] for change in self.last_change.values()), default=start)
             if self.now - last >= quiet:
                 return last
         raise RuntimeError(f"routes still changing at {limit:.1f} s")

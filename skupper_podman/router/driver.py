@@ -46,6 +46,7 @@ class RouterDriver:
         self.dialling: dict[tuple[str, int | str], asyncio.Task[Any]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
+        self._arm_scheduled = False  # the timer is re-armed once per loop turn, at its end
         self._running = False
         # connections with a little AMQP output, written once at the end of the loop's
         # turn: the frames of every socket event of a turn leave in one write per
@@ -74,7 +75,11 @@ class RouterDriver:
                     self._execute(command)
         finally:
             self._running = False
-        self._arm_timer()
+        if not self._arm_scheduled:
+            # once at the end of the turn, not after each of its socket events (50 clients'
+            # requests are 50 events a turn; the deadlines only matter once the turn ends)
+            self._arm_scheduled = True
+            self.loop.call_soon(self._arm_timer)
 
     def _execute(self, command: cmd.Command) -> None:
         handler = _EXECUTORS[type(command)]
@@ -284,6 +289,7 @@ class RouterDriver:
     # --- the one timer -------------------------------------------------------------------------
 
     def _arm_timer(self) -> None:
+        self._arm_scheduled = False
         deadline = self.core.get_timer()
         if deadline == self._timer_at:
             return
