@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import socket
 import sys
 import threading
@@ -133,9 +134,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("target_host")
     parser.add_argument("target_port", type=int)
     args = parser.parse_args(argv)
+    # The forwarder is its container's PID 1, which the kernel spares every signal it has
+    # no handler for: without one, stopping the container waits out the engine's 10 s
+    # grace period and then kills it.
+    signal.signal(signal.SIGTERM, _stop)
     with contextlib.suppress(KeyboardInterrupt):
         serve(args.listen_port, args.target_host, args.target_port)
     return 0
+
+
+def _stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -70,3 +70,21 @@ def test_the_target_is_looked_up_again_when_its_address_fails(echo: Backend) -> 
     target._address = ("127.0.0.1", free_port())  # where the router container used to be
     with target.connect() as upstream:
         assert upstream.getpeername()[1] == echo.port
+
+
+def test_sigterm_stops_it_at_once_as_a_container_s_first_process(echo: Backend) -> None:
+    """A container's PID 1 ignores every signal it has no handler for: the forwarder must
+    handle SIGTERM itself (exit 0, not killed by the signal), or removing a listener
+    waits out the engine's grace period."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skupper_podman.forward", str(port), "localhost", str(echo.port)]
+    )
+    try:
+        wait_for_port(port)
+        assert echo_once(port, b"up", timeout=10) == b"up"
+        process.terminate()
+        assert process.wait(timeout=2) == 0
+    finally:
+        process.kill()
+        process.wait()

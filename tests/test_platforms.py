@@ -108,8 +108,14 @@ def test_container_config_binds_inside_the_container(skupper_home: Path) -> None
 class _SlowPodman(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """A Podman API socket that answers /info at once and everything else after a delay."""
 
-    daemon_threads = True
+    # The fixture's teardown waits for every answer in flight: an answer written after its
+    # client gave up must not print a traceback into a later test's captured output.
+    daemon_threads = False
+    block_on_close = True
     delay = 1.5
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the client timed out and left (what the timeout test wants): nothing to say
 
 
 class _SlowPodmanHandler(http.server.BaseHTTPRequestHandler):
