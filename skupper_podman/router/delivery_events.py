@@ -30,11 +30,24 @@ from .tcp import Forwarder, TcpFlow
 
 
 def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: float) -> None:
-    delivery = event.delivery
-    stream = getattr(delivery, "stream", None)
+    state = event.delivery_state
+    stream = state.attribute("stream")
     if isinstance(stream, OutboundStream):
         stream.on_update()  # the peer updated a delivery we send
         return
+    if isinstance(stream, InboundStream) and not stream.ended and not state.aborted:
+        # the data path: a stream's next bytes, read without wrapping anything
+        data = state.receive()
+        complete = not state.partial
+        while data:
+            stream.owner.stream_data(data)
+            if stream.settled:
+                return  # its owner gave the outcome: the link has moved on
+            data = state.receive()
+        if complete:
+            end_inbound(conn, event.link, stream, aborted=False)
+        return
+    delivery = event.delivery
     link = event.link  # not delivery.link: proton's import on every call cost a tenth of it
     if link.is_sender:
         return

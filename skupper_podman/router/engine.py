@@ -37,6 +37,48 @@ def receive(link: Link, size: int) -> bytes:
     return bytes(memoryview(_recv_buffer)[:got]) if got > 0 else b""
 
 
+class DeliveryState:
+    """What the data path reads of a delivery, straight from proton's C objects.
+
+    Wrapping a delivery and its link (the binding's ``Delivery``/``Link``) costs an
+    allocation, two reference counts and a record look-up each, on every transfer of
+    every stream; a stream's bytes need none of it. ``attribute`` reads what was set on a
+    wrapper of the same delivery (proton keeps those in the delivery's record).
+    """
+
+    __slots__ = ("_impl",)
+
+    def __init__(self, impl: object) -> None:
+        self._impl = impl
+
+    def attribute(self, name: str) -> object:
+        handle = _lib.pn_record_get_py(_lib.pn_delivery_attachments(self._impl))
+        if handle == _ffi.NULL:
+            return None
+        return cast(dict[str, object], _ffi.from_handle(handle)).get(name)
+
+    @property
+    def pending(self) -> int:
+        return int(_lib.pn_delivery_pending(self._impl))
+
+    @property
+    def partial(self) -> bool:
+        return bool(_lib.pn_delivery_partial(self._impl))
+
+    @property
+    def aborted(self) -> bool:
+        return bool(_lib.pn_delivery_aborted(self._impl))
+
+    def receive(self) -> bytes:
+        """What has arrived of it and was not read yet (as ``receive``)."""
+        size = min(int(_lib.pn_delivery_pending(self._impl)), OUTPUT_CHUNK)
+        if size <= 0:
+            return b""
+        link = _lib.pn_delivery_link(self._impl)
+        got = _lib.pn_link_recv(link, _ffi.from_buffer(_recv_buffer), size)
+        return bytes(memoryview(_recv_buffer)[:got]) if got > 0 else b""
+
+
 class ProtonEvent:
     """One proton event; its objects are wrapped only when asked for."""
 
@@ -45,6 +87,10 @@ class ProtonEvent:
     def __init__(self, kind: int, impl: object) -> None:
         self.type = kind
         self._impl = impl
+
+    @property
+    def delivery_state(self) -> DeliveryState:
+        return DeliveryState(_lib.pn_event_delivery(self._impl))
 
     @property
     def delivery(self) -> Delivery:

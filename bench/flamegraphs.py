@@ -5,7 +5,7 @@ py-spy while the load runs: request/response of 64 B on 50 connections, and
 redis-benchmark's GET with 50 clients (when redis is installed). Writes one SVG per router
 and load to ``bench/profiles/<position>-<load>-<router>.svg``.
 
-    python bench/profile.py [--position "2 routers"] [--seconds 8]
+    python bench/flamegraphs.py [--position "2 routers"] [--seconds 8]
 
 (py-spy comes with ``pip install '.[bench]'``.)
 """
