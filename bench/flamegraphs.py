@@ -1,8 +1,9 @@
 """Flame graphs of our routers under the loads users send most, saved beside the bench.
 
 Builds one position of ``bench/versus.py`` with our routers, then records every router with
-py-spy while the load runs: request/response of 64 B on 50 connections, and
-redis-benchmark's GET with 50 clients (when redis is installed). Writes one SVG per router
+py-spy while the load runs: request/response of 64 B on 50 connections, new connections
+(connect, echo 64 B, close) from 8 clients, and redis-benchmark's GET with 50 clients (when
+redis is installed). Writes one SVG per router
 and load to ``bench/profiles/<position>-<load>-<router>.svg``.
 
     python bench/flamegraphs.py [--position "2 routers"] [--seconds 8]
@@ -63,7 +64,10 @@ def main() -> int:
         ports = build(net, POSITIONS[args.position].format(k="ours"), backends)
         routers = {r.name: r.process.pid for r in net.routers.values() if r.process}
         time.sleep(1)
-        loads = {"rr50": [str(binary), "rr", str(ports["echo"]), "50", str(args.seconds), "64"]}
+        loads = {
+            "rr50": [str(binary), "rr", str(ports["echo"]), "50", str(args.seconds), "64"],
+            "connect": [str(binary), "connect", str(ports["echo"]), "8", str(args.seconds)],
+        }
         if redis:
             loads["redisget"] = [
                 "redis-benchmark", "-p", str(ports["redis"]), "-c", "50", "-t", "get",

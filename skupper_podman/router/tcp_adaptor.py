@@ -127,8 +127,17 @@ class TcpAdaptor:
         if listener is None:
             return None
         addresses = self.config.listener_addresses.get(listener_name, ())
-        address = listener_keys.choose(listener, addresses, self.routes.reachable, self.rng)
-        destination = self.routes.choose_destination(address) if address is not None else None
+        # One destination choice per key looked at: the key's reachability is whether it
+        # has a destination, and a second choice would take the next turn among equals
+        # (every second flow of a row of short ones went to the same connector).
+        destinations: dict[str, Destination | None] = {}
+
+        def reachable(key: str) -> bool:
+            destinations[key] = self.routes.choose_destination(key)
+            return destinations[key] is not None
+
+        address = listener_keys.choose(listener, addresses, reachable, self.rng)
+        destination = destinations.get(address) if address is not None else None
         if address is None or destination is None:
             return None
         flow = self._new_flow("listener", listener.name, destination, socket_ready=True)

@@ -153,6 +153,29 @@ def test_three_sites_share_a_routing_key_and_one_dies(net: RouterNet) -> None:
         backend.close()
 
 
+def test_one_connection_after_another_takes_turns_among_equal_connectors(
+    net: RouterNet,
+) -> None:
+    router = net.router("solo")
+    counts = [0, 0]
+    backends = [Backend(_counting(counts, i)) for i in range(2)]
+    for i, backend in enumerate(backends):
+        router.add(
+            "tcpConnector", name=f"svc-{i}", host="127.0.0.1", port=backend.port, address="svc"
+        )
+    port = expose(router)
+    net.start()
+    wait_for_port(port, timeout=20)
+    before = list(counts)
+    for i in range(20):  # each ends before the next starts: no flow is outstanding
+        assert echo_once(port, f"flow {i}".encode(), timeout=10) == f"flow {i}".encode()
+    taken = [after - b for after, b in zip(counts, before, strict=True)]
+    # every second one each (wait_for_port's probe, a flow too, may land in either count)
+    assert min(taken) >= 10 and sum(taken) <= 21, taken
+    for backend in backends:
+        backend.close()
+
+
 def _counting(counts: list[int], index: int) -> type[EchoHandler]:
     class Counting(EchoHandler):
         def handle(self) -> None:
