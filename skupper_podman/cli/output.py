@@ -56,10 +56,18 @@ class Output:
         elif not rows:
             self.say("nothing found")
         else:
-            table = Table(*columns, box=None, header_style="bold")
+            table = Table(box=None, header_style="bold")
+            for column in columns:
+                table.add_column(column, overflow="fold")  # wrapped in a cell, never cut
             for row in rows:
                 table.add_row(*(_cell(row.get(column)) for column in columns))
-            self._out.print(table)
+            if self._out.is_terminal:
+                self._out.print(table)
+                return
+            # Into a pipe or a file: every row on one line, however wide (rich would
+            # otherwise assume 80 columns and wrap them).
+            natural = self._out.measure(table, options=self._out.options.update_width(10**6))
+            Console(highlight=False, width=natural.maximum).print(table)
 
     def record(self, row: dict[str, Any], output_format: OutputFormat) -> None:
         """One object: key/value lines, or JSON/YAML."""
