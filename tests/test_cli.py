@@ -54,9 +54,14 @@ def test_invalid_namespace_name() -> None:
     assert fails("site", "init", "-n", "Not_Valid").startswith("invalid namespace 'Not_Valid'")
 
 
-def test_missing_routing_key_is_a_usage_error() -> None:
-    message = fails("listener", "create", "db", "5432", code=2)
-    assert message.startswith("Missing option '--routing-key'")
+@pytest.mark.parametrize("kind", ["listener", "connector"])
+def test_the_routing_key_defaults_to_the_name(kind: str) -> None:
+    """As in Skupper: `listener create db 5432` serves the routing key db."""
+    host = ["--host", "db.internal"] if kind == "connector" else []
+    document = yaml.safe_load(ok(kind, "generate", "db", "5432", *host).stdout)
+    assert document["spec"]["routingKey"] == "db"
+    explicit = ok(kind, "generate", "db", "5432", *host, "--routing-key", "postgres").stdout
+    assert yaml.safe_load(explicit)["spec"]["routingKey"] == "postgres"
 
 
 @pytest.mark.parametrize(
@@ -161,7 +166,7 @@ def test_listener_lifecycle(west: str, skupper_home: Path) -> None:
         port = probe.getsockname()[1]
     pid_file = namespace_folder(skupper_home, west) / "runtime" / "router.pid"
     router_pid = pid_file.read_text()
-    ok("listener", "create", "db", str(port), "--routing-key", "db", "-n", west)
+    ok("listener", "create", "db", str(port), "-n", west)  # the routing key: the name
     assert pid_file.read_text() == router_pid  # reloaded, not restarted
     assert status_json("listener", "list", "-n", west) == [
         {"name": "db", "routingKey": "db", "host": "127.0.0.1", "port": port, "type": "tcp"}

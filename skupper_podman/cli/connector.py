@@ -20,7 +20,10 @@ app = typer.Typer(
 
 Name = Annotated[str, typer.Argument(help="Connector name.")]
 Port = Annotated[int, typer.Argument(help="Port of the service.")]
-RoutingKey = Annotated[str, typer.Option("--routing-key", help="Key listeners use.")]
+RoutingKey = Annotated[
+    str | None,
+    typer.Option("--routing-key", help="Key listeners use.  [default: the name]"),
+]
 Host = Annotated[str, typer.Option("--host", help="Host of the service.")]
 TlsCredentials = Annotated[
     str | None,
@@ -47,7 +50,7 @@ def create(
     name: Name,
     port: Port,
     *,
-    routing_key: RoutingKey,
+    routing_key: RoutingKey = None,
     host: Host,
     tls_credentials: TlsCredentials = None,
     use_client_cert: UseClientCert = False,
@@ -55,6 +58,7 @@ def create(
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Carry connections for the routing key to the service at HOST:PORT."""
+    routing_key = routing_key or name  # as Skupper: the key defaults to the name
     if tls_credentials is None and (use_client_cert or not verify_hostname):
         raise SkupperError("--use-client-cert and --no-verify-hostname need --tls-credentials")
     connector, reloaded = site.create_connector(
@@ -83,6 +87,7 @@ add_service_commands(
 
 
 @app.command("generate")
-def generate(name: Name, port: Port, *, routing_key: RoutingKey, host: Host) -> None:
+def generate(name: Name, port: Port, *, host: Host, routing_key: RoutingKey = None) -> None:
     """Print a Connector as YAML for 'skupper-podman apply -f' (nothing is created)."""
-    output.raw(dump_yaml([generate_connector(name, port, routing_key=routing_key, host=host)]))
+    connector = generate_connector(name, port, routing_key=routing_key or name, host=host)
+    output.raw(dump_yaml([connector]))

@@ -17,7 +17,10 @@ app = typer.Typer(help="Expose a routing key on a local port.", no_args_is_help=
 
 Name = Annotated[str, typer.Argument(help="Listener name.")]
 Port = Annotated[int, typer.Argument(help="Local port to listen on.")]
-RoutingKey = Annotated[str, typer.Option("--routing-key", help="Where connections go.")]
+RoutingKey = Annotated[
+    str | None,
+    typer.Option("--routing-key", help="Where connections go.  [default: the name]"),
+]
 Host = Annotated[str, typer.Option("--host", help="Local address.")]
 TlsCredentials = Annotated[
     str | None,
@@ -34,12 +37,13 @@ def create(
     name: Name,
     port: Port,
     *,
-    routing_key: RoutingKey,
+    routing_key: RoutingKey = None,
     host: Host = "127.0.0.1",
     tls_credentials: TlsCredentials = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Listen on HOST:PORT and carry each connection to a connector for the routing key."""
+    routing_key = routing_key or name  # as Skupper: the key defaults to the name
     listener, reloaded = site.create_listener(
         namespace, name, port, routing_key=routing_key, host=host, tls_credentials=tls_credentials
     )
@@ -59,6 +63,9 @@ add_service_commands(
 
 
 @app.command("generate")
-def generate(name: Name, port: Port, *, routing_key: RoutingKey, host: Host = "127.0.0.1") -> None:
+def generate(
+    name: Name, port: Port, *, routing_key: RoutingKey = None, host: Host = "127.0.0.1"
+) -> None:
     """Print a Listener as YAML for 'skupper-podman apply -f' (nothing is created)."""
-    output.raw(dump_yaml([generate_listener(name, port, routing_key=routing_key, host=host)]))
+    listener = generate_listener(name, port, routing_key=routing_key or name, host=host)
+    output.raw(dump_yaml([listener]))

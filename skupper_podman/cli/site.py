@@ -76,8 +76,8 @@ def init(
         output.say("  skupper-podman link create link.yaml")
     else:
         output.say("Next: link it to a site with link access (skupper-podman link create FILE),")
-    output.say(f"  skupper-podman listener create{flag} NAME PORT --routing-key KEY")
-    output.say(f"  skupper-podman connector create{flag} NAME PORT --routing-key KEY --host HOST")
+    output.say(f"  skupper-podman listener create{flag} NAME PORT [--routing-key KEY]")
+    output.say(f"  skupper-podman connector create{flag} NAME PORT --host HOST [--routing-key KEY]")
 
 
 @app.command("status")
