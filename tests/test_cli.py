@@ -22,6 +22,7 @@ from tests.cli_helpers import (
     ok,
     status_json,
 )
+from tests.ports import free_port
 
 # --- without a router -------------------------------------------------------------------
 
@@ -137,6 +138,17 @@ def test_site_init_status_delete(east: str, skupper_home: Path) -> None:
     ok("site", "delete", "-n", east)
     assert not folder.exists()
     ok("site", "delete", "-n", east)  # idempotent
+
+
+def test_skupper_s_verb_and_flags_create_the_same_site(router_available: None) -> None:
+    link_port = str(free_port())
+    ok("site", "create", "north", "--enable-link-access", "--bind-host", "127.0.0.1",
+       "--port", link_port, "-p", "linux", "-n", "north")  # fmt: skip
+    found = status_json("site", "status", "-n", "north")
+    assert found["name"] == "north" and found["platform"] == "linux"
+    assert found["linkAccessPort"] == int(link_port)
+    ok("site", "delete", "-n", "north")
+    assert ok("site", "--help").stdout.count("create") == 1  # listed once: "(also: site create)"
 
 
 def test_site_init_twice_is_a_clash(east: str) -> None:

@@ -104,6 +104,14 @@ def test_token_shape(east: int, tmp_path: Path) -> None:
     assert clash == "a grant named for-west already exists in namespace east"
 
 
+def test_skupper_s_flag_names_work_too(east: int, tmp_path: Path) -> None:
+    issue(tmp_path, "--name", "skupper-names", "--redemptions-allowed", "3",
+          "--expiration-window", "2h")  # fmt: skip
+    grant_file = namespace_folder_of("east") / "resources" / "AccessGrant-skupper-names.yaml"
+    spec = yaml.safe_load(grant_file.read_text())["spec"]
+    assert spec["redemptionsAllowed"] == 3 and spec["expirationWindow"] == "2h"
+
+
 def namespace_folder_of(namespace: str) -> Path:
     return namespace_paths(namespace).root
 

@@ -20,7 +20,10 @@ def init(
     name: Annotated[str | None, typer.Argument(help="Site name (default: the namespace).")] = None,
     *,
     link_access: Annotated[
-        bool, typer.Option("--link-access", help="Accept links from other sites.")
+        bool,
+        typer.Option(
+            "--link-access", "--enable-link-access", help="Accept links from other sites."
+        ),
     ] = False,
     bind_host: Annotated[
         str | None, typer.Option("--bind-host", help="Address for link access (default: all).")
@@ -32,6 +35,7 @@ def init(
         str | None,
         typer.Option(
             "--platform",
+            "-p",
             help="podman, docker or linux (default: podman if it answers, else docker, "
             "else linux).",
         ),
@@ -54,7 +58,7 @@ def init(
     ] = False,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
-    """Create a site: certificates, router config, and a running router."""
+    """Create a site: certificates, router config, and a running router (also: site create)."""
     status = site.init_site(
         namespace,
         name,
@@ -78,6 +82,10 @@ def init(
         output.say("Next: link it to a site with link access (skupper-podman link create FILE),")
     output.say(f"  skupper-podman listener create{flag} NAME PORT [--routing-key KEY]")
     output.say(f"  skupper-podman connector create{flag} NAME PORT --host HOST [--routing-key KEY]")
+
+
+# Skupper's verb for it; listed once, under init
+app.command("create", hidden=True)(init)
 
 
 @app.command("status")

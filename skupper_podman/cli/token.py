@@ -22,10 +22,22 @@ def issue(
     *,
     name: Annotated[str | None, typer.Option("--name", help="Grant name.")] = None,
     expiry: Annotated[
-        str, typer.Option("--expiry", help="How long the token can be redeemed: 30s, 15m, 2h.")
+        str,
+        typer.Option(
+            "--expiry",
+            "--expiration-window",
+            help="How long the token can be redeemed: 30s, 15m, 2h.",
+        ),
     ] = "15m",
     uses: Annotated[
-        int, typer.Option("--uses", min=1, max=1_000_000, help="How many sites may redeem it.")
+        int,
+        typer.Option(
+            "--uses",
+            "--redemptions-allowed",
+            min=1,
+            max=1_000_000,
+            help="How many sites may redeem it.",
+        ),
     ] = 1,
     cost: Cost = None,
     host: Annotated[str | None, typer.Option("--host", help="Host other sites dial.")] = None,
