@@ -6,6 +6,7 @@ half-made on disk. Tests that start sites use the real router (`router_available
 
 from __future__ import annotations
 
+import platform
 import socket
 import time
 from pathlib import Path
@@ -149,6 +150,20 @@ def test_skupper_s_verb_and_flags_create_the_same_site(router_available: None) -
     assert found["linkAccessPort"] == int(link_port)
     ok("site", "delete", "-n", "north")
     assert ok("site", "--help").stdout.count("create") == 1  # listed once: "(also: site create)"
+
+
+def test_version_of_the_cli_and_of_a_site_s_router(west: str) -> None:
+    from skupper_podman import __version__
+    from skupper_podman.router import VERSION
+
+    assert status_json("version", "-n", "nowhere") == {
+        "cli": __version__,
+        "python": platform.python_version(),
+    }
+    found = status_json("version", "-n", west)
+    assert found["site"] == west and found["platform"] == "linux"
+    assert found["router"] == VERSION  # as the running router reports it
+    assert "engine" not in found  # a plain process: no engine (tests/engines check one)
 
 
 def test_site_init_twice_is_a_clash(east: str) -> None:

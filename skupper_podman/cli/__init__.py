@@ -19,6 +19,7 @@ from skupper_podman.cli import (
     site,
     system,
     token,
+    version,
 )
 from skupper_podman.cli.errors import ErrorReportingGroup, debugging
 
@@ -40,6 +41,7 @@ app.add_typer(system.app, name="system")
 app.add_typer(bundle.app, name="bundle")
 app.command("apply")(declarative.apply)
 app.command("delete")(declarative.delete)
+app.command("version")(version.version)
 
 
 def main() -> None:

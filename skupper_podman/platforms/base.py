@@ -86,3 +86,8 @@ class Platform(Protocol):
     def log_tail(self, site: NamespacePaths) -> str:
         """The router's last log line (to explain a failed start)."""
         ...
+
+    def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:
+        """What runs the router besides our package: the engine and the router image on a
+        container platform (empty for a plain process)."""
+        ...

@@ -191,6 +191,16 @@ class ContainerPlatform:
             engine.close()
         return lines[-1] if lines else "no log output"
 
+    def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:
+        facts = ContainerFacts.read(site)
+        if facts is None:
+            return {}
+        engine = engines.connect(facts.engine, facts.endpoint)
+        try:
+            return {"engine": f"{facts.engine} {engine.version()}", "routerImage": facts.image}
+        finally:
+            engine.close()
+
     # --- helpers -----------------------------------------------------------------------
 
     def _facts(self, site: NamespacePaths) -> ContainerFacts:

@@ -85,6 +85,9 @@ class LinuxPlatform:
             return "no log"
         return lines[-1] if lines else "no log output"
 
+    def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:
+        return {}  # the router is this package, run by this Python
+
     def _running_pid(self, site: NamespacePaths) -> int | None:
         try:
             pid = int(site.pid_file.read_text().strip())

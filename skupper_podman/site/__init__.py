@@ -32,6 +32,7 @@ from skupper_podman.site.tokens import (
     redeem_token,
     show_token,
 )
+from skupper_podman.site.versions import Versions, versions
 
 __all__ = [
     "GrantStatus",
@@ -40,6 +41,7 @@ __all__ = [
     "Revoked",
     "ServiceStatus",
     "SiteStatus",
+    "Versions",
     "connector_status",
     "create_connector",
     "create_link",
@@ -60,4 +62,5 @@ __all__ = [
     "revoke_link",
     "show_token",
     "site_status",
+    "versions",
 ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from skupper_podman.engines.base import LABEL_SITE_ID
+from skupper_podman.router import VERSION as ROUTER_VERSION
 from tests.engines.conftest import TEST_LABEL, Target
 from tests.ports import free_port
 
@@ -163,6 +164,11 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
         "exec", "skupper-west-router", "/usr/local/lib/skupper-router-image/healthcheck"
     )
     assert health.strip() == "healthy: router west answers"
+    versions = status(target, home, "version", "-n", "west")
+    assert versions["router"] == ROUTER_VERSION and versions["platform"] == target.engine
+    engine_name, engine_version = versions["engine"].split(" ", 1)
+    assert engine_name == target.engine and engine_version[0].isdigit()
+    assert versions["routerImage"]
 
     link = target.cli("link", "generate", "--host", east_gateway, "-n", "west", home=home).stdout
     link_file = home / "link.yaml"
