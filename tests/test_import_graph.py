@@ -29,7 +29,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "routerconfig": {"certs", "resources", "router"},
     "platforms": {"engines", "image", "paths"},
     "site": {
-        "certs", "files", "management", "paths", "platforms", "resources", "router",
+        "<root>", "certs", "files", "management", "paths", "platforms", "resources", "router",
         "routerconfig", "units", "yaml_input",
     },
     "units": {"engines"},  # renders from plain values (and container specs) the site gives it
