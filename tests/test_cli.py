@@ -6,8 +6,12 @@ half-made on disk. Tests that start sites use the real router (`router_available
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import platform
 import socket
+import tarfile
 import time
 from pathlib import Path
 
@@ -345,3 +349,36 @@ def test_link_file_of_own_site_is_refused(east: str, tmp_path: Path) -> None:
 def test_image_build_on_a_platform_without_images_is_one_error_line() -> None:
     message = fails("image", "build", "--platform", "linux")
     assert message == "images are for podman or docker, not 'linux'"
+
+
+def test_debug_dump_has_what_a_report_needs_and_no_secret(
+    east: str, west: str, tmp_path: Path
+) -> None:
+    link_file = tmp_path / "link.yaml"
+    link_file.write_text(ok("link", "generate", "--host", "127.0.0.1", "-n", east).stdout)
+    ok("link", "create", str(link_file), "-n", west)  # west now holds a private key
+    token = yaml.safe_load(ok("token", "issue", "--host", "127.0.0.1", "-n", east).stdout)
+    secrets = [token["spec"]["code"].encode()]
+    for namespace in (east, west):
+        folder = namespace_folder(Path(os.environ["SKUPPER_PODMAN_HOME"]), namespace)
+        secrets += [key.read_bytes().strip() for key in folder.glob("certs/*/tls.key")]
+        secrets += [base64.b64encode(key.read_bytes()) for key in folder.glob("certs/*/tls.key")]
+    for namespace in (east, west):
+        target = tmp_path / f"{namespace}.tar.gz"
+        ok("debug", "dump", str(target), "-n", namespace)
+        assert target.stat().st_mode & 0o077 == 0
+        with tarfile.open(target) as tar:
+            members = {m.name.split("/", 1)[1]: tar.extractfile(m).read() for m in tar}  # type: ignore[union-attr]
+        for name in ("versions.json", "status.json", "runtime/skrouterd.json", "router.log"):
+            assert name in members, sorted(members)
+        assert f"resources/Site-{namespace}.yaml" in members
+        assert any(name.startswith("certs/") and name.endswith(".crt") for name in members)
+        assert json.loads(members["status.json"])["name"] == namespace
+        assert members["router.log"].strip()
+        for name, data in members.items():
+            assert not name.endswith(".key") and b"PRIVATE KEY" not in data, name
+            assert not any(secret in data for secret in secrets), name
+    secret = yaml.safe_load(
+        next(d for n, d in members.items() if n.startswith("resources/Secret-"))
+    )
+    assert secret["data"]["tls.key"] == "<redacted>" and secret["data"]["tls.crt"] != "<redacted>"

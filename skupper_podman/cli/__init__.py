@@ -12,6 +12,7 @@ from skupper_podman.cli import apply as declarative
 from skupper_podman.cli import (
     bundle,
     connector,
+    debug,
     image,
     link,
     listener,
@@ -39,6 +40,7 @@ app.add_typer(network.app, name="network")
 app.add_typer(image.app, name="image")
 app.add_typer(system.app, name="system")
 app.add_typer(bundle.app, name="bundle")
+app.add_typer(debug.app, name="debug")
 app.command("apply")(declarative.apply)
 app.command("delete")(declarative.delete)
 app.command("version")(version.version)

@@ -87,6 +87,10 @@ class Platform(Protocol):
         """The router's last log line (to explain a failed start)."""
         ...
 
+    def router_log(self, site: NamespacePaths, lines: int) -> str:
+        """The router's last ``lines`` lines of log (for a debug dump)."""
+        ...
+
     def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:
         """What runs the router besides our package: the engine and the router image on a
         container platform (empty for a plain process)."""

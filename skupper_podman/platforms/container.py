@@ -191,6 +191,16 @@ class ContainerPlatform:
             engine.close()
         return lines[-1] if lines else "no log output"
 
+    def router_log(self, site: NamespacePaths, lines: int) -> str:
+        facts = ContainerFacts.read(site)
+        if facts is None:
+            return ""
+        engine = engines.connect(facts.engine, facts.endpoint)
+        try:
+            return engine.logs(router_name(site), lines)
+        finally:
+            engine.close()
+
     def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:
         facts = ContainerFacts.read(site)
         if facts is None:

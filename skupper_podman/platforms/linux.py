@@ -85,6 +85,13 @@ class LinuxPlatform:
             return "no log"
         return lines[-1] if lines else "no log output"
 
+    def router_log(self, site: NamespacePaths, lines: int) -> str:
+        try:
+            text = site.log_file.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:]) + "\n"
+
     def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:
         return {}  # the router is this package, run by this Python
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import tarfile
 import threading
 import time
 import urllib.request
@@ -169,6 +170,11 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
     engine_name, engine_version = versions["engine"].split(" ", 1)
     assert engine_name == target.engine and engine_version[0].isdigit()
     assert versions["routerImage"]
+    dump = home / "west-dump.tar.gz"
+    target.cli("debug", "dump", str(dump), "-n", "west", home=home)
+    with tarfile.open(dump) as tar:
+        log = tar.extractfile("skupper-dump-west/router.log")
+        assert log is not None and log.read().strip()  # the router container's log
 
     link = target.cli("link", "generate", "--host", east_gateway, "-n", "west", home=home).stdout
     link_file = home / "link.yaml"
