@@ -87,11 +87,19 @@ class Platform(Protocol):
         """The router's last log line (to explain a failed start)."""
         ...
 
-    def router_log(self, site: NamespacePaths, lines: int) -> str:
-        """The router's last ``lines`` lines of log (for a debug dump)."""
+    def router_log(self, site: NamespacePaths, lines: int) -> str | None:
+        """The router's last ``lines`` lines of log; None if it has no log to read."""
         ...
 
     def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:
         """What runs the router besides our package: the engine and the router image on a
         container platform (empty for a plain process)."""
         ...
+
+
+def last_log_line(log: str | None, missing: str) -> str:
+    """A log's last line, for a one-line error (``missing`` when there is no log)."""
+    if log is None:
+        return missing
+    lines = log.strip().splitlines()
+    return lines[-1] if lines else "no log output"

@@ -42,7 +42,13 @@ from skupper_podman.engines.base import (
 )
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import NamespacePaths
-from skupper_podman.platforms.base import Exposure, HostPort, RouterState, RouterStatus
+from skupper_podman.platforms.base import (
+    Exposure,
+    HostPort,
+    RouterState,
+    RouterStatus,
+    last_log_line,
+)
 
 SITE_MOUNT = "/site"
 GRANTS_MOUNT = f"{SITE_MOUNT}/grants"
@@ -181,20 +187,12 @@ class ContainerPlatform:
         return RouterStatus(RouterState.RUNNING if running else RouterState.STOPPED, detail=detail)
 
     def log_tail(self, site: NamespacePaths) -> str:
-        facts = ContainerFacts.read(site)
-        if facts is None:
-            return "no container"
-        engine = engines.connect(facts.engine, facts.endpoint)
-        try:
-            lines = engine.logs(router_name(site), 5).strip().splitlines()
-        finally:
-            engine.close()
-        return lines[-1] if lines else "no log output"
+        return last_log_line(self.router_log(site, 5), missing="no container")
 
-    def router_log(self, site: NamespacePaths, lines: int) -> str:
+    def router_log(self, site: NamespacePaths, lines: int) -> str | None:
         facts = ContainerFacts.read(site)
         if facts is None:
-            return ""
+            return None
         engine = engines.connect(facts.engine, facts.endpoint)
         try:
             return engine.logs(router_name(site), lines)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from skupper_podman.errors import SkupperError
 from skupper_podman.paths import NamespacePaths
-from skupper_podman.platforms.base import Exposure, RouterState, RouterStatus
+from skupper_podman.platforms.base import Exposure, RouterState, RouterStatus, last_log_line
 
 ROUTER_MODULE = "skupper_podman.router.main"
 ROUTER_SCRIPT = "skupper-router"
@@ -79,17 +79,13 @@ class LinuxPlatform:
         return RouterStatus(RouterState.RUNNING, pid=pid, detail=f"process {pid}")
 
     def log_tail(self, site: NamespacePaths) -> str:
-        try:
-            lines = site.log_file.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return "no log"
-        return lines[-1] if lines else "no log output"
+        return last_log_line(self.router_log(site, 5), missing="no log")
 
-    def router_log(self, site: NamespacePaths, lines: int) -> str:
+    def router_log(self, site: NamespacePaths, lines: int) -> str | None:
         try:
             text = site.log_file.read_text(errors="replace")
         except OSError:
-            return ""
+            return None
         return "\n".join(text.splitlines()[-lines:]) + "\n"
 
     def runtime_versions(self, site: NamespacePaths) -> dict[str, str]:

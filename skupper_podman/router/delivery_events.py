@@ -14,8 +14,8 @@ from proton import Delivery, Link
 
 from . import control
 from .connection import DATA_LINK_CREDIT, RouterConnection
+from .engine import DeliveryState, receive
 from .engine import ProtonEvent as Event
-from .engine import receive
 from .event_context import EventContext
 from .message import (
     RA_FLAG_STREAMING,
@@ -35,41 +35,19 @@ def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: fl
     if isinstance(stream, OutboundStream):
         stream.on_update()  # the peer updated a delivery we send
         return
-    if isinstance(stream, InboundStream) and not stream.ended and not state.aborted:
-        # the data path: a stream's next bytes, read without wrapping anything
-        data = state.receive()
-        complete = not state.partial
-        while data:
-            stream.owner.stream_data(data)
-            if stream.settled:
-                return  # its owner gave the outcome: the link has moved on
-            data = state.receive()
-        if complete:
-            end_inbound(conn, event.link, stream, aborted=False)
+    if isinstance(stream, InboundStream):
+        _stream_bytes(conn, event, state, stream)
         return
     delivery = event.delivery
     link = event.link  # not delivery.link: proton's import on every call cost a tenth of it
     if link.is_sender:
         return
     if delivery.aborted:
-        if isinstance(stream, InboundStream):
-            end_inbound(conn, link, stream, aborted=True)
-        else:
-            delivery.settle()
-            _replenish(link)
+        delivery.settle()
+        _replenish(link)
         return
     data = receive(link, delivery.pending)
     complete = not delivery.partial
-    if isinstance(stream, InboundStream):
-        owner = stream.owner
-        while data:
-            owner.stream_data(data)
-            if stream.settled:
-                return  # its owner gave the outcome: the link has moved on
-            data = receive(link, delivery.pending)
-        if complete:
-            end_inbound(conn, link, stream, aborted=False)
-        return
     buffered: bytes = getattr(delivery, "buffer", b"") + data
     while delivery.pending > 0:
         buffered += receive(link, delivery.pending)
@@ -83,6 +61,25 @@ def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: fl
         delivery.buffer = buffered
         return
     _route(ctx, conn, link, delivery, header, buffered, complete, now)
+
+
+def _stream_bytes(
+    conn: RouterConnection, event: Event, state: DeliveryState, stream: InboundStream
+) -> None:
+    """The data path: a stream's next bytes to its owner, read without wrapping anything
+    (the link is wrapped only when the stream ends)."""
+    if state.aborted:
+        end_inbound(conn, event.link, stream, aborted=True)
+        return
+    data = state.receive()
+    complete = not state.partial
+    while data:
+        stream.owner.stream_data(data)
+        if stream.settled:
+            return  # its owner gave the outcome: the link has moved on
+        data = state.receive()
+    if complete:
+        end_inbound(conn, event.link, stream, aborted=False)
 
 
 def _route(

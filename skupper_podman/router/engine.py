@@ -30,10 +30,14 @@ def receive(link: Link, size: int) -> bytes:
     The binding's ``Link.recv`` allocates a buffer of the requested size and then copies
     a slice of it; on the data path that doubled the cost of every read.
     """
+    return _receive(link._impl, size)
+
+
+def _receive(link_impl: object, size: int) -> bytes:
     size = min(size, OUTPUT_CHUNK)
     if size <= 0:
         return b""
-    got = _lib.pn_link_recv(link._impl, _ffi.from_buffer(_recv_buffer), size)
+    got = _lib.pn_link_recv(link_impl, _ffi.from_buffer(_recv_buffer), size)
     return bytes(memoryview(_recv_buffer)[:got]) if got > 0 else b""
 
 
@@ -58,10 +62,6 @@ class DeliveryState:
         return cast(dict[str, object], _ffi.from_handle(handle)).get(name)
 
     @property
-    def pending(self) -> int:
-        return int(_lib.pn_delivery_pending(self._impl))
-
-    @property
     def partial(self) -> bool:
         return bool(_lib.pn_delivery_partial(self._impl))
 
@@ -71,12 +71,8 @@ class DeliveryState:
 
     def receive(self) -> bytes:
         """What has arrived of it and was not read yet (as ``receive``)."""
-        size = min(int(_lib.pn_delivery_pending(self._impl)), OUTPUT_CHUNK)
-        if size <= 0:
-            return b""
-        link = _lib.pn_delivery_link(self._impl)
-        got = _lib.pn_link_recv(link, _ffi.from_buffer(_recv_buffer), size)
-        return bytes(memoryview(_recv_buffer)[:got]) if got > 0 else b""
+        pending = int(_lib.pn_delivery_pending(self._impl))
+        return _receive(_lib.pn_delivery_link(self._impl), pending)
 
 
 class ProtonEvent:

@@ -125,9 +125,8 @@ class KnownRouters:
                 due.append((router_id, node))
         return due
 
-    def unanswered(self, asked_before: float) -> list[str]:
-        """Routers whose LSR or MAR was sent before ``asked_before`` and not answered yet:
-        they are asked again (the flags are set here)."""
+    def ask_again(self, asked_before: float) -> None:
+        """Flag again the LSRs and MARs sent before ``asked_before`` and not answered yet."""
         again = []
         for router_id, node in self.records.items():
             ls_seq, sent = node.asked_ls
@@ -139,7 +138,6 @@ class KnownRouters:
                 node.need_mar = True
                 again.append(router_id)
         self.pending.update(again)
-        return again
 
     def with_key(self, key: str) -> dict[str, int]:
         """The reachable routers that have ``key``, and their costs."""

@@ -138,7 +138,7 @@ class LinkStateRouter:
             self._next_hello = now + self._hello_interval
             if self._links:
                 self._send(wire.HELLO_ADDRESS, None, self._hello())
-            self._known.unanswered(asked_before=now - self._hello_interval)
+            self._known.ask_again(asked_before=now - self._hello_interval)
         if now >= self._next_ra_time():
             self._send_ra(now)
         self._settle(now)

@@ -66,7 +66,7 @@ def _members(namespace: str, store: SiteStore) -> Iterator[tuple[str, bytes]]:
     for path in sorted(paths.certs.glob("*/*.crt")):
         yield f"certs/{path.parent.name}/{path.name}", path.read_bytes()
     try:
-        log = platform_of(store).router_log(paths, LOG_LINES)
+        log = platform_of(store).router_log(paths, LOG_LINES) or ""
     except SkupperError as error:
         log = f"the router's log could not be read: {error}\n"
     yield "router.log", log.encode()
@@ -86,7 +86,7 @@ def _redact(document: Any) -> Any:
             values = document.get(section)
             if isinstance(values, dict):
                 for key in values:
-                    if str(key).endswith(".key") or "key" in str(key).lower():
+                    if "key" in str(key).lower():  # tls.key, and any other key
                         values[key] = REDACTED
     if kind in ("AccessGrant", "AccessToken"):
         spec = document.get("spec")

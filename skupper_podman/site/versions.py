@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from skupper_podman import __version__
 from skupper_podman.errors import SkupperError
@@ -35,10 +35,10 @@ class Versions:
 
 def versions(namespace: str) -> Versions:
     """The CLI's version; with a site in ``namespace``, its router's and its engine's."""
-    found = Versions(cli=__version__, python=platform.python_version())
+    cli_only = Versions(cli=__version__, python=platform.python_version())
     store = SiteStore(namespace_paths(namespace))
     if not store.has_site():
-        return found
+        return cli_only
     runner = platform_of(store)
     router = None
     if runner.status(store.paths).state is RouterState.RUNNING:
@@ -47,9 +47,8 @@ def versions(namespace: str) -> Versions:
             router = str(rows[0].get("version")) if rows else None
         except SkupperError:
             router = None  # running but not answering: `site status` says why
-    return Versions(
-        cli=found.cli,
-        python=found.python,
+    return replace(
+        cli_only,
         site=namespace,
         platform=runner.name,
         router=router,
