@@ -93,11 +93,17 @@ def status(
     *, namespace: Namespace = DEFAULT_NAMESPACE, output_format: Format = OutputFormat.TABLE
 ) -> None:
     """Show whether the site's router runs and answers, and the health of its links."""
-    found = site.site_status(namespace)
+    show_status(site.site_status(namespace), output_format)
+
+
+def show_status(
+    found: site.SiteStatus, output_format: OutputFormat, extra: dict[str, Any] | None = None
+) -> None:
+    """Print a site's status (with ``extra`` facts); exit 1 if its router does not answer."""
     if output_format is OutputFormat.TABLE:
-        output.record(_summary(found), output_format)
+        output.record({**_summary(found), **(extra or {})}, output_format)
     else:
-        output.record(found.to_dict(), output_format)
+        output.record({**found.to_dict(), **(extra or {})}, output_format)
     if not found.router_answering:
         raise typer.Exit(1)
 
