@@ -27,6 +27,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from skupper_podman.errors import SkupperError
 
 SITE_CA = "skupper-site-ca"
+PREVIOUS_SITE_CA = "skupper-site-ca-previous"  # kept while a CA rotation runs
 SITE_SERVER = "skupper-site-server"
 LOCAL_CA = "skupper-local-ca"
 LOCAL_SERVER = "skupper-local-server"
@@ -259,19 +260,32 @@ def check_server_credential(
     _verify_credential(ca_pem, cert_pem, key_pem, "server", now or _now())
 
 
+def _issuer_in(cert: x509.Certificate, cas: list[x509.Certificate]) -> x509.Certificate | None:
+    for ca_cert in cas:
+        try:
+            cert.verify_directly_issued_by(ca_cert)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return ca_cert
+    return None
+
+
 def _verify_credential(
     ca_pem: bytes, cert_pem: bytes, key_pem: bytes, role: str, moment: datetime.datetime
 ) -> None:
-    ca_cert = _load_cert(ca_pem, "the CA certificate (ca.crt)")
-    cert = _load_cert(cert_pem, f"the {role} certificate (tls.crt)")
-    _check_validity(ca_cert, "the CA certificate (ca.crt)", moment)
+    # ca.crt may hold several CAs (a site rotating its CA trusts the old and the new one).
     try:
-        cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
+        cas = x509.load_pem_x509_certificates(ca_pem)
+    except ValueError:
+        raise SkupperError("the CA certificate (ca.crt) is not a valid PEM certificate") from None
+    cert = _load_cert(cert_pem, f"the {role} certificate (tls.crt)")
+    ca_cert = _issuer_in(cert, cas)
+    if ca_cert is None:
         raise SkupperError(
             f"the {role} certificate (tls.crt) is not signed by the included CA (ca.crt): "
             "the file was altered or mixes certificates of different sites"
-        ) from None
+        )
+    _check_validity(ca_cert, "the CA certificate (ca.crt)", moment)
     _check_validity(cert, f"the {role} certificate (tls.crt)", moment)
     try:
         key = serialization.load_pem_private_key(key_pem, None)

@@ -35,7 +35,7 @@ CONTAINER_PLATFORMS = ("podman", "docker")
 CONTAINER_BIND_HOST = "0.0.0.0"
 DEFAULT_LOGGING = "info+"
 GRANTS_FROM_RUNTIME = "../grants"
-TRUST_FILE = "trust.crt"  # a brought link-access certificate's CA and the site CA
+TRUST_FILE = "trust.crt"  # the CAs linking sites trust, if more than the site CA
 METRICS_SOCKET_FROM_RUNTIME = "../sockets/metrics.sock"
 REVOKED_FILE = "../revoked.txt"
 
@@ -161,6 +161,7 @@ def _grant_entities(
     bind_host: str | None = None,
     *,
     brought_certificate: bool = False,
+    ca_rotating: bool = False,
 ) -> list[Entity]:
     """The grant server (token redemption, on its own port, with the link access server
     certificate) and the list of revoked client certificates, both files of the site."""
@@ -171,6 +172,8 @@ def _grant_entities(
     trust = ""
     if brought_certificate:  # linking sites trust its CA too (site/router_access.py)
         trust = f"{CREDENTIALS_FROM_RUNTIME}/{access.spec.tls_credentials}/{TRUST_FILE}"
+    elif ca_rotating:  # linking sites trust the new and the previous site CA
+        trust = f"{site_ca}/{TRUST_FILE}"
     grant_server = cfg.GrantServerSettings(
         host=bind_host or access.spec.bind_host or "",
         port=grant_server_port,
@@ -215,8 +218,10 @@ def build_router_config(
     management_port: int,
     grant_server_port: int | None = None,
     metrics_port: int | None = None,
+    ca_rotating: bool = False,
 ) -> list[Entity]:
-    """The skrouterd.json entities for a site."""
+    """The skrouterd.json entities for a site (``ca_rotating``: the site CA folder holds
+    the new and previous CA in its trust file, site/rotation.py)."""
     site = resources.site
     edge = site.spec.edge
     entities: list[Entity] = [
@@ -242,7 +247,11 @@ def build_router_config(
             secret.name == access.spec.tls_credentials for secret in resources.secrets
         )
         entities += _grant_entities(
-            access, grant_server_port, container_host, brought_certificate=brought
+            access,
+            grant_server_port,
+            container_host,
+            brought_certificate=brought,
+            ca_rotating=ca_rotating,
         )
     for link in resources.links:
         entities += _link_entities(link, edge)

@@ -9,7 +9,9 @@ import typer
 from skupper_podman import site
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, ContainerEndpoint, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
+from skupper_podman.errors import SkupperError
 from skupper_podman.resources import dump_yaml
+from skupper_podman.site import rotation
 from skupper_podman.site.generate import generate_site
 
 app = typer.Typer(help="Create, inspect and delete the site of a namespace.", no_args_is_help=True)
@@ -126,6 +128,7 @@ def _summary(found: site.SiteStatus) -> dict[str, Any]:
     )
     row["linkedSites"] = ", ".join(found.linked_sites) or "none"
     row["serviceErrors"] = "; ".join(found.service_errors) or "none"
+    row["certificateWarnings"] = "; ".join(found.certificate_warnings) or "none"
     return row
 
 
@@ -143,3 +146,39 @@ def generate(*, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
     """Print all of the site's resources as YAML that 'skupper-podman apply -f' reproduces
     (it holds the links' private keys: keep it like a link file)."""
     output.raw(dump_yaml(generate_site(namespace)))
+
+
+@app.command("rotate-certs")
+def rotate_certs(
+    *,
+    ca: Annotated[
+        bool,
+        typer.Option(
+            "--ca",
+            help="Renew the site CA: new links and tokens use the new CA at once; linked "
+            "sites keep working until --finish.",
+        ),
+    ] = False,
+    finish: Annotated[
+        bool,
+        typer.Option(
+            "--finish",
+            help="With --ca: serve a certificate of the new CA, stop trusting the previous "
+            "one and revoke what it signed.",
+        ),
+    ] = False,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Renew the link access server certificate (same CA, same names), or the site CA."""
+    if finish and not ca:
+        raise SkupperError("--finish ends a CA rotation: use it with --ca")
+    if not ca:
+        rotated = rotation.rotate_server_certificate(namespace)
+    elif finish:
+        rotated = rotation.finish_ca_rotation(namespace)
+    else:
+        rotated = rotation.start_ca_rotation(namespace)
+    applied = "" if rotated.reloaded else " (the router is stopped: it takes it at start)"
+    output.say(f"Site in namespace {namespace}: {rotated.summary}{applied}.")
+    for note in rotated.notes:
+        output.hint(note)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .config import GrantServerSettings, RouterConfig, SslProfile
 from .grant_records import GrantRefused, SigningCa, redeem
+from .service_tls import Signature, profile_signature
 
 MAX_HEAD_BYTES = 8192
 MAX_BODY_BYTES = 4096
@@ -217,17 +218,25 @@ class GrantServerRunner:
     def __init__(self, log: logging.Logger) -> None:
         self.log = log
         self.server: asyncio.AbstractServer | None = None
-        self._applied: tuple[GrantServerSettings | None, SslProfile | None] = (None, None)
+        # The profile's files count too: a renewed server certificate (site rotate-certs)
+        # must be served, and only a new context reads it.
+        self._applied: tuple[GrantServerSettings | None, SslProfile | None, Signature] = (
+            None,
+            None,
+            (),
+        )
         self._lock = asyncio.Lock()
 
     async def apply(self, config: RouterConfig) -> None:
         settings = config.grant_server
         profile = config.ssl_profiles.get(settings.sslProfile) if settings else None
+        files = profile_signature(profile) if profile is not None else ()
         async with self._lock:
-            if (settings, profile) == self._applied and (settings is None or self.server):
+            applied = (settings, profile, files)
+            if applied == self._applied and (settings is None or self.server):
                 return
             self.close()
-            self._applied = (settings, profile)
+            self._applied = applied
             if settings is None:
                 return
             if profile is None:

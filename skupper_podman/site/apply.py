@@ -31,7 +31,13 @@ from skupper_podman.site.outcome import Outcome, key
 from skupper_podman.site.runtime import reconfigure
 from skupper_podman.site.store import SiteStore
 
-_NOT_FOR_ROUTER_ACCESS = (certs.SITE_CA, certs.LOCAL_CA, certs.LOCAL_SERVER, certs.LOCAL_CLIENT)
+_NOT_FOR_ROUTER_ACCESS = (
+    certs.SITE_CA,
+    certs.PREVIOUS_SITE_CA,
+    certs.LOCAL_CA,
+    certs.LOCAL_SERVER,
+    certs.LOCAL_CLIENT,
+)
 
 
 def _one(documents: list[Document], kind: str) -> Document | None:

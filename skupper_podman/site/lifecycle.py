@@ -20,6 +20,7 @@ from skupper_podman.platforms import RouterState, select_platform
 from skupper_podman.platforms.base import CONTAINER_PLATFORMS, DEFAULT_PLATFORM
 from skupper_podman.site import ports
 from skupper_podman.site.hosts import WILDCARD_HOSTS, server_hosts
+from skupper_podman.site.rotation import certificate_warnings
 from skupper_podman.site.runtime import (
     exposure,
     platform_of,
@@ -54,6 +55,8 @@ class SiteStatus:
     router: dict[str, Any] = field(default_factory=dict)
     # "listener web: <why its last client was refused>", "connector db: <...>"
     service_errors: list[str] = field(default_factory=list)
+    # certificates expiring within 30 days, a CA rotation waiting to be finished
+    certificate_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +74,7 @@ class SiteStatus:
             "connectors": self.connectors,
             "router": self.router,
             "serviceErrors": self.service_errors,
+            "certificateWarnings": self.certificate_warnings,
         }
 
 
@@ -316,6 +320,7 @@ def site_status(namespace: str) -> SiteStatus:
         connectors=len(resources.connectors),
         router=router,
         service_errors=service_errors,
+        certificate_warnings=certificate_warnings(store),
     )
 
 

@@ -7,6 +7,10 @@ as Skupper's public-link example: a certificate from the user's own CA). Either 
 linking sites present client certificates from the site CA, so the folder's ``ca.crt``
 is the site CA; with a brought certificate they must also trust its CA: ``trust.crt``
 holds both, and link files and tokens carry it.
+
+While the site CA is rotated (site/rotation.py) the previous CA stays in
+``certs/skupper-site-ca-previous/``: the server certificate is still the previous CA's,
+client certificates of either CA are accepted, and peers are given both CAs to trust.
 """
 
 from __future__ import annotations
@@ -56,13 +60,13 @@ def write_credentials(
     """``certs/<tlsCredentials>/``: the brought certificate, or one issued if the names
     it must carry changed."""
     folder = store.credential_folder(access.spec.tls_credentials)
-    site_ca = certs.read_credential(store.credential_folder(certs.SITE_CA))
     if secret is not None:
-        trust = site_ca.cert_pem() + b"\n" + secret.pem(certs.CA_FILE)
+        site_cas = site_ca_trust(store)
+        trust = site_cas + b"\n" + secret.pem(certs.CA_FILE)
         certs.write_credential(
             folder,
             {
-                certs.CA_FILE: site_ca.cert_pem(),
+                certs.CA_FILE: site_cas,
                 certs.CERT_FILE: secret.pem(certs.CERT_FILE),
                 certs.KEY_FILE: secret.pem(certs.KEY_FILE),
                 TRUST_FILE: trust,
@@ -78,9 +82,35 @@ def write_credentials(
     if not same_names or not folder.is_dir() or brought_before:
         if brought_before:
             (folder / TRUST_FILE).unlink()
-        hosts = server_hosts(access.spec.bind_host, access.spec.subject_alternative_names)
-        server = certs.issue_server_cert(site_ca, site.name, hosts)
-        certs.write_credential(folder, server.files())
+        issue_server_credential(store, site.name, access)
+
+
+def issue_server_credential(store: SiteStore, site_name: str, access: res.RouterAccess) -> None:
+    """A new key and server certificate for the link access, with the names it must carry,
+    from the CA that peers already trust; ``ca.crt`` is every CA whose clients it accepts."""
+    hosts = server_hosts(access.spec.bind_host, access.spec.subject_alternative_names)
+    server = certs.issue_server_cert(server_issuer(store), site_name, hosts)
+    files = server.files() | {certs.CA_FILE: site_ca_trust(store)}
+    certs.write_credential(store.credential_folder(access.spec.tls_credentials), files)
+
+
+def ca_rotating(store: SiteStore) -> bool:
+    return store.credential_folder(certs.PREVIOUS_SITE_CA).is_dir()
+
+
+def server_issuer(store: SiteStore) -> certs.Credential:
+    """The previous CA while a rotation runs (peers may trust only it), else the site CA."""
+    name = certs.PREVIOUS_SITE_CA if ca_rotating(store) else certs.SITE_CA
+    return certs.read_credential(store.credential_folder(name))
+
+
+def site_ca_trust(store: SiteStore) -> bytes:
+    """The site CA's certificate (PEM), and the previous one's while a rotation runs."""
+    current = certs.read_credential(store.credential_folder(certs.SITE_CA)).cert_pem()
+    if not ca_rotating(store):
+        return current
+    previous = certs.read_credential(store.credential_folder(certs.PREVIOUS_SITE_CA))
+    return current + previous.cert_pem()
 
 
 def peer_trust(store: SiteStore, access: res.RouterAccess) -> bytes:
@@ -88,4 +118,4 @@ def peer_trust(store: SiteStore, access: res.RouterAccess) -> bytes:
     trust = store.credential_folder(access.spec.tls_credentials) / TRUST_FILE
     if trust.is_file():
         return trust.read_bytes()
-    return certs.read_credential(store.credential_folder(certs.SITE_CA)).cert_pem()
+    return site_ca_trust(store)

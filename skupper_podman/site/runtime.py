@@ -31,6 +31,7 @@ def write_router_config(
         management_port=facts.management_port,
         grant_server_port=facts.grant_server_port,
         metrics_port=facts.metrics_port,
+        ca_rotating=store.credential_folder(certs.PREVIOUS_SITE_CA).is_dir(),
     )
     write_atomically(store.paths.router_config, routerconfig.render(entities))
 
