@@ -21,7 +21,7 @@ import yaml
 from skupper_podman import certs
 from skupper_podman.paths import namespace_paths
 from skupper_podman.site import runtime
-from skupper_podman.site.store import open_site
+from skupper_podman.site.migration import open_site
 from tests.cli_helpers import fails, files_under, ok, status_json
 from tests.ports import free_port
 from tests.router.peers import Backend, EchoHandler, echo_once

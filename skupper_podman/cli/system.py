@@ -14,7 +14,7 @@ from skupper_podman.cli.output import OutputFormat, output
 from skupper_podman.cli.site import show_status
 from skupper_podman.site import site_status
 from skupper_podman.site import system as site_system
-from skupper_podman.site.store import open_site
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.unit_values import unit_values
 
 app = typer.Typer(

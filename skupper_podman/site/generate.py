@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from skupper_podman import resources as res
 from skupper_podman.site.documents import site_documents
-from skupper_podman.site.store import open_site
+from skupper_podman.site.migration import open_site
 
 
 def generate_site(namespace: str) -> list[res.Resource]:

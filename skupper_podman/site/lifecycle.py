@@ -20,6 +20,7 @@ from skupper_podman.platforms import RouterState, select_platform
 from skupper_podman.platforms.base import CONTAINER_PLATFORMS, DEFAULT_PLATFORM
 from skupper_podman.site import ports
 from skupper_podman.site.hosts import WILDCARD_HOSTS, server_hosts
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.rotation import certificate_warnings
 from skupper_podman.site.runtime import (
     exposure,
@@ -28,7 +29,7 @@ from skupper_podman.site.runtime import (
     wait_until_answering,
     write_router_config,
 )
-from skupper_podman.site.store import RuntimeFacts, SiteStore, open_site
+from skupper_podman.site.store import RuntimeFacts, SiteStore
 from skupper_podman.site.tokens import choose_grant_port
 
 DEFAULT_INTER_ROUTER_PORT = 55671

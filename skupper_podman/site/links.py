@@ -21,9 +21,10 @@ from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.routerconfig import link_role
 from skupper_podman.site import router_access
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.revocation import record_generated
 from skupper_podman.site.runtime import query, reconfigure
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 
 RESERVED_CREDENTIALS = (
     certs.SITE_CA,

@@ -13,8 +13,8 @@ from typing import Any
 
 from skupper_podman.errors import SkupperError
 from skupper_podman.management import ManagementClient, agent_address
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.runtime import management_client
-from skupper_podman.site.store import open_site
 
 ROUTER_ROLES = ("inter-router", "edge")
 

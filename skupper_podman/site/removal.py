@@ -10,9 +10,10 @@ from skupper_podman.paths import namespace_paths
 from skupper_podman.site import tokens
 from skupper_podman.site.documents import Document
 from skupper_podman.site.lifecycle import delete_site
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.outcome import Outcome, key
 from skupper_podman.site.runtime import reconfigure
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 
 
 def delete_documents(

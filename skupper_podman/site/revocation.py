@@ -25,8 +25,9 @@ from skupper_podman.router.grant_records import (
     read_grants,
     write_json_atomically,
 )
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.runtime import reconfigure
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 
 
 def record_generated(store: SiteStore, link_name: str, cert: x509.Certificate) -> None:

@@ -28,9 +28,10 @@ from skupper_podman.errors import SkupperError
 from skupper_podman.files import write_atomically
 from skupper_podman.routerconfig import TRUST_FILE
 from skupper_podman.site import router_access
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.revocation import issued_identities, revoked_fingerprints
 from skupper_podman.site.runtime import reconfigure
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 
 EXPIRY_WARNING = datetime.timedelta(days=30)
 ROTATION_FILE = "rotation.json"  # in the previous CA's folder: when, and what it signed

@@ -15,8 +15,9 @@ from typing import Any
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.site import ports, service_credentials
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.runtime import query, reconfigure
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 
 ServiceResource = res.Listener | res.Connector
 

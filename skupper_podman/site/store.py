@@ -8,23 +8,33 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from skupper_podman import __version__
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.files import write_atomically
 from skupper_podman.paths import NamespacePaths, home, namespace_paths
 
+# The layout of a namespace's files. 1: before versions were recorded (platform.json has
+# no schemaVersion). A release migrates older sites (site/migration.py) and refuses newer.
+SCHEMA_VERSION = 2
+
 
 @dataclass(frozen=True)
 class RuntimeFacts:
-    """What is not a resource but the site needs to run: runtime/platform.json."""
+    """What is not a resource but the site needs to run: runtime/platform.json, which
+    also records the schema of the namespace's files and the release that wrote them."""
 
     platform: str
     management_port: int
     grant_server_port: int | None = None  # sites with link access redeem tokens there
     metrics_port: int | None = None  # Prometheus text on 127.0.0.1 (linux platform)
+    schema_version: int = SCHEMA_VERSION
+    written_by: str = __version__
 
     def to_json(self) -> str:
         data: dict[str, object] = {
+            "schemaVersion": self.schema_version,
+            "writtenBy": self.written_by,
             "platform": self.platform,
             "managementPort": self.management_port,
         }
@@ -81,17 +91,26 @@ class SiteStore:
             data = json.loads(self.paths.platform_file.read_text())
             grant_port = data.get("grantServerPort")
             metrics_port = data.get("metricsPort")
-            return RuntimeFacts(
+            facts = RuntimeFacts(
                 platform=data["platform"],
                 management_port=data["managementPort"],
                 grant_server_port=int(grant_port) if grant_port is not None else None,
                 metrics_port=int(metrics_port) if metrics_port is not None else None,
+                schema_version=int(data.get("schemaVersion", 1)),
+                written_by=str(data.get("writtenBy", "an earlier release")),
             )
         except (OSError, ValueError, KeyError, TypeError):
             raise SkupperError(
                 f"namespace {self.namespace} has no usable {self.paths.platform_file}: "
                 "run 'skupper-podman site delete' and 'site init' again"
             ) from None
+        if facts.schema_version > SCHEMA_VERSION:
+            raise SkupperError(
+                f"namespace {self.namespace} was written by skupper-podman "
+                f"{facts.written_by} (schema {facts.schema_version}); this is {__version__}, "
+                f"which knows schema {SCHEMA_VERSION} at most: use that release or a newer one"
+            )
+        return facts
 
     def write_facts(self, facts: RuntimeFacts) -> None:
         write_atomically(self.paths.platform_file, facts.to_json() + "\n")
@@ -100,8 +119,9 @@ class SiteStore:
         return self.paths.certs / name
 
 
-def open_site(namespace: str) -> SiteStore:
-    """The store of an existing site; a clear error if the namespace has none."""
+def existing_store(namespace: str) -> SiteStore:
+    """The store of an existing site, as it is on disk (commands open it with
+    site/migration.py's open_site); a clear error if the namespace has none."""
     store = SiteStore(namespace_paths(namespace))
     if not store.has_site():
         raise SkupperError(

@@ -18,6 +18,7 @@ from skupper_podman.errors import SkupperError
 from skupper_podman.platforms import Exposure, RouterState
 from skupper_podman.platforms.base import CONTAINER_PLATFORMS
 from skupper_podman.site import ports
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.runtime import (
     exposure,
     platform_of,
@@ -25,7 +26,7 @@ from skupper_podman.site.runtime import (
     wait_until_answering,
     write_router_config,
 )
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 from skupper_podman.site.unit_values import unit_values
 from skupper_podman.units.install import systemctl, systemd_problem
 

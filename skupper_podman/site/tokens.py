@@ -44,9 +44,10 @@ from skupper_podman.site.links import (
     link_and_secret,
     require_link_access,
 )
+from skupper_podman.site.migration import open_site
 from skupper_podman.site.revocation import revoked_fingerprints
 from skupper_podman.site.runtime import platform_of
-from skupper_podman.site.store import SiteStore, open_site
+from skupper_podman.site.store import SiteStore
 
 DEFAULT_GRANT_SERVER_PORT = 9090
 DEFAULT_EXPIRY = "15m"
