@@ -186,6 +186,10 @@ def _grant_entities(
     return [*entities, grant_server]
 
 
+# A Link's setting (ours): the HTTP proxy its router dials through, http://[user:pw@]host:port
+LINK_PROXY_SETTING = "proxy"
+
+
 def link_role(edge_site: bool) -> cfg.Role:
     """The role a link's connector has: an edge site links as an edge."""
     return "edge" if edge_site else "inter-router"
@@ -206,6 +210,7 @@ def _link_entities(link: Link, edge_site: bool) -> list[Entity]:
             sslProfile=credential,
             saslMechanisms="EXTERNAL",
             verifyHostname=True,
+            proxy=link.spec.settings.get(LINK_PROXY_SETTING, ""),
         ),
     ]
 

@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 
 from skupper_podman import site
-from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
+from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace, NoProxy, Proxy
 from skupper_podman.cli.output import OutputFormat, output
 from skupper_podman.resources import MAX_COST
+from skupper_podman.site.proxy import ProxyChoice
 
 app = typer.Typer(help="Link sites together.", no_args_is_help=True)
 
@@ -38,10 +39,14 @@ def create(
     *,
     name: LinkName = None,
     cost: Cost = None,
+    proxy: Proxy = None,
+    no_proxy: NoProxy = False,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Link this site to the site that generated FILE."""
-    link, reloaded = site.create_link(namespace, file, name=name, cost=cost)
+    link, reloaded = site.create_link(
+        namespace, file, name=name, cost=cost, proxy=ProxyChoice(proxy, no_proxy)
+    )
     report_link_created(link.name, reloaded)
 
 

@@ -27,3 +27,15 @@ ContainerEndpoint = Annotated[
         help="Podman or Docker API socket (default: the engine's usual socket).",
     ),
 ]
+
+Proxy = Annotated[
+    str | None,
+    typer.Option(
+        "--proxy",
+        help="Link through this HTTP proxy: http://[user:password@]host:port "
+        "(default: HTTPS_PROXY unless NO_PROXY names the host).",
+    ),
+]
+NoProxy = Annotated[
+    bool, typer.Option("--no-proxy", help="Link directly, whatever HTTPS_PROXY says.")
+]

@@ -9,8 +9,9 @@ import typer
 
 from skupper_podman import site
 from skupper_podman.cli.link import Cost, LinkName, report_link_created
-from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
+from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace, NoProxy, Proxy
 from skupper_podman.cli.output import OutputFormat, output
+from skupper_podman.site.proxy import ProxyChoice
 
 app = typer.Typer(help="Link sites with one-time, expiring tokens.", no_args_is_help=True)
 
@@ -58,10 +59,14 @@ def redeem(
     *,
     name: LinkName = None,
     cost: Cost = None,
+    proxy: Proxy = None,
+    no_proxy: NoProxy = False,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Redeem a token: get a credential from the issuing site and link to it."""
-    link, reloaded = site.redeem_token(namespace, file, name=name, cost=cost)
+    link, reloaded = site.redeem_token(
+        namespace, file, name=name, cost=cost, proxy=ProxyChoice(proxy, no_proxy)
+    )
     report_link_created(link.name, reloaded)
 
 

@@ -37,11 +37,13 @@ class StopListening:
 
 @dataclass(frozen=True, slots=True)
 class ConnectAmqp:
-    """Dial a peer router; the result comes back as amqp_connected or amqp_closed."""
+    """Dial a peer router (through an HTTP proxy's CONNECT tunnel when ``proxy`` is a
+    URL); the result comes back as amqp_connected or amqp_closed."""
 
     conn_id: int
     host: str
     port: int
+    proxy: str = ""
 
 
 @dataclass(frozen=True, slots=True)

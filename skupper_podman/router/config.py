@@ -65,6 +65,8 @@ class AmqpConnector:
     verifyHostname: bool = True
     idleTimeoutSeconds: int = 16
     maxFrameSize: int = 65536
+    # ours, not skupper-router's: dial through this HTTP proxy (http://[user:pw@]host:port)
+    proxy: str = ""
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ class AmqpConnectors:
         self.connections[conn_id] = conn
         state.conn_id, state.retry_at, state.status = conn_id, None, "CONNECTING"
         conn.open(self.router_id, VERSION)
-        self._emit(cmd.ConnectAmqp(conn_id, connector.host, connector.port))
+        self._emit(cmd.ConnectAmqp(conn_id, connector.host, connector.port, connector.proxy))
 
     def _failed(self, state: ConnectorState, message: str, now: float) -> None:
         state.conn_id = None

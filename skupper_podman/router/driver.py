@@ -19,6 +19,7 @@ from typing import Any
 from . import backend_dial
 from . import commands as cmd
 from .core import RouterCore
+from .http_proxy import ProxyError, ProxyUrl, open_tunnel
 from .service_tls import HANDSHAKE_TIMEOUT, ServiceTlsContexts, TlsError
 from .service_tls import describe as describe_tls
 from .socket_protocols import AmqpProtocol, TcpProtocol
@@ -205,10 +206,19 @@ class RouterDriver:
         self.dialling[key] = self.loop.create_task(self._dial_amqp(command))
 
     async def _dial_amqp(self, command: cmd.ConnectAmqp) -> None:
+        def protocol() -> AmqpProtocol:
+            return AmqpProtocol(self, command.conn_id)
+
         try:
-            await self.loop.create_connection(
-                lambda: AmqpProtocol(self, command.conn_id), command.host, command.port
-            )
+            if command.proxy:
+                proxy = ProxyUrl.parse(command.proxy)
+                sock = await open_tunnel(proxy, command.host, command.port)
+                await self.loop.create_connection(protocol, sock=sock)
+            else:
+                await self.loop.create_connection(protocol, command.host, command.port)
+        except ProxyError as e:
+            self.core.amqp_closed(command.conn_id, str(e), self.now())
+            self.run()
         except OSError as e:
             self.core.amqp_closed(command.conn_id, describe_os_error(e), self.now())
             self.run()

@@ -19,9 +19,10 @@ from cryptography import x509
 from skupper_podman import certs, yaml_input
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
-from skupper_podman.routerconfig import link_role
+from skupper_podman.routerconfig import LINK_PROXY_SETTING, link_role
 from skupper_podman.site import router_access
 from skupper_podman.site.migration import open_site
+from skupper_podman.site.proxy import ProxyChoice, shown
 from skupper_podman.site.revocation import record_generated
 from skupper_podman.site.runtime import query, reconfigure
 from skupper_podman.site.store import SiteStore
@@ -44,11 +45,13 @@ class LinkStatus:
     remote_site: str | None
     status: str
     message: str
+    proxy: str = ""  # host:port of the HTTP proxy the link goes through
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "endpoint": self.endpoint,
+            "proxy": self.proxy,
             "cost": self.cost,
             "up": self.up,
             "remoteSite": self.remote_site,
@@ -155,7 +158,7 @@ def check_secret(path: Path | str, secret: res.Secret, store: SiteStore) -> None
 
 
 def _renamed(
-    link: res.Link, secret: res.Secret, name: str | None, cost: int | None
+    link: res.Link, secret: res.Secret, name: str | None, cost: int | None, proxy: str
 ) -> tuple[res.Link, res.Secret]:
     link_name = name or link.name
     link_document = res.to_document(link)
@@ -163,6 +166,11 @@ def _renamed(
     link_document["spec"]["tlsCredentials"] = link_name
     if cost is not None:
         link_document["spec"]["cost"] = cost
+    settings = dict(link_document["spec"].get("settings") or {})
+    settings.pop(LINK_PROXY_SETTING, None)  # the linking host's own network decides
+    if proxy:
+        settings[LINK_PROXY_SETTING] = proxy
+    link_document["spec"]["settings"] = settings
     secret_document = res.to_document(secret)
     secret_document["metadata"] = {"name": link_name}
     new_link = res.parse_resource(link_document, "link")
@@ -172,13 +180,18 @@ def _renamed(
 
 
 def create_link(
-    namespace: str, path: Path, *, name: str | None = None, cost: int | None = None
+    namespace: str,
+    path: Path,
+    *,
+    name: str | None = None,
+    cost: int | None = None,
+    proxy: ProxyChoice = ProxyChoice(),
 ) -> tuple[res.Link, bool]:
     """Link this site to the one that generated `path`; returns the Link and whether the
     running router was reloaded."""
     store = open_site(namespace)
     link, secret = _read_link_file(path)
-    return install_link(store, link, secret, str(path), name=name, cost=cost)
+    return install_link(store, link, secret, str(path), name=name, cost=cost, proxy=proxy)
 
 
 def check_new_link_name(store: SiteStore, name: str) -> None:
@@ -196,16 +209,18 @@ def install_link(
     *,
     name: str | None = None,
     cost: int | None = None,
+    proxy: ProxyChoice = ProxyChoice(),
 ) -> tuple[res.Link, bool]:
     """Check a Link and its Secret (from a link file or a redeemed token), then write
     them and reload the router."""
     resources = store.load()
     check_secret(where, secret, store)
-    link, secret = _renamed(link, secret, name, cost)
-    check_new_link_name(store, link.name)
     role = link_role(resources.site.spec.edge)
-    if link.spec.endpoint_for_role(role) is None:
+    endpoint = link.spec.endpoint_for_role(role)
+    if endpoint is None:
         raise SkupperError(f"{where}: the Link has no {role!r} endpoint")
+    link, secret = _renamed(link, secret, name, cost, proxy.url_for(endpoint.host))
+    check_new_link_name(store, link.name)
     certs.write_credential(
         store.credential_folder(link.name), {key: secret.pem(key) for key in res.TLS_SECRET_KEYS}
     )
@@ -261,6 +276,7 @@ def link_status(namespace: str) -> list[LinkStatus]:
                 remote_site=str(connection.get("container")) if connection else None,
                 status=state,
                 message=str(connector.get("connectionMsg") or ""),
+                proxy=shown(link.spec.settings.get(LINK_PROXY_SETTING, "")),
             )
         )
     return statuses

@@ -36,6 +36,7 @@ from skupper_podman.router.grant_records import (
     read_grants,
     write_grant,
 )
+from skupper_podman.router.http_proxy import ProxyUrl
 from skupper_podman.site import ports, router_access
 from skupper_podman.site.links import (
     check_new_link_name,
@@ -45,6 +46,7 @@ from skupper_podman.site.links import (
     require_link_access,
 )
 from skupper_podman.site.migration import open_site
+from skupper_podman.site.proxy import ProxyChoice
 from skupper_podman.site.revocation import revoked_fingerprints
 from skupper_podman.site.runtime import platform_of
 from skupper_podman.site.store import SiteStore
@@ -266,8 +268,9 @@ def _read_token(path: Path) -> res.AccessToken:
     return items[0]
 
 
-def _post_code(token: res.AccessToken, link_name: str, site_name: str) -> str:
-    """POST the code to the token's URL, trusting only the token's CA; the answer text."""
+def _post_code(token: res.AccessToken, link_name: str, site_name: str, proxy: str) -> str:
+    """POST the code to the token's URL (through ``proxy`` if one is given), trusting only
+    the token's CA; the answer text."""
     url = urllib.parse.urlsplit(token.spec.url)
     if url.scheme != "https" or not url.hostname:
         raise SkupperError(f"the token's url {token.spec.url!r} is not an https URL")
@@ -276,9 +279,17 @@ def _post_code(token: res.AccessToken, link_name: str, site_name: str) -> str:
     except (ssl.SSLError, ValueError):
         raise SkupperError("the token's ca is not a valid PEM certificate") from None
     where = f"the grant server at {url.hostname}:{url.port or 443}"
-    connection = http.client.HTTPSConnection(
-        url.hostname, url.port or 443, context=context, timeout=REDEEM_TIMEOUT_SECONDS
-    )
+    if proxy:
+        through = ProxyUrl.parse(proxy)
+        where += f" through proxy {through.where}"
+        connection = http.client.HTTPSConnection(
+            through.host, through.port, context=context, timeout=REDEEM_TIMEOUT_SECONDS
+        )
+        connection.set_tunnel(url.hostname, url.port or 443, headers=through.authorization())
+    else:
+        connection = http.client.HTTPSConnection(
+            url.hostname, url.port or 443, context=context, timeout=REDEEM_TIMEOUT_SECONDS
+        )
     try:
         connection.request(
             "POST",
@@ -307,11 +318,16 @@ def _post_code(token: res.AccessToken, link_name: str, site_name: str) -> str:
 
 
 def redeem_token(
-    namespace: str, path: Path, *, name: str | None = None, cost: int | None = None
+    namespace: str,
+    path: Path,
+    *,
+    name: str | None = None,
+    cost: int | None = None,
+    proxy: ProxyChoice = ProxyChoice(),
 ) -> tuple[res.Link, bool]:
     """Redeem the token in `path` and create the link it yields; returns the Link and
     whether the running router was reloaded."""
-    return redeem(namespace, _read_token(path), str(path), name=name, cost=cost)
+    return redeem(namespace, _read_token(path), str(path), name=name, cost=cost, proxy=proxy)
 
 
 def redeem(
@@ -321,17 +337,20 @@ def redeem(
     *,
     name: str | None = None,
     cost: int | None = None,
+    proxy: ProxyChoice = ProxyChoice(),
 ) -> tuple[res.Link, bool]:
-    """Redeem ``token`` (from ``where``, a file or a document) into a link."""
+    """Redeem ``token`` (from ``where``, a file or a document) into a link; the redemption
+    and the link go through the same proxy, if any."""
     store = open_site(namespace)
     link_name = name or token.name
     with res.user_input("link name"):
         res.Metadata(name=link_name)
     check_new_link_name(store, link_name)  # before a use is spent on the other side
     _refuse_own_token(store, token, where)
-    text = _post_code(token, link_name, store.load().site.name)
+    grant_host = urllib.parse.urlsplit(token.spec.url).hostname or ""
+    text = _post_code(token, link_name, store.load().site.name, proxy.url_for(grant_host))
     link, secret = link_and_secret(res.load_yaml(text, token.spec.url), token.spec.url)
-    return install_link(store, link, secret, token.spec.url, name=link_name, cost=cost)
+    return install_link(store, link, secret, token.spec.url, name=link_name, cost=cost, proxy=proxy)
 
 
 def _refuse_own_token(store: SiteStore, token: res.AccessToken, path: Path | str) -> None:
