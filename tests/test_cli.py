@@ -254,13 +254,6 @@ def test_connector_lifecycle(west: str) -> None:
     assert status_json("connector", "list", "-n", west) == []
 
 
-def test_connector_needs_host(west: str) -> None:
-    message = fails(
-        "connector", "create", "web", "8080", "--routing-key", "web", "-n", west, code=2
-    )
-    assert message.startswith("Missing option '--host'")
-
-
 def test_link_generate_needs_link_access(west: str) -> None:
     assert fails("link", "generate", "-n", west) == (
         "site west has no link access: init it with 'skupper-podman site init --link-access'"

@@ -24,7 +24,14 @@ RoutingKey = Annotated[
     str | None,
     typer.Option("--routing-key", help="Key listeners use.  [default: the name]"),
 ]
-Host = Annotated[str, typer.Option("--host", help="Host of the service.")]
+Host = Annotated[
+    str | None,
+    typer.Option(
+        "--host",
+        help="Host of the service.  [default: this host: 127.0.0.1, or "
+        "host.containers.internal from a podman or docker site's router]",
+    ),
+]
 TlsCredentials = Annotated[
     str | None,
     typer.Option(
@@ -51,7 +58,7 @@ def create(
     port: Port,
     *,
     routing_key: RoutingKey = None,
-    host: Host,
+    host: Host = None,
     tls_credentials: TlsCredentials = None,
     use_client_cert: UseClientCert = False,
     verify_hostname: VerifyHostname = True,
@@ -72,9 +79,48 @@ def create(
         verify_hostname=verify_hostname,
     )
     tls = f" (TLS, {connector.spec.tls_credentials})" if connector.spec.tls_credentials else ""
-    output.say(f"Connector {connector.name} created to {host}:{port} for {routing_key}{tls}.")
+    where = f"{connector.spec.host}:{port}"
+    output.say(f"Connector {connector.name} created to {where} for {routing_key}{tls}.")
     if not reloaded:
         output.warn("the router is not running; the connector applies when it starts")
+
+
+@app.command("update")
+def update(
+    name: Name,
+    *,
+    routing_key: RoutingKey = None,
+    host: Host = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port of the service.")] = None,
+    tls_credentials: TlsCredentials = None,
+    use_client_cert: Annotated[
+        bool | None,
+        typer.Option("--use-client-cert/--no-use-client-cert", help="Present tls.crt."),
+    ] = None,
+    verify_hostname: Annotated[
+        bool | None,
+        typer.Option(
+            "--verify-hostname/--no-verify-hostname",
+            help="The service's certificate must name HOST.",
+        ),
+    ] = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Change a connector; what is not given stays. Flows already open stay on the old
+    service; new ones go to the new."""
+    changes = {
+        "routing_key": routing_key,
+        "host": host,
+        "port": port,
+        "tls_credentials": tls_credentials,
+        "use_client_cert": use_client_cert,
+        "verify_hostname": verify_hostname,
+    }
+    connector, reloaded = site.update_service(namespace, "Connector", name, changes)
+    spec = connector.spec
+    output.say(f"Connector {name} updated: to {spec.host}:{spec.port} for {spec.routing_key}.")
+    if not reloaded:
+        output.warn("the router is not running; the change applies when it starts")
 
 
 add_service_commands(
@@ -87,7 +133,13 @@ add_service_commands(
 
 
 @app.command("generate")
-def generate(name: Name, port: Port, *, host: Host, routing_key: RoutingKey = None) -> None:
+def generate(
+    name: Name,
+    port: Port,
+    *,
+    host: Annotated[str, typer.Option("--host", help="Host of the service.")],
+    routing_key: RoutingKey = None,
+) -> None:
     """Print a Connector as YAML for 'skupper-podman apply -f' (nothing is created)."""
     connector = generate_connector(name, port, routing_key=routing_key or name, host=host)
     output.raw(dump_yaml([connector]))

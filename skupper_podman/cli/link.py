@@ -67,6 +67,23 @@ def status(
     output.records(rows, output_format, columns)
 
 
+@app.command("update")
+def update(
+    name: Annotated[str, typer.Argument(help="Link name.")],
+    *,
+    cost: Cost = None,
+    proxy: Proxy = None,
+    no_proxy: NoProxy = False,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Change a link's cost or the HTTP proxy it goes through."""
+    choice = ProxyChoice(proxy, no_proxy) if proxy is not None or no_proxy else None
+    link, reloaded = site.update_link(namespace, name, cost=cost, proxy=choice)
+    output.say(f"Link {name} updated (cost {link.spec.cost}).")
+    if not reloaded:
+        output.warn("the router is not running; the change applies when it starts")
+
+
 @app.command("delete")
 def delete(
     name: Annotated[str, typer.Argument(help="Link name.")],

@@ -53,6 +53,30 @@ def create(
         output.warn("the router is not running; the listener applies when it starts")
 
 
+@app.command("update")
+def update(
+    name: Name,
+    *,
+    routing_key: RoutingKey = None,
+    host: Annotated[str | None, typer.Option("--host", help="Local address.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Local port.")] = None,
+    tls_credentials: TlsCredentials = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Change a listener; what is not given stays. On a new port the old one closes."""
+    changes = {
+        "routing_key": routing_key,
+        "host": host,
+        "port": port,
+        "tls_credentials": tls_credentials,
+    }
+    listener, reloaded = site.update_service(namespace, "Listener", name, changes)
+    spec = listener.spec
+    output.say(f"Listener {name} updated: on {spec.host}:{spec.port} for {spec.routing_key}.")
+    if not reloaded:
+        output.warn("the router is not running; the change applies when it starts")
+
+
 add_service_commands(
     app,
     "listener",

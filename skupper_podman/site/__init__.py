@@ -11,6 +11,7 @@ from skupper_podman.site.links import (
     delete_link,
     generate_link,
     link_status,
+    update_link,
 )
 from skupper_podman.site.revocation import Revoked, revoke_link
 from skupper_podman.site.services import (
@@ -23,6 +24,7 @@ from skupper_podman.site.services import (
     list_connectors,
     list_listeners,
     listener_status,
+    update_service,
 )
 from skupper_podman.site.tokens import (
     GrantStatus,
@@ -62,5 +64,7 @@ __all__ = [
     "revoke_link",
     "show_token",
     "site_status",
+    "update_link",
+    "update_service",
     "versions",
 ]

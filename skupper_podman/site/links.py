@@ -229,6 +229,34 @@ def install_link(
     return link, reconfigure(store)
 
 
+def update_link(
+    namespace: str, name: str, *, cost: int | None = None, proxy: ProxyChoice | None = None
+) -> tuple[res.Link, bool]:
+    """Change a link's cost or proxy (``proxy`` None: unchanged); the router dials it again."""
+    store = open_site(namespace)
+    link = store.read("Link", name)
+    if not isinstance(link, res.Link):
+        raise SkupperError(f"no link named {name} in namespace {namespace}")
+    if cost is None and proxy is None:
+        raise SkupperError("nothing to change: give --cost, --proxy or --no-proxy")
+    document = res.to_document(link)
+    if cost is not None:
+        document["spec"]["cost"] = cost
+    if proxy is not None:
+        settings = dict(document["spec"].get("settings") or {})
+        settings.pop(LINK_PROXY_SETTING, None)
+        endpoint = link.spec.endpoint_for_role(link_role(store.load().site.spec.edge))
+        chosen = proxy.url_for((endpoint or link.spec.endpoints[0]).host)
+        if chosen:
+            settings[LINK_PROXY_SETTING] = chosen
+        document["spec"]["settings"] = settings
+    with res.user_input(f"link {name}"):
+        updated = res.parse_resource(document, f"link {name}")
+    assert isinstance(updated, res.Link)
+    store.write(updated)
+    return updated, reconfigure(store)
+
+
 def delete_link(namespace: str, name: str) -> bool:
     """Remove a link and its credentials; returns whether the router was reloaded."""
     store = open_site(namespace)

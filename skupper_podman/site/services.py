@@ -1,5 +1,5 @@
 """Listeners (a local port that reaches a routing key) and connectors (a routing key that
-reaches a host:port from this site): create, list, status, delete.
+reaches a host:port from this site): create, update, list, status, delete.
 
 Both kinds share one implementation; they differ in their resource model, their router
 entity (tcpListener / tcpConnector) and that a listener's port must be free here.
@@ -14,6 +14,7 @@ from typing import Any
 
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
+from skupper_podman.platforms.base import CONTAINER_PLATFORMS
 from skupper_podman.site import ports, service_credentials
 from skupper_podman.site.migration import open_site
 from skupper_podman.site.runtime import query, reconfigure
@@ -153,10 +154,10 @@ def _credential_folder(value: str | None) -> Path | None:
 
 
 def _create_with_credentials(
-    store: SiteStore, resource: ServiceResource, folder: Path | None
+    store: SiteStore, resource: ServiceResource, folder: Path | None, *, replace: bool = False
 ) -> bool:
-    """Import ``folder`` (if any), make the credential, write the resource; on a failure,
-    what was imported is removed again."""
+    """Import ``folder`` (if any), make the credential, write the resource (over the one
+    of that name if ``replace``); on a failure, what was imported is removed again."""
     name = resource.spec.tls_credentials
     imported = None
     if (
@@ -168,11 +169,38 @@ def _create_with_credentials(
     try:
         service_credentials.check(resource, store, {}, f"{resource.kind.lower()} {resource.name}")
         service_credentials.ensure(store, resource)
-        return _create(store, resource)
+        if not replace:
+            return _create(store, resource)
+        store.write(resource)
+        return reconfigure(store)
     except BaseException:
         if imported is not None:
             shutil.rmtree(imported, ignore_errors=True)
         raise
+
+
+def update_service(
+    namespace: str, kind: str, name: str, changes: dict[str, Any]
+) -> tuple[ServiceResource, bool]:
+    """Change the spec fields in ``changes`` (model names; None: unchanged) of a listener
+    or connector; the running router takes the change without a restart."""
+    store = open_site(namespace)
+    noun = kind.lower()
+    current = store.read(kind, name)
+    if not isinstance(current, res.Listener | res.Connector):
+        raise SkupperError(f"no {noun} named {name} in namespace {namespace}")
+    given = {field: value for field, value in changes.items() if value is not None}
+    if not given:
+        raise SkupperError(f"nothing to change: see '{noun} update --help' for what can be")
+    folder = _credential_folder(given.get("tls_credentials"))
+    if folder is not None:
+        given["tls_credentials"] = service_credentials.folder_name(folder)
+    with res.user_input(f"{noun} {name}"):
+        spec = type(current.spec).model_validate({**current.spec.model_dump(), **given})
+    updated = current.model_copy(update={"spec": spec})
+    if isinstance(updated, res.Listener) and updated.spec.port != current.spec.port:
+        ports.require_free(updated.spec.host, updated.spec.port, what=f"listener {name}")
+    return updated, _create_with_credentials(store, updated, folder, replace=True)
 
 
 def list_listeners(namespace: str) -> list[res.Listener]:
@@ -193,12 +221,15 @@ def create_connector(
     port: int,
     *,
     routing_key: str,
-    host: str,
+    host: str | None = None,
     tls_credentials: str | None = None,
     use_client_cert: bool = False,
     verify_hostname: bool = True,
 ) -> tuple[res.Connector, bool]:
-    """Add a connector; returns it and whether the running router was reloaded."""
+    """Add a connector; returns it and whether the running router was reloaded. Without
+    ``host``: this host, as the site's router reaches it (`default_connector_host`)."""
+    store = open_site(namespace)
+    host = host or default_connector_host(store.facts().platform)
     folder = _credential_folder(tls_credentials)
     with res.user_input(f"connector {name}"):
         connector = res.Connector(
@@ -214,10 +245,15 @@ def create_connector(
                 verify_hostname=None if verify_hostname else False,
             ),
         )
-    store = open_site(namespace)
     if store.has("Connector", name):
         raise SkupperError(f"a connector named {name} already exists in namespace {namespace}")
     return connector, _create_with_credentials(store, connector, folder)
+
+
+def default_connector_host(platform: str) -> str:
+    """A connector's host when none is given: this host. A router in a container reaches
+    it by the name both engines give the host (docker: added as host-gateway)."""
+    return "host.containers.internal" if platform in CONTAINER_PLATFORMS else "127.0.0.1"
 
 
 def list_connectors(namespace: str) -> list[res.Connector]:
