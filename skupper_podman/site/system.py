@@ -100,6 +100,9 @@ def start_site(namespace: str) -> Change:
         if units is not None:
             systemctl("start", units.main_service)
         else:
+            # What a reboot or a crash left (stopped containers of the site, a stale pid
+            # file) goes first: the platform makes the router anew from the site's files.
+            platform.stop(store.paths)
             platform.start(store.paths, shown)
         wait_until_answering(store)
     except BaseException:

@@ -279,6 +279,15 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
     wait_listener_up(target, home, "east", "web")
     assert fetch(web_port, "index.html").decode().strip() == INDEX
     assert site_labels(target, home, "east") == labels["east"]
+    # As after a reboot without units: the containers are there, stopped; start again.
+    site_filter = "label=" + ",".join(f"{k}={v}" for k, v in labels["east"].items())
+    stopped_names = target.tool("ps", "-a", "-q", "--filter", site_filter).split()
+    assert len(stopped_names) == 2, stopped_names  # the router and the listener's forwarder
+    target.tool("stop", "-t", "2", *stopped_names)
+    target.cli("system", "start", "-n", "east", home=home)
+    wait_for("link up again", lambda: status(target, home, "link", "status", "-n", "east")[0]["up"])
+    wait_listener_up(target, home, "east", "web")
+    assert fetch(web_port, "index.html").decode().strip() == INDEX
 
     # Clean removal, by label.
     target.tool("rm", "-f", "web-backend")
