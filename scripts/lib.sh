@@ -4,8 +4,8 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=${SKUPPER_PODMAN_VENV:-$ROOT/.venv}
 
-# Create .venv and install the package (editable) with the given extras, once per change
-# of pyproject.toml.
+# Create .venv and install the package (editable) with the given extras (may be none),
+# once per change of pyproject.toml.
 ensure_venv() {
     local extras=$1
     local stamp=$VENV/.installed-$extras
@@ -14,7 +14,7 @@ ensure_venv() {
     fi
     if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
         "$VENV/bin/pip" install --quiet --upgrade pip
-        "$VENV/bin/pip" install --quiet -e "$ROOT[$extras]"
+        "$VENV/bin/pip" install --quiet -e "$ROOT${extras:+[$extras]}"
         touch "$stamp"
     fi
 }

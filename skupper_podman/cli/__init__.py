@@ -29,7 +29,7 @@ app = typer.Typer(
     help="Skupper-compatible application networks on Linux hosts, Podman and Docker.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 app.add_typer(site.app, name="site")
 app.add_typer(link.app, name="link")

@@ -104,7 +104,8 @@ def _open(engine: str, url: str, timeout: float) -> Engine:
     library = "podman" if engine == "podman" else "docker"
     if importlib.util.find_spec(library) is None:
         raise SkupperError(
-            f"the {library} Python library is missing: pip install 'skupper-podman[engines]'"
+            f"the {library} Python library is missing (a dependency of skupper-podman): "
+            "install skupper-podman again with pip"
         )
     if engine == "podman":
         from skupper_podman.engines.podman import PodmanEngine

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -136,9 +137,19 @@ def _installed_distribution() -> importlib.metadata.Distribution:
     return next((d for d in found if d.read_text("METADATA")), found[0])
 
 
+# What the CLI needs to manage sites, not the router: left out of the router image.
+CLI_ONLY_REQUIREMENTS = frozenset({"podman", "docker"})
+REQUIREMENTS_FILE = "requirements.txt"  # in wheels/: what the image installs besides us
+
+
 def _requirements() -> list[str]:
     found = importlib.metadata.requires(DISTRIBUTION) or []
-    return [r.split(";")[0].strip() for r in found if "extra ==" not in r]
+    wanted = [r.split(";")[0].strip() for r in found if "extra ==" not in r]
+    return [r for r in wanted if _project(r) not in CLI_ONLY_REQUIREMENTS]
+
+
+def _project(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].lower()
 
 
 def _cache() -> Path:
@@ -159,3 +170,4 @@ def dependency_wheels(target: Path) -> None:
         _pip("wheel", "--find-links", str(cache), "-w", str(cache), *requirements)
     for wheel in cache.glob("*.whl"):
         shutil.copy(wheel, target / wheel.name)
+    (target / REQUIREMENTS_FILE).write_text("\n".join(requirements) + "\n")

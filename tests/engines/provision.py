@@ -195,7 +195,7 @@ def prepare_rootless_user(user: str) -> dict[str, str]:
 
 def rootless_venv(user: str) -> Path:
     """A venv the unprivileged user can run (the test venv may live in root's home):
-    the system Python with skupper-podman[engines] installed from host-built wheels."""
+    the system Python with skupper-podman installed from host-built wheels."""
     venv = WORK / "rootless-venv"
     python = "/usr/bin/python3"
     wheels = WORK / "wheels"
