@@ -14,6 +14,9 @@ test setup's CONTAINERS_CONF.
 The hub accepts links on `host.containers.internal`, which Podman resolves in the spoke's
 containers to the gateway of the spoke's own network: the name survives the network being
 made again by its unit.
+
+Docker's (and older Podman's) unit is one service that starts the site's containers by
+label: after a reboot they are there, stopped, and its ExecStart brings the spoke back.
 """
 
 from __future__ import annotations
@@ -141,11 +144,9 @@ def blob_intact(port: int) -> bool:
     return len(data) == BLOB_BYTES and hashlib.sha256(data).hexdigest() == expected
 
 
-@pytest.mark.parametrize("target", ["podman"], indirect=True)
-def test_quadlet_units_bring_the_spoke_back(
-    target: Target, quadlet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    home = target.new_home()
+def linked_spoke(target: Target, home: Path) -> int:
+    """A hub with a connector to a backend container, a spoke linked to it with a
+    listener; returns the listener's port once a flow went through."""
     target.cli("site", "init", "hub", "-n", "hub", "--link-access", "--port", str(free_port()),
                "--grant-port", str(free_port()), "--subject-alternative-name", HOST_ALIAS,
                home=home)  # fmt: skip
@@ -164,6 +165,15 @@ def test_quadlet_units_bring_the_spoke_back(
                "-n", "spoke", home=home)  # fmt: skip
     wait_for("link up", lambda: status(target, home, "link", "status", "-n", "spoke")[0]["up"])
     assert wait_for("a flow before", lambda: blob_intact(listener_port))
+    return listener_port
+
+
+@pytest.mark.parametrize("target", ["podman"], indirect=True)
+def test_quadlet_units_bring_the_spoke_back(
+    target: Target, quadlet: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = target.new_home()
+    listener_port = linked_spoke(target, home)
 
     units = tmp_path / "quadlet"
     target.cli("system", "generate", "--unit-type", "quadlet", "--output", str(units),
@@ -207,3 +217,35 @@ def test_quadlet_units_bring_the_spoke_back(
     result = target.cli(*spoke_status, "-o", "json", home=home, check=False)
     assert result.returncode == 1, result.stdout
     assert json.loads(result.stdout)["routerAnswering"] is False
+
+
+@pytest.mark.parametrize("target", ["docker"], indirect=True)
+def test_engine_service_unit_brings_the_spoke_back(target: Target, tmp_path: Path) -> None:
+    """Docker (and Podman before 4.4): one service that starts the site's containers by
+    label. After a reboot the containers are there, stopped; its ExecStart starts them."""
+    home = target.new_home()
+    listener_port = linked_spoke(target, home)
+    units = tmp_path / "service"
+    target.cli("system", "generate", "--unit-type", "service", "--output", str(units),
+               "-n", "spoke", home=home)  # fmt: skip
+    (unit,) = units.glob("*.service")
+    services = {unit.name: unit.read_text()}
+
+    site_id = site_labels(target, home, "spoke")[LABEL_SITE_ID]
+    names = site_containers(target, site_id)
+    assert sorted(names) == ["skupper-spoke-listener-blob", "skupper-spoke-router"]
+    target.tool("stop", "-t", "2", *names)  # as a reboot leaves them
+    spoke_status = ("site", "status", "-n", "spoke")
+    assert target.cli(*spoke_status, home=home, check=False).returncode == 1
+
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    run_exec(services, unit.name, "ExecStart", runtime)
+    wait_for("the router answering",
+             lambda: target.cli(*spoke_status, home=home, check=False).returncode == 0)  # fmt: skip
+    wait_for("link up again",
+             lambda: status(target, home, "link", "status", "-n", "spoke")[0]["up"])  # fmt: skip
+    assert wait_for("a flow through the unit's containers", lambda: blob_intact(listener_port))
+    run_exec(services, unit.name, "ExecStop", runtime)
+    result = target.cli(*spoke_status, "-o", "json", home=home, check=False)
+    assert result.returncode == 1, result.stdout
