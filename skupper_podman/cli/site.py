@@ -11,7 +11,7 @@ from skupper_podman.cli.options import DEFAULT_NAMESPACE, ContainerEndpoint, For
 from skupper_podman.cli.output import OutputFormat, output
 from skupper_podman.errors import SkupperError
 from skupper_podman.resources import dump_yaml
-from skupper_podman.site import rotation
+from skupper_podman.site import rotation, site_update
 from skupper_podman.site.generate import generate_site
 
 app = typer.Typer(help="Create, inspect and delete the site of a namespace.", no_args_is_help=True)
@@ -146,6 +146,47 @@ def generate(*, namespace: Namespace = DEFAULT_NAMESPACE) -> None:
     """Print all of the site's resources as YAML that 'skupper-podman apply -f' reproduces
     (it holds the links' private keys: keep it like a link file)."""
     output.raw(dump_yaml(generate_site(namespace)))
+
+
+@app.command("update")
+def update(
+    *,
+    link_access: Annotated[
+        bool | None,
+        typer.Option(
+            "--link-access/--no-link-access",
+            "--enable-link-access/--disable-link-access",
+            help="Accept links from other sites, or stop accepting them.",
+        ),
+    ] = None,
+    bind_host: Annotated[
+        str | None, typer.Option("--bind-host", help="Address for link access (default: all).")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Link access port.")] = None,
+    grant_port: Annotated[
+        int | None, typer.Option("--grant-port", help="Token redemption port.")
+    ] = None,
+    subject_alternative_names: Annotated[
+        list[str] | None,
+        typer.Option("--subject-alternative-name", help="Another name or address for links."),
+    ] = None,
+    namespace: Namespace = DEFAULT_NAMESPACE,
+) -> None:
+    """Change a site: turn its link access on or off (identity, links and services stay)."""
+    if link_access is None:
+        raise SkupperError("nothing to change: give --link-access or --no-link-access")
+    updated = site_update.update_link_access(
+        namespace,
+        link_access,
+        bind_host=bind_host,
+        port=port,
+        grant_port=grant_port,
+        subject_alternative_names=tuple(subject_alternative_names or ()),
+    )
+    how = " (its router was made again to publish the ports)" if updated.restarted else ""
+    output.say(f"Site in namespace {namespace}: {updated.summary}{how}.")
+    if not updated.running:
+        output.warn("the router is not running; the change applies when it starts")
 
 
 @app.command("rotate-certs")

@@ -92,7 +92,7 @@ def default_site_name(namespace: str) -> str:
     return cleaned or "default"
 
 
-def _site_resources(
+def site_resources(
     name: str, link_access: bool, bind_host: str | None, port: int, *, edge: bool = False
 ) -> list[res.Resource]:
     site = res.Site(
@@ -118,7 +118,7 @@ def _site_resources(
     return [site, access]
 
 
-def _with_names(
+def with_names(
     resources: list[res.Resource], platform: str, extra: tuple[str, ...]
 ) -> list[res.Resource]:
     """Add names to the link access certificate: the user's, and on a container platform
@@ -156,7 +156,7 @@ def _write_certificates(store: SiteStore, site_name: str, access: res.RouterAcce
     certs.write_credential(store.credential_folder(certs.LOCAL_CLIENT), local_client.files())
 
 
-def _choose_port(bind_host: str | None, port: int | None) -> int:
+def choose_port(bind_host: str | None, port: int | None) -> int:
     host = bind_host or "0.0.0.0"
     if port is None:
         return ports.first_free(host, DEFAULT_INTER_ROUTER_PORT)
@@ -166,7 +166,7 @@ def _choose_port(bind_host: str | None, port: int | None) -> int:
     return port
 
 
-def _check_bind_host(bind_host: str | None) -> None:
+def check_bind_host(bind_host: str | None) -> None:
     if bind_host is None or bind_host in WILDCARD_HOSTS:
         return
     try:
@@ -210,11 +210,11 @@ def init_site(
         raise SkupperError("--grant-port is the token redemption port: add --link-access")
     if edge and link_access:
         raise SkupperError("an edge site accepts no links: use --edge or --link-access, not both")
-    _check_bind_host(bind_host)
-    chosen_port = _choose_port(bind_host, port) if link_access else DEFAULT_INTER_ROUTER_PORT
+    check_bind_host(bind_host)
+    chosen_port = choose_port(bind_host, port) if link_access else DEFAULT_INTER_ROUTER_PORT
     with res.user_input(f"site {site_name}"):
-        resources = _site_resources(site_name, link_access, bind_host, chosen_port, edge=edge)
-        resources = _with_names(resources, runner.name, subject_alternative_names)
+        resources = site_resources(site_name, link_access, bind_host, chosen_port, edge=edge)
+        resources = with_names(resources, runner.name, subject_alternative_names)
     access_ports = {
         role.port for r in resources if isinstance(r, res.RouterAccess) for role in r.spec.roles
     }

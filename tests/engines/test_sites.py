@@ -289,6 +289,17 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
     wait_listener_up(target, home, "east", "web")
     assert fetch(web_port, "index.html").decode().strip() == INDEX
 
+    # Link access turned on for east: its router is made again to publish the ports.
+    access_port = free_port()
+    target.cli("site", "update", "--enable-link-access", "--port", str(access_port),
+               "--grant-port", str(free_port()), "-n", "east", home=home)  # fmt: skip
+    east_status = status(target, home, "site", "status", "-n", "east")
+    assert east_status["linkAccessPort"] == access_port and east_status["routerAnswering"]
+    assert "kind: Link" in target.cli("link", "generate", "-n", "east", home=home).stdout
+    wait_for("link up again", lambda: status(target, home, "link", "status", "-n", "east")[0]["up"])
+    wait_listener_up(target, home, "east", "web")
+    assert fetch(web_port, "index.html").decode().strip() == INDEX
+
     # Clean removal, by label.
     target.tool("rm", "-f", "web-backend")
     for namespace in ("east", "west"):
