@@ -116,8 +116,11 @@ class CompatEngine:
     def remove_container(self, name: str, stop_timeout: int) -> None:
         with contextlib.suppress(self.not_found):
             container = self._client.containers.get(name)
-            with contextlib.suppress(*self.api_errors):
-                container.stop(timeout=stop_timeout)
+            # Only a running one: podman-py's stop of a stopped container (left so by a
+            # reboot) fails on the API's empty "not modified" answer.
+            if str(container.attrs.get("State", {}).get("Status", "")).lower() == "running":
+                with contextlib.suppress(*self.api_errors):
+                    container.stop(timeout=stop_timeout)
             container.remove(force=True)
 
     def find(self, labels: dict[str, str]) -> Labelled:

@@ -220,9 +220,13 @@ def test_quadlet_units_bring_the_spoke_back(
 
 
 @pytest.mark.parametrize("target", ["docker"], indirect=True)
-def test_engine_service_unit_brings_the_spoke_back(target: Target, tmp_path: Path) -> None:
+def test_engine_service_unit_brings_the_spoke_back(
+    target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Docker (and Podman before 4.4): one service that starts the site's containers by
     label. After a reboot the containers are there, stopped; its ExecStart starts them."""
+    # The unit's docker CLI talks to the default socket; the tests' dockerd has its own.
+    monkeypatch.setenv("DOCKER_HOST", target.endpoint)
     home = target.new_home()
     listener_port = linked_spoke(target, home)
     units = tmp_path / "service"
