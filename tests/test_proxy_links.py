@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from tests.router.peers import Backend, EchoHandler, echo_once
 from tests.routernet import wait_for_port
 
 PROXY_USER = "nobody"
+PASSWORD = "pr0xy-pa55"
 TINYPROXY_REFUSAL = "401 Unauthorized"  # its answer to a CONNECT with wrong credentials
 LINK_SECONDS = 20.0
 
@@ -55,7 +57,7 @@ class Proxy:
     port: int
     log: Path
 
-    def url(self, password: str = "secret") -> str:
+    def url(self, password: str = PASSWORD) -> str:
         return f"http://tester:{password}@127.0.0.1:{self.port}"
 
     def tunnels_to(self, port: int) -> int:
@@ -68,7 +70,7 @@ def proxy(tmp_path: Path) -> Iterator[Proxy]:
     config = tmp_path / "tinyproxy.conf"
     config.write_text(
         f"Port {port}\nListen 127.0.0.1\nUser {PROXY_USER}\nGroup nogroup\nTimeout 600\n"
-        "LogLevel Info\nMaxClients 100\nBasicAuth tester secret\n"
+        f"LogLevel Info\nMaxClients 100\nBasicAuth tester {PASSWORD}\n"
     )
     log = tmp_path / "tinyproxy.log"
     with log.open("wb") as out:
@@ -174,6 +176,17 @@ def test_links_and_tokens_go_through_the_proxy(
     (link_yaml,) = namespace_paths("north").resources.glob("Link-*.yaml")
     stored = yaml.safe_load(link_yaml.read_text())
     assert stored["spec"]["settings"]["proxy"] == proxy.url()
+    # A debug dump keeps the proxy, not its password.
+    dump = tmp_path / "north.tar.gz"
+    ok("debug", "dump", str(dump), "-n", "north")
+    with tarfile.open(dump) as tar:
+        contents = b"".join(
+            tar.extractfile(member).read()  # type: ignore[union-attr]
+            for member in tar.getmembers()
+            if member.isfile()
+        )
+    assert PASSWORD.encode() not in contents
+    assert f"tester:<redacted>@127.0.0.1:{proxy.port}".encode() in contents
     # NO_PROXY naming the host, or --no-proxy: a direct link, which the firewall stops.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     ok("site", "init", "south", "-n", "south")

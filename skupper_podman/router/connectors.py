@@ -184,6 +184,17 @@ class AmqpConnectors:
         )
         return conn_id
 
+    def close_unwelcome(self, config: RouterConfig) -> None:
+        """After a reload: close the accepted connections ``config`` no longer lets in (a
+        revoked certificate, or a link access that was removed)."""
+        for conn in list(self.connections.values()):
+            if conn.dialled:
+                continue
+            if conn.engine.peer_fingerprint in config.revoked:
+                self.refuse(conn, "amqp:unauthorized-access", "certificate revoked")
+            elif conn.origin.name not in config.listeners and conn.origin.role != "normal":
+                self.refuse(conn, "amqp:connection:forced", "link access removed from this site")
+
     def refuse(self, conn: RouterConnection, condition: str, text: str) -> None:
         """Close an AMQP connection with an error the peer sees (e.g. a revoked identity)."""
         conn.refused = True

@@ -107,16 +107,7 @@ class RouterCore:
         for dropped in self.connectors.apply_config(old, new, now):
             dropped.engine.connection.close()
             self.connection_down(dropped, "removed from the configuration", now)
-        for conn in list(self.connections.values()):
-            if conn.dialled:
-                continue
-            if conn.engine.peer_fingerprint in new.revoked:
-                self.connectors.refuse(conn, "amqp:unauthorized-access", "certificate revoked")
-            elif conn.origin.name not in new.listeners and conn.origin.role != "normal":
-                # Its link access was removed: the peers it let in are no longer welcome.
-                self.connectors.refuse(
-                    conn, "amqp:connection:forced", "link access removed from this site"
-                )
+        self.connectors.close_unwelcome(new)
         self._sync_addresses(now)
         self._after(now)
 

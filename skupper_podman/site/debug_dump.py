@@ -22,7 +22,9 @@ import yaml
 from skupper_podman.errors import SkupperError
 from skupper_podman.files import write_atomically
 from skupper_podman.paths import namespace_paths
+from skupper_podman.routerconfig import LINK_PROXY_SETTING
 from skupper_podman.site.lifecycle import site_status
+from skupper_podman.site.proxy import without_password
 from skupper_podman.site.runtime import platform_of
 from skupper_podman.site.store import SiteStore
 from skupper_podman.site.versions import versions
@@ -62,7 +64,11 @@ def _members(namespace: str, store: SiteStore) -> Iterator[tuple[str, bytes]]:
     for path in sorted(paths.resources.glob("*.yaml")):
         yield f"resources/{path.name}", _redacted_yaml(path.read_text())
     for path in sorted(paths.runtime.glob("*.json")):
-        yield f"runtime/{path.name}", path.read_bytes()
+        data = path.read_bytes()
+        yield (
+            f"runtime/{path.name}",
+            _redacted_config(data) if path == paths.router_config else data,
+        )
     for path in sorted(paths.certs.glob("*/*.crt")):
         yield f"certs/{path.parent.name}/{path.name}", path.read_bytes()
     try:
@@ -88,11 +94,29 @@ def _redact(document: Any) -> Any:
                 for key in values:
                     if "key" in str(key).lower():  # tls.key, and any other key
                         values[key] = REDACTED
+    if kind == "Link":
+        settings = (document.get("spec") or {}).get("settings")
+        if isinstance(settings, dict) and isinstance(settings.get(LINK_PROXY_SETTING), str):
+            settings[LINK_PROXY_SETTING] = without_password(settings[LINK_PROXY_SETTING], REDACTED)
     if kind in ("AccessGrant", "AccessToken"):
         spec = document.get("spec")
         if isinstance(spec, dict) and "code" in spec:
             spec["code"] = REDACTED
     return document
+
+
+def _redacted_config(data: bytes) -> bytes:
+    """The router config with the proxy passwords of its connectors replaced."""
+    try:
+        entities = json.loads(data)
+    except ValueError:
+        return data
+    for entity in entities if isinstance(entities, list) else ():
+        if isinstance(entity, list) and len(entity) == 2 and isinstance(entity[1], dict):
+            proxy = entity[1].get("proxy")
+            if isinstance(proxy, str):
+                entity[1]["proxy"] = without_password(proxy, REDACTED)
+    return _json(entities)
 
 
 def _json(value: Any) -> bytes:

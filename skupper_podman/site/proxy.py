@@ -47,3 +47,13 @@ def shown(url: str) -> str:
         return ProxyUrl.parse(url).where
     except ProxyError:
         return "invalid"
+
+
+def without_password(url: str, mark: str) -> str:
+    """The proxy URL with its password (if any) replaced by ``mark`` (for a debug dump)."""
+    scheme, found, rest = url.rpartition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{found}{user}:{mark}@{host}"
