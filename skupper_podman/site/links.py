@@ -166,17 +166,22 @@ def _renamed(
     link_document["spec"]["tlsCredentials"] = link_name
     if cost is not None:
         link_document["spec"]["cost"] = cost
-    settings = dict(link_document["spec"].get("settings") or {})
-    settings.pop(LINK_PROXY_SETTING, None)  # the linking host's own network decides
-    if proxy:
-        settings[LINK_PROXY_SETTING] = proxy
-    link_document["spec"]["settings"] = settings
+    _set_proxy(link_document, proxy)  # the linking host's own network decides
     secret_document = res.to_document(secret)
     secret_document["metadata"] = {"name": link_name}
     new_link = res.parse_resource(link_document, "link")
     new_secret = res.parse_resource(secret_document, "link secret")
     assert isinstance(new_link, res.Link) and isinstance(new_secret, res.Secret)
     return new_link, new_secret
+
+
+def _set_proxy(link_document: dict[str, Any], url: str) -> None:
+    """A Link document's proxy setting: ``url``, or none when it is empty."""
+    settings = dict(link_document["spec"].get("settings") or {})
+    settings.pop(LINK_PROXY_SETTING, None)
+    if url:
+        settings[LINK_PROXY_SETTING] = url
+    link_document["spec"]["settings"] = settings
 
 
 def create_link(
@@ -243,13 +248,8 @@ def update_link(
     if cost is not None:
         document["spec"]["cost"] = cost
     if proxy is not None:
-        settings = dict(document["spec"].get("settings") or {})
-        settings.pop(LINK_PROXY_SETTING, None)
         endpoint = link.spec.endpoint_for_role(link_role(store.load().site.spec.edge))
-        chosen = proxy.url_for((endpoint or link.spec.endpoints[0]).host)
-        if chosen:
-            settings[LINK_PROXY_SETTING] = chosen
-        document["spec"]["settings"] = settings
+        _set_proxy(document, proxy.url_for((endpoint or link.spec.endpoints[0]).host))
     with res.user_input(f"link {name}"):
         updated = res.parse_resource(document, f"link {name}")
     assert isinstance(updated, res.Link)

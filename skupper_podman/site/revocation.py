@@ -79,9 +79,16 @@ def revoke_link(namespace: str, name: str) -> Revoked:
         holders = sorted({i.name for i in identities})
         known = f"; issued to: {', '.join(holders)}" if holders else "; it issued none"
         raise SkupperError(f"this site issued no link credentials to {name}{known}")
+    new = add_revoked(store, matching)
+    return Revoked(name, len(new), len(matching) - len(new), reconfigure(store))
+
+
+def add_revoked(store: SiteStore, fingerprints: set[str]) -> list[str]:
+    """Add ``fingerprints`` to the site's revocation list (the router reads it at its next
+    reload); returns those that were not in it yet."""
     revoked = revoked_fingerprints(store)
-    new = sorted(matching - revoked)
+    new = sorted(fingerprints - revoked)
     if new:
         lines = [*sorted(revoked), *new]
         write_atomically(store.paths.revoked_file, "\n".join(lines) + "\n")
-    return Revoked(name, len(new), len(matching) - len(new), reconfigure(store))
+    return new

@@ -29,7 +29,7 @@ from skupper_podman.files import write_atomically
 from skupper_podman.routerconfig import TRUST_FILE
 from skupper_podman.site import router_access
 from skupper_podman.site.migration import open_site
-from skupper_podman.site.revocation import issued_identities, revoked_fingerprints
+from skupper_podman.site.revocation import add_revoked, issued_identities
 from skupper_podman.site.runtime import reconfigure
 from skupper_podman.site.store import SiteStore
 
@@ -122,10 +122,7 @@ def finish_ca_rotation(namespace: str) -> Rotated:
         handed_out = set(record["handedOut"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise SkupperError(f"cannot read {previous / ROTATION_FILE}: {error}") from None
-    revoked = revoked_fingerprints(store)
-    new = sorted(handed_out - revoked)
-    if new:
-        write_atomically(store.paths.revoked_file, "\n".join([*sorted(revoked), *new]) + "\n")
+    new = add_revoked(store, handed_out)
     shutil.rmtree(previous)
     (store.credential_folder(certs.SITE_CA) / TRUST_FILE).unlink(missing_ok=True)
     router_access.issue_server_credential(store, site.name, access)

@@ -20,14 +20,9 @@ from skupper_podman.platforms.base import CONTAINER_PLATFORMS
 from skupper_podman.site import router_access
 from skupper_podman.site.lifecycle import check_bind_host, choose_port, site_resources, with_names
 from skupper_podman.site.migration import open_site
-from skupper_podman.site.runtime import (
-    exposure,
-    platform_of,
-    reconfigure,
-    wait_until_answering,
-    write_router_config,
-)
+from skupper_podman.site.runtime import platform_of, reconfigure
 from skupper_podman.site.store import SiteStore
+from skupper_podman.site.system import start_site, stop_site
 from skupper_podman.site.tokens import choose_grant_port
 
 
@@ -101,13 +96,9 @@ def _disable(store: SiteStore, site: res.Site, access: res.RouterAccess | None) 
 
 
 def _apply(store: SiteStore, summary: str) -> SiteUpdate:
-    facts = store.facts()
-    platform = platform_of(store)
-    running = platform.status(store.paths).state is RouterState.RUNNING
-    if facts.platform not in CONTAINER_PLATFORMS or not running:
+    running = platform_of(store).status(store.paths).state is RouterState.RUNNING
+    if store.facts().platform not in CONTAINER_PLATFORMS or not running:
         return SiteUpdate(summary, restarted=False, running=reconfigure(store))
-    write_router_config(store, facts)
-    platform.stop(store.paths)
-    platform.start(store.paths, exposure(store))
-    wait_until_answering(store)
+    stop_site(store.namespace)
+    start_site(store.namespace)
     return SiteUpdate(summary, restarted=True, running=True)
