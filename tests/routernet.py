@@ -306,7 +306,16 @@ class RouterNet:
             router.kill(signal.SIGTERM)
 
     def logs(self, tail: int = 4000) -> str:
+        """The end of each router's log, without skupper-router's routing and flow-record
+        lines (they fill a failed test's output and say nothing about its flows)."""
         return "\n".join(
-            f"--- {router.name} ({router.kind}) log ---\n{router.log[-tail:]}"
+            f"--- {router.name} ({router.kind}) log ---\n{_without_noise(router.log)[-tail:]}"
             for router in self.routers.values()
         )
+
+
+_NOISE = ("ROUTER_LS (info)", "FLOW_LOG (info)", "ROUTER_CORE (info) Finalizing")
+
+
+def _without_noise(log: str) -> str:
+    return "\n".join(line for line in log.splitlines() if not any(n in line for n in _NOISE))

@@ -18,6 +18,7 @@ from .connection import (
     EDGE_ADDRESS_TRACKING,
     EDGE_DOWNLINK_CAPABILITY,
     INCOMING_CAPACITY,
+    OURS_PROPERTY,
     RouterConnection,
     capability_of,
 )
@@ -49,6 +50,7 @@ def _on_remote_open(ctx: EventContext, conn: RouterConnection, event: Event, now
             return
     properties = connection.remote_properties or {}
     conn.peer_cost = int(properties.get("qd.inter-router-cost", 1) or 1)
+    conn.peer_is_ours = OURS_PROPERTY in properties
     if not conn.dialled:
         conn.open(ctx.fabric.router_id, VERSION)
     conn.opened = True

@@ -26,6 +26,7 @@ EDGE_ADDRESS_TRACKING = "_$qd.edge_addr_tracking"
 CONNECTION_CAPABILITIES = ("ANONYMOUS-RELAY", "qd.streaming-links")
 INTER_ROUTER_ROLE = "qd.inter-router-role"  # Open property of skupper-router's data connections
 INTER_ROUTER_DATA_ROLE = 4
+OURS_PROPERTY = "skupper-podman.version"  # Open property: the peer is a router of ours
 PRIORITIES = 10
 DEFAULT_PRIORITY = 4
 INCOMING_CAPACITY = 64 * 1024 * 1024
@@ -53,6 +54,7 @@ class RouterConnection:
     closed: bool = False
     peer_id: str = ""  # the peer's container id (a router id on inter-router links)
     peer_cost: int = 1
+    peer_is_ours: bool = False  # not a skupper-router: takes stream bytes at any moment
     control_sender: Link | None = None
     control_receiver: Link | None = None
     data_senders: list[Link] = field(default_factory=list)
@@ -128,6 +130,7 @@ class RouterConnection:
         properties: Any = {
             symbol("product"): "skupper-router",
             symbol("version"): version,
+            symbol(OURS_PROPERTY): version,
         }
         if self.is_router_link:
             properties[symbol("qd.annotations-version")] = 2

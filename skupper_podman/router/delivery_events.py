@@ -95,6 +95,8 @@ def _route(
     """Decide once where a new incoming delivery goes."""
     conn.last_delivery_at = now
     address = control.normalize_address(header.address or link.target.address or "")
+    if ctx.streams.awaiting_reply:
+        ctx.streams.reply_started(address)
     if control.is_whole_message_address(ctx.control, address) or link == conn.tracking_link:
         if not complete:
             delivery.buffer = buffered
@@ -165,7 +167,8 @@ def _forward(
         # addressed by its link's target, which the next hop does not see: as
         # skupper-router does, the address travels as the to-override annotation
         received = replace(received, to_override=address)
-    forwarder.outbound = ctx.streams.stream_on(next_conn, head, forwarder, received)
+    reply_to = control.normalize_address(header.reply_to) if header.reply_to else ""
+    forwarder.outbound = ctx.streams.stream_on(next_conn, head, forwarder, received, reply_to)
     _accept_stream(ctx, conn, link, delivery, forwarder, body, complete)
 
 

@@ -1,5 +1,5 @@
 """Starting streamed deliveries toward other routers, each on a link of its own, and
-holding a new stream's bytes back until its receiver shows it took the delivery."""
+holding a new stream's bytes back until its receiver can take them (``StreamStart``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from .addressing import Destination
 from .connection import RouterConnection
 from .fabric import Fabric
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
-from .streams import OutboundStream, StreamOwner
+from .streams import OutboundStream, StreamOwner, StreamStart
 
 HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
 NEW_STREAM = RouterAnnotations(flags=RA_FLAG_STREAMING)
@@ -23,14 +23,16 @@ class OutboundStreams:
         self.fabric = fabric
         self._mark_dirty = mark_dirty
         self._clock = clock
+        # requests to a skupper-router, by the address their reply comes to
+        self.awaiting_reply: dict[str, OutboundStream] = {}
 
     def open_stream(
-        self, destination: Destination, header: bytes, owner: StreamOwner
+        self, destination: Destination, header: bytes, owner: StreamOwner, reply_to: str = ""
     ) -> OutboundStream | None:
         conn = self.fabric.connection_for(destination)
         if conn is None:
             return None
-        return self.stream_on(conn, header, owner)
+        return self.stream_on(conn, header, owner, reply_to=reply_to)
 
     def stream_on(
         self,
@@ -38,50 +40,70 @@ class OutboundStreams:
         header: bytes,
         owner: StreamOwner,
         received: RouterAnnotations = NEW_STREAM,
+        reply_to: str = "",
     ) -> OutboundStream:
         """Start a streamed delivery on a link of its own on ``conn``; ``received``: the
-        annotations of the delivery it passes on, when it does."""
+        annotations of the delivery it passes on, when it does; ``reply_to``: where the
+        reply of a request goes."""
         annotations = self.fabric.outgoing_annotations(received)
+        if conn.peer_is_ours:
+            start = StreamStart.TAKEN
+        else:
+            start = StreamStart.REPLY if reply_to else StreamStart.SETTLED
         stream = OutboundStream(
             conn.streaming_link(),
             conn.next_tag(),
             encode_annotations(annotations) + header,
             owner,
             partial(self._mark_dirty, conn.conn_id),
-            partial(_stream_done, conn),
+            partial(self._stream_done, conn, reply_to),
             partial(self._held, conn),
+            start,
         )
         conn.active_streams.add(stream)
-        if not stream.start_credit:
-            self._held(conn, stream)  # to learn the new link's first grant
+        if start is StreamStart.REPLY:
+            self.awaiting_reply[reply_to] = stream
+        if not stream.start_credit or start is not StreamStart.TAKEN:
+            self._held(conn, stream)  # to learn the new link's first grant, or to wait
         self._mark_dirty(conn.conn_id)
         return stream
+
+    def reply_started(self, address: str) -> None:
+        """A delivery to ``address`` passes this router: if it is the reply of a request
+        held for a skupper-router, that router is ready for the rest of the request."""
+        stream = self.awaiting_reply.pop(address, None)
+        if stream is not None and stream.held is not None:
+            stream.release()
 
     def _held(self, conn: RouterConnection, stream: OutboundStream) -> None:
         conn.held_streams.setdefault(stream, self._clock())
 
+    def _stream_done(self, conn: RouterConnection, reply_to: str, stream: OutboundStream) -> None:
+        if reply_to and self.awaiting_reply.get(reply_to) is stream:
+            del self.awaiting_reply[reply_to]
+        conn.active_streams.discard(stream)
+        link = stream.link
+        if stream.clean and not conn.closed and link.state & link.LOCAL_ACTIVE:
+            conn.idle_streaming_links.append(link)
+        elif link.state & link.LOCAL_ACTIVE:
+            link.close()
+
 
 def release_held(conn: RouterConnection, now: float) -> None:
-    """Streams whose receiver took their delivery, or had HOLD_LIMIT to, go on."""
+    """Streams whose receiver can take the rest (``StreamStart``), or had HOLD_LIMIT to, go on."""
     for stream, since in list(conn.held_streams.items()):
-        if stream.held is not None and not stream.start_credit:
-            stream.start_credit = stream.link.credit  # a new link's first grant
-            if now < since + HOLD_LIMIT:
-                continue
-        if stream.held is None or stream.taken_by_peer or now >= since + HOLD_LIMIT:
+        if stream.held is None or now >= since + HOLD_LIMIT or stream.may_go(now):
             del conn.held_streams[stream]
             stream.release()
 
 
 def next_release(conn: RouterConnection) -> float | None:
     """When ``conn``'s held streams go on at the latest."""
-    return min(conn.held_streams.values()) + HOLD_LIMIT if conn.held_streams else None
-
-
-def _stream_done(conn: RouterConnection, stream: OutboundStream) -> None:
-    conn.active_streams.discard(stream)
-    link = stream.link
-    if stream.clean and not conn.closed and link.state & link.LOCAL_ACTIVE:
-        conn.idle_streaming_links.append(link)
-    elif link.state & link.LOCAL_ACTIVE:
-        link.close()
+    return (
+        min(
+            (min(since + HOLD_LIMIT, stream.go_at or since + HOLD_LIMIT))
+            for stream, since in conn.held_streams.items()
+        )
+        if conn.held_streams
+        else None
+    )

@@ -29,10 +29,11 @@ from .addressing import AddressTable, Destination
 from .backend_health import BackendHealth
 from .config import RouterConfig
 from .connection import RouterConnection
+from .local_streams import LocalStream
 from .message import encode_stream_header
 from .service_tls import ServiceTls
 from .sockets import OUT_OF_FILES
-from .streams import LocalStream, OutboundStream, StreamOwner
+from .streams import OutboundStream, StreamOwner
 from .tcp import TcpCounters, TcpFlow
 
 Log = Callable[[cmd.LogLevel, str, str], None]
@@ -62,7 +63,7 @@ class StreamStarter(Protocol):
     """How the TCP side starts its streams."""
 
     def open_stream(
-        self, destination: Destination, header: bytes, owner: StreamOwner
+        self, destination: Destination, header: bytes, owner: StreamOwner, reply_to: str = ""
     ) -> OutboundStream | None: ...
 
     def stream_on(
@@ -148,7 +149,9 @@ class TcpAdaptor:
             flow.reply_address = self.routes.reply_address()
             self.reply_flows[flow.reply_address] = flow
             header = encode_stream_header(to=address, reply_to=flow.reply_address)
-            flow.outbound = self.streams.open_stream(destination, header, flow)
+            flow.outbound = self.streams.open_stream(
+                destination, header, flow, reply_to=flow.reply_address
+            )
             if flow.outbound is None:
                 flow.socket_failed()
                 return None
@@ -339,7 +342,9 @@ class TcpAdaptor:
                 flow.reply_address = self.routes.reply_address()
             header = encode_stream_header(to=flow.address, reply_to=flow.reply_address)
             self.reply_flows[flow.reply_address] = flow
-            outbound = self.streams.open_stream(destination, header, flow)
+            outbound = self.streams.open_stream(
+                destination, header, flow, reply_to=flow.reply_address
+            )
             if outbound is None:
                 return False
             flow.outbound = outbound

@@ -1,5 +1,5 @@
-"""The first-burst gate of an outbound stream (``router/streams.py``), without sockets:
-bytes held until the receiver shows it took the delivery all go out, in order."""
+"""The start gates of an outbound stream (``router/streams.py``), without sockets: bytes
+held until the receiver can take them all go out, in order, and never earlier."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from skupper_podman.router.streams import FIRST_BURST, OutboundStream
+from skupper_podman.router.streams import (
+    FIRST_BURST,
+    FIRST_FRAME,
+    SETTLE_PAUSE,
+    OutboundStream,
+    StreamStart,
+)
 
 
 @dataclass
@@ -26,7 +32,7 @@ class _Link:
         self.advanced += 1
 
 
-def _stream(link: _Link) -> OutboundStream:
+def _stream(link: _Link, start: StreamStart = StreamStart.TAKEN) -> OutboundStream:
     return OutboundStream(
         link,  # type: ignore[arg-type]
         "tag-1",
@@ -35,6 +41,7 @@ def _stream(link: _Link) -> OutboundStream:
         notify=lambda: None,
         on_done=lambda stream: None,
         on_hold=lambda stream: None,
+        start=start,
     )
 
 
@@ -62,4 +69,42 @@ def test_held_bytes_go_out_on_release_and_the_end_after_them() -> None:
     assert link.advanced == 0  # the end waits for the held bytes
     stream.release()
     assert b"".join(link.sent) == b"HEADER" + b"a" * (FIRST_BURST + 10)
+    assert link.advanced == 1
+
+
+def test_a_request_to_a_skupper_router_sends_its_header_alone_until_released() -> None:
+    link = _Link(credit=5)
+    stream = _stream(link, StreamStart.REPLY)
+    stream.write(b"r" * 100)  # even a small request waits: the peer may be switching
+    assert link.sent == [b"HEADER"]
+    link.credit = 6  # the receiver routed it: not enough for a skupper-router's connector
+    assert not stream.may_go(now=0.0)
+    stream.write(b"s" * 10)
+    stream.finish()
+    assert link.advanced == 0
+    stream.release()  # its reply passed this router: the backend answered
+    assert b"".join(link.sent) == b"HEADER" + b"r" * 100 + b"s" * 10
+    assert link.advanced == 1
+
+
+def test_a_reply_to_a_skupper_router_goes_with_its_first_frame_then_waits() -> None:
+    link = _Link(credit=5)
+    stream = _stream(link, StreamStart.SETTLED)
+    assert link.sent == []  # the header waits for the first bytes: one transfer
+    stream.write(b"a" * (FIRST_FRAME + 500))
+    assert b"".join(link.sent) == b"HEADER" + b"a" * FIRST_FRAME
+    assert not stream.may_go(now=10.0)  # not taken yet
+    link.credit = 6  # taken: the listener side takes the reply a moment later
+    assert not stream.may_go(now=10.0)
+    assert not stream.may_go(now=10.0 + SETTLE_PAUSE / 2)
+    assert stream.may_go(now=10.0 + SETTLE_PAUSE)
+    stream.release()
+    assert b"".join(link.sent) == b"HEADER" + b"a" * (FIRST_FRAME + 500)
+
+
+def test_an_empty_reply_to_a_skupper_router_still_sends_its_header_and_end() -> None:
+    link = _Link(credit=5)
+    stream = _stream(link, StreamStart.SETTLED)
+    stream.finish()
+    assert link.sent == [b"HEADER"]
     assert link.advanced == 1
