@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import skupper_podman
-from skupper_podman import image
+from skupper_podman import image, progress
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.files import write_atomically
@@ -109,7 +109,10 @@ def generate_bundle(
     validate_namespace(name)  # it names a folder and a file: the same rules serve
     if not any(isinstance(d, res.Site) for d in documents):
         raise SkupperError("a bundle needs a Site among its resources")
-    with tempfile.TemporaryDirectory(prefix="skupper-bundle-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="skupper-bundle-") as scratch,
+        progress.step(f"packing bundle {name} (the package and its dependencies)"),
+    ):
         wheels = Path(scratch)
         _package_wheel(wheels)
         try:

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from skupper_podman import progress
 from skupper_podman.cli import apply as declarative
 from skupper_podman.cli import (
     bundle,
@@ -23,6 +26,7 @@ from skupper_podman.cli import (
     version,
 )
 from skupper_podman.cli.errors import ErrorReportingGroup, debugging
+from skupper_podman.cli.output import output
 
 app = typer.Typer(
     cls=ErrorReportingGroup,
@@ -31,6 +35,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
 )
+
+
+@app.callback()
+def _options(
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only results and errors: no progress, no hints.")
+    ] = False,
+) -> None:
+    output.quiet = quiet
+    progress.show_with(output.progress)
+
+
 app.add_typer(site.app, name="site")
 app.add_typer(link.app, name="link")
 app.add_typer(listener.app, name="listener")

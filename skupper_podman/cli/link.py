@@ -8,8 +8,17 @@ from typing import Annotated
 import typer
 
 from skupper_podman import site
-from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace, NoProxy, Proxy
+from skupper_podman.cli.options import (
+    DEFAULT_NAMESPACE,
+    Format,
+    Namespace,
+    NoProxy,
+    Proxy,
+    Timeout,
+    Wait,
+)
 from skupper_podman.cli.output import OutputFormat, output
+from skupper_podman.errors import SkupperError
 from skupper_podman.resources import MAX_COST
 from skupper_podman.site.proxy import ProxyChoice
 
@@ -41,20 +50,33 @@ def create(
     cost: Cost = None,
     proxy: Proxy = None,
     no_proxy: NoProxy = False,
+    wait: Wait = False,
+    timeout: Timeout = 60.0,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Link this site to the site that generated FILE."""
     link, reloaded = site.create_link(
         namespace, file, name=name, cost=cost, proxy=ProxyChoice(proxy, no_proxy)
     )
-    report_link_created(link.name, reloaded)
+    report_link_created(namespace, link.name, reloaded, wait=wait, timeout=timeout)
 
 
-def report_link_created(name: str, reloaded: bool) -> None:
-    """What `link create` and `token redeem` say about the link they made."""
-    output.say(f"Link {name} created; see 'skupper-podman link status'.")
+def report_link_created(
+    namespace: str, name: str, reloaded: bool, *, wait: bool, timeout: float
+) -> None:
+    """What `link create` and `token redeem` say about the link they made (once it is
+    up, with --wait)."""
     if not reloaded:
+        output.say(f"Link {name} created.")
         output.warn("the router is not running; the link applies when it starts")
+        if wait:
+            raise SkupperError(f"cannot wait for link {name}: the site's router is not running")
+        return
+    if wait:
+        up = site.wait_for_link(namespace, name, timeout)
+        output.say(f"Link {name} is up: connected to site {up.remote_site or up.endpoint}.")
+        return
+    output.say(f"Link {name} created; see 'skupper-podman link status'.")
 
 
 @app.command("status")

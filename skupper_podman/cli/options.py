@@ -39,3 +39,11 @@ Proxy = Annotated[
 NoProxy = Annotated[
     bool, typer.Option("--no-proxy", help="Link directly, whatever HTTPS_PROXY says.")
 ]
+
+Wait = Annotated[
+    bool,
+    typer.Option("--wait", help="Wait until the link is up (up to --timeout); fail if it is not."),
+]
+Timeout = Annotated[
+    float, typer.Option("--timeout", min=1, help="Seconds --wait waits.", show_default=True)
+]

@@ -7,6 +7,7 @@ import enum
 import json
 import sys
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import yaml
@@ -26,6 +27,7 @@ class Output:
         # them still capture everything.
         self._out = Console(highlight=False, soft_wrap=True)
         self._err = Console(stderr=True, highlight=False, soft_wrap=True)
+        self.quiet = False  # --quiet: no hints and no progress, results and errors only
 
     def raw(self, text: str) -> None:
         """Exactly `text` on stdout (YAML meant for a file)."""
@@ -37,7 +39,15 @@ class Output:
 
     def hint(self, message: str) -> None:
         """Guidance for a person, on stderr so stdout stays clean for redirection."""
-        self._err.print(message, markup=False, style="dim")
+        if not self.quiet:
+            self._err.print(message, markup=False, style="dim")
+
+    def progress(self, message: str) -> AbstractContextManager[object]:
+        """A spinner with ``message`` on stderr while a step of long work runs; nothing
+        with --quiet or when stderr is not a terminal (pipes, files, CI logs)."""
+        if self.quiet or not self._err.is_terminal:
+            return nullcontext()
+        return self._err.status(f"{message}...", spinner="dots")
 
     def warn(self, message: str) -> None:
         self._err.print(f"warning: {message}", markup=False, style="yellow")

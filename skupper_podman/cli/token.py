@@ -9,7 +9,15 @@ import typer
 
 from skupper_podman import site
 from skupper_podman.cli.link import Cost, LinkName, report_link_created
-from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace, NoProxy, Proxy
+from skupper_podman.cli.options import (
+    DEFAULT_NAMESPACE,
+    Format,
+    Namespace,
+    NoProxy,
+    Proxy,
+    Timeout,
+    Wait,
+)
 from skupper_podman.cli.output import OutputFormat, output
 from skupper_podman.site.proxy import ProxyChoice
 
@@ -61,13 +69,15 @@ def redeem(
     cost: Cost = None,
     proxy: Proxy = None,
     no_proxy: NoProxy = False,
+    wait: Wait = False,
+    timeout: Timeout = 60.0,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Redeem a token: get a credential from the issuing site and link to it."""
     link, reloaded = site.redeem_token(
         namespace, file, name=name, cost=cost, proxy=ProxyChoice(proxy, no_proxy)
     )
-    report_link_created(link.name, reloaded)
+    report_link_created(namespace, link.name, reloaded, wait=wait, timeout=timeout)
 
 
 @app.command("show")

@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from skupper_podman import engines
+from skupper_podman import engines, progress
 from skupper_podman.engines import Engine
 from skupper_podman.errors import SkupperError
 
@@ -51,9 +51,10 @@ def build(engine: Engine, tag: str | None = None, base_image: str | None = None)
         shutil.copytree(_HERE / "router_image", context / "router_image")
         wheels = context / "wheels"
         wheels.mkdir()
-        package_wheel(wheels)
-        dependency_wheels(wheels)
-        engine.build_image(context, "Containerfile", chosen, {"BASE_IMAGE": base})
+        with progress.step(f"building the router image {chosen} from {base}"):
+            package_wheel(wheels)
+            dependency_wheels(wheels)
+            engine.build_image(context, "Containerfile", chosen, {"BASE_IMAGE": base})
     return chosen
 
 

@@ -12,6 +12,7 @@ from skupper_podman.site.links import (
     generate_link,
     link_status,
     update_link,
+    wait_for_link,
 )
 from skupper_podman.site.revocation import Revoked, revoke_link
 from skupper_podman.site.services import (
@@ -67,4 +68,5 @@ __all__ = [
     "update_link",
     "update_service",
     "versions",
+    "wait_for_link",
 ]

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import shutil
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
-from skupper_podman import certs, yaml_input
+from skupper_podman import certs, progress, yaml_input
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.routerconfig import LINK_PROXY_SETTING, link_role
@@ -308,3 +309,22 @@ def link_status(namespace: str) -> list[LinkStatus]:
             )
         )
     return statuses
+
+
+def wait_for_link(namespace: str, name: str, timeout: float) -> LinkStatus:
+    """Return once link ``name`` is up; raise with its last status after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    with progress.step(f"waiting for link {name} to come up"):
+        while True:
+            current = next((s for s in link_status(namespace) if s.name == name), None)
+            if current is None:
+                raise SkupperError(f"no link {name} in namespace {namespace}")
+            if current.up:
+                return current
+            if time.monotonic() >= deadline:
+                detail = current.message or current.status
+                raise SkupperError(
+                    f"link {name} is not up after {timeout:.0f} s ({detail}); it stays "
+                    "configured and keeps trying: see 'skupper-podman link status'"
+                )
+            time.sleep(0.5)

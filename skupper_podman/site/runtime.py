@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from skupper_podman import certs, management, routerconfig
+from skupper_podman import certs, management, progress, routerconfig
 from skupper_podman import resources as res
 from skupper_podman.errors import SkupperError
 from skupper_podman.files import write_atomically
@@ -110,13 +110,15 @@ def wait_until_answering(store: SiteStore, timeout: float = ROUTER_START_TIMEOUT
     platform = platform_of(store)
     deadline = time.monotonic() + timeout
     last_error = "no answer yet"
-    while time.monotonic() < deadline:
-        if platform.status(store.paths).state is not RouterState.RUNNING:
-            raise SkupperError(f"the router exited at start: {platform.log_tail(store.paths)}")
-        try:
-            query(store, "router", ("id",))
-            return
-        except SkupperError as error:
-            last_error = str(error)
-        time.sleep(_POLL_SECONDS)
+    with progress.step("waiting for the router to answer"):
+        while time.monotonic() < deadline:
+            if platform.status(store.paths).state is not RouterState.RUNNING:
+                tail = platform.log_tail(store.paths)
+                raise SkupperError(f"the router exited at start: {tail}")
+            try:
+                query(store, "router", ("id",))
+                return
+            except SkupperError as error:
+                last_error = str(error)
+            time.sleep(_POLL_SECONDS)
     raise SkupperError(f"the router did not answer within {timeout:.0f} s: {last_error}")
