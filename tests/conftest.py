@@ -12,10 +12,20 @@ import pytest
 
 from skupper_podman.paths import home
 from skupper_podman.site import delete_site
+from tests import leaks
+from tests.router import peers
 from tests.routernet import RouterNet
 from tests.unit_tools import quadlet, systemd_analyze
 
 __all__ = ["quadlet", "systemd_analyze"]  # fixtures of tests/system and tests/engines
+
+
+@pytest.fixture(autouse=True)
+def close_backends() -> Iterator[None]:
+    """Backends a test made serve until it ends: closed here if it did not close them."""
+    yield
+    for backend in list(peers.OPEN_BACKENDS):
+        backend.close()
 
 
 @pytest.fixture(autouse=True)
@@ -57,6 +67,28 @@ def router_available() -> None:
     """Tests that start real sites need the router (skupper_podman/router/main.py)."""
     if importlib.util.find_spec("skupper_podman.router.main") is None:
         pytest.skip("the router (skupper_podman.router.main) is not there yet")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """What runs when the test starts, after its fixtures are set up (engines and other
+    session-wide things started by fixtures are not the test's)."""
+    item.leak_baseline = (leaks.threads(), leaks.children())  # type: ignore[attr-defined]
+    yield
+
+
+@pytest.hookimpl(wrapper=True, trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    """After its fixtures are torn down, a passed test must have left nothing running
+    that it started (tests/leaks.py): a leak fails the test that made it."""
+    yield
+    baseline = getattr(item, "leak_baseline", None)
+    report = getattr(item, "rep_call", None)
+    if baseline is None or report is None or not report.passed:
+        return
+    left = leaks.left_behind(*baseline)
+    if left:
+        pytest.fail("left running after the test: " + "; ".join(sorted(left)), pytrace=False)
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

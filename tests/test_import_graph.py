@@ -17,6 +17,7 @@ MAX_LINES = 400
 MAY_IMPORT: dict[str, set[str]] = {
     "router": {"certs", "files", "resources"},  # one signer, one file writer, one YAML writer
     "errors": set(),
+    "progress": set(),  # long work names its steps; whoever runs it shows them
     "yaml_input": set(),
     "files": set(),
     "paths": set(),
@@ -25,16 +26,16 @@ MAY_IMPORT: dict[str, set[str]] = {
     "resources": {"yaml_input"},
     "management": {"certs"},
     "healthcheck": {"certs", "management"},
-    "image": {"engines"},
+    "image": {"engines", "progress"},
     "routerconfig": {"certs", "resources", "router"},
     "platforms": {"engines", "image", "paths"},
     "site": {
-        "<root>", "certs", "files", "management", "paths", "platforms", "resources", "router",
-        "routerconfig", "units", "yaml_input",
+        "<root>", "certs", "files", "management", "paths", "platforms", "progress", "resources",
+        "router", "routerconfig", "units", "yaml_input",
     },
     "units": {"engines"},  # renders from plain values (and container specs) the site gives it
-    "bundle": {"<root>", "files", "image", "paths", "resources"},
-    "cli": {"bundle", "image", "paths", "resources", "site", "units", "yaml_input"},
+    "bundle": {"<root>", "files", "image", "paths", "progress", "resources"},
+    "cli": {"bundle", "image", "paths", "progress", "resources", "site", "units", "yaml_input"},
     "forward": set(),
     "<root>": set(),
 }  # fmt: skip

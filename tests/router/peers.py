@@ -63,7 +63,12 @@ class StreamHandler(socketserver.BaseRequestHandler):
         server.results.append((received.hexdigest(), sent.hexdigest()))
 
 
+OPEN_BACKENDS: set[Backend] = set()  # closed by tests/conftest.py after each test
+
+
 class Backend(_Server):
+    """A backend serving in a thread until closed (at the latest after its test)."""
+
     def __init__(
         self, handler: type[socketserver.BaseRequestHandler], send_size: int = 0, port: int = 0
     ) -> None:
@@ -71,6 +76,7 @@ class Backend(_Server):
         self.send_size = send_size
         self.results: list[tuple[str, str]] = []
         threading.Thread(target=self.serve_forever, daemon=True).start()
+        OPEN_BACKENDS.add(self)
 
     @property
     def port(self) -> int:
@@ -86,8 +92,10 @@ class Backend(_Server):
         return False
 
     def close(self) -> None:
-        self.shutdown()
-        self.server_close()
+        if self in OPEN_BACKENDS:
+            OPEN_BACKENDS.discard(self)
+            self.shutdown()
+            self.server_close()
 
 
 @dataclass
