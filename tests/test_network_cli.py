@@ -50,6 +50,12 @@ def test_edge_sites_reach_each_other_and_network_status_shows_all(tmp_path: Path
         assert network["routingKeys"] == [
             {"key": "echo", "listeners": ["e1"], "connectors": ["e2"]}
         ]
+        drawn = ok("network", "status", "-n", "e1").stdout.splitlines()
+        assert drawn[:3] == ["Topology", "e1: edge, linux, skupper-podman [this site]",
+                             "├── listens for echo"]  # fmt: skip
+        assert "edge link (up, cost 1) to hub: interior, linux, skupper-podman" in drawn[3]
+        assert "edge link (up, cost 1) to e2: edge, linux, skupper-podman" in drawn[4]
+        assert "connects for echo" in drawn[5]
         edge_status = status_json("site", "status", "-n", "e1")
         assert edge_status["links"] == [
             {"name": "link-hub", "up": True, "error": "", "remoteSite": "hub", "cost": 1}

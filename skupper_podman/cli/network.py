@@ -6,6 +6,7 @@ import typer
 
 from skupper_podman.cli.options import DEFAULT_NAMESPACE, Format, Namespace
 from skupper_podman.cli.output import OutputFormat, output
+from skupper_podman.cli.topology import topology
 from skupper_podman.site.network import network_status
 
 app = typer.Typer(help="Look at the whole application network.", no_args_is_help=True)
@@ -20,6 +21,9 @@ def status(
     if output_format is not OutputFormat.TABLE:
         output.record(network.to_dict(), output_format)
         return
+    output.say("Topology")
+    output.draw(topology(network))
+    output.say("")
     routers = [
         {**r.__dict__, "reachable": "yes" if r.reachable else "no", "local": "*" if r.local else ""}
         for r in network.routers

@@ -37,6 +37,10 @@ class Output:
     def say(self, message: str) -> None:
         self._out.print(message, markup=False)
 
+    def draw(self, renderable: object) -> None:
+        """A rich renderable (a tree) on stdout; in pipes and files as plain text."""
+        self._out.print(renderable)
+
     def hint(self, message: str) -> None:
         """Guidance for a person, on stderr so stdout stays clean for redirection."""
         if not self.quiet:

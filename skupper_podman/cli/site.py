@@ -83,7 +83,9 @@ def init(
     else:
         output.say("Next: link it to a site with link access (skupper-podman link create FILE),")
     output.say(f"  skupper-podman listener create{flag} NAME PORT [--routing-key KEY]")
-    output.say(f"  skupper-podman connector create{flag} NAME PORT --host HOST [--routing-key KEY]")
+    output.say(
+        f"  skupper-podman connector create{flag} NAME PORT [--host HOST] [--routing-key KEY]"
+    )
 
 
 # Skupper's verb for it; listed once, under init

@@ -104,6 +104,9 @@ class Engine(Protocol):
 
     def version(self) -> str: ...
 
+    def unusable_reason(self) -> str | None:
+        """Why a site cannot run on this engine as it is set up (None: it can)."""
+
     def has_image(self, reference: str) -> bool: ...
 
     def build_image(

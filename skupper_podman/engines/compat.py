@@ -13,6 +13,7 @@ import contextlib
 from pathlib import Path
 from typing import Any, ClassVar
 
+from skupper_podman.engines import diagnosis
 from skupper_podman.engines.base import (
     ContainerInfo,
     ContainerSpec,
@@ -53,6 +54,9 @@ class CompatEngine:
 
     def version(self) -> str:
         return self._version
+
+    def unusable_reason(self) -> str | None:
+        return None
 
     def build_image(
         self, context: Path, containerfile: str, tag: str, build_args: dict[str, str]
@@ -175,4 +179,4 @@ def explain(error: Exception) -> str:
         # OSError: the connection broke or the read timed out); the engine said nothing,
         # so say what happened on the way (an error answer's body is already the text)
         text = f"{text}: {type(cause).__name__}: {cause}"
-    return text.splitlines()[0] if text else type(error).__name__
+    return diagnosis.with_fix(text.splitlines()[0]) if text else type(error).__name__

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import podman
 from podman import errors as podman_errors
 
+from skupper_podman.engines import diagnosis
 from skupper_podman.engines.base import ContainerSpec
 from skupper_podman.engines.compat import CompatEngine
 
@@ -25,14 +26,21 @@ class PodmanEngine(CompatEngine):
     build_options: ClassVar[dict[str, object]] = {"outputformat": DOCKER_MANIFEST}
     network_options: ClassVar[dict[str, object]] = {"dns_enabled": True}
     network_labels_key = "labels"
+    network_backend = ""  # netavark or cni, as podman info says
 
     @classmethod
     def connect(cls, endpoint: str, timeout: float) -> PodmanEngine:
         client = podman.PodmanClient(base_url=endpoint, timeout=timeout)
         info = client.info()  # type: ignore[no-untyped-call]
         version = str(info.get("version", {}).get("Version", "unknown"))
-        rootless = bool(info.get("host", {}).get("security", {}).get("rootless", False))
-        return cls(endpoint, client, version, rootless)
+        host = info.get("host", {})
+        rootless = bool(host.get("security", {}).get("rootless", False))
+        engine = cls(endpoint, client, version, rootless)
+        engine.network_backend = str(host.get("networkBackend", ""))
+        return engine
+
+    def unusable_reason(self) -> str | None:
+        return diagnosis.refuse_network_backend(self.network_backend)
 
     def has_image(self, reference: str) -> bool:
         try:

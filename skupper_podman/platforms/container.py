@@ -112,6 +112,9 @@ class ContainerPlatform:
     def start(self, site: NamespacePaths, exposure: Exposure) -> None:
         engine = engines.connect(self.name, self._endpoint)
         try:
+            unusable = engine.unusable_reason()
+            if unusable is not None:
+                raise SkupperError(unusable)
             facts = ContainerFacts.read(site)
             if facts is None:
                 facts = ContainerFacts(

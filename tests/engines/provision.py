@@ -23,6 +23,9 @@ from skupper_podman import engines, image
 
 DEBS = (
     "podman",
+    "netavark",  # the network backend the sites need (name resolution: aardvark-dns)
+    "aardvark-dns",
+    "containernetworking-plugins",  # the CNI backend, which site init must refuse
     "runc",
     "uidmap",
     "slirp4netns",
