@@ -16,6 +16,7 @@ from skupper_podman.cli import (
     bundle,
     connector,
     debug,
+    flows,
     image,
     link,
     listener,
@@ -60,6 +61,7 @@ app.add_typer(debug.app, name="debug")
 app.command("apply")(declarative.apply)
 app.command("delete")(declarative.delete)
 app.command("version")(version.version)
+app.command("flows")(flows.flows)
 
 
 def main() -> None:

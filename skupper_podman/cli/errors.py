@@ -6,6 +6,7 @@ Tracebacks are shown only when SKUPPER_PODMAN_DEBUG is set.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import typer
@@ -45,6 +46,10 @@ class ErrorReportingGroup(TyperGroup):
         except KeyboardInterrupt:
             output.error("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # the reader went away (`| head`): nothing to say; the exit must not flush again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as error:  # what escaped every check: one line, never a traceback
             if debugging():
                 raise

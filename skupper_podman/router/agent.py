@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from proton import Message
 
-from .agent_links import ENTITY_PREFIX, Table, connections, connectors, links, listeners, tcp
+from .agent_links import (
+    ENTITY_PREFIX,
+    Table,
+    connections,
+    connectors,
+    links,
+    listeners,
+    tcp,
+    tcp_connections,
+)
 from .agent_routers import addresses, network, nodes, router, router_metrics, site
 
 if TYPE_CHECKING:
@@ -89,6 +98,7 @@ _ENTITIES: dict[str, Table] = {
     "connector": connectors,
     "tcpListener": tcp("listener"),
     "tcpConnector": tcp("connector"),
+    "tcpConnection": tcp_connections,
 }
 
 

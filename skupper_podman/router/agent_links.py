@@ -10,6 +10,7 @@ from proton import Link
 
 from .config import TcpConnector, TcpListener
 from .connection import RouterConnection
+from .flow_records import FlowRecord
 
 if TYPE_CHECKING:
     from .view import RouterView
@@ -247,3 +248,10 @@ def _tcp_extras(entity: TcpListener | TcpConnector) -> Row:
             "observer": "auto",
         }
     return {"verifyHostname": entity.verifyHostname}
+
+
+def tcp_connections(view: RouterView) -> list[Row]:
+    """Live flows first (oldest first), then those that ended (latest first)."""
+    now = view.now
+    live = [FlowRecord.of(flow).row(now) for flow in view.tcp.flows.values()]
+    return live + [record.row(now) for record in reversed(view.tcp.recent)]

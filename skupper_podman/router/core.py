@@ -62,6 +62,7 @@ class RouterCore:
             self.log,
             consumers_changed=self.consumers_changed,
             rng=random.Random(instance),  # weighted listeners: reproducible per instance
+            clock=lambda: self._now,
         )
         self.view = RouterView(
             self.fabric,
@@ -174,6 +175,7 @@ class RouterCore:
     # --- TCP (driver -> core) --------------------------------------------------------------------
 
     def tcp_accepted(self, listener_name: str, now: float) -> int | None:
+        self._now = now  # the flow's start, as `flows` shows it
         flow_id = self.tcp.accepted(listener_name)
         self._after(now)
         return flow_id
@@ -203,14 +205,14 @@ class RouterCore:
             self._transmit_dirty()
 
     def tcp_eof(self, flow_id: int, now: float) -> None:
-        flow = self.tcp.flows.get(flow_id)
-        if flow is not None:
+        self._now = now
+        if (flow := self.tcp.flows.get(flow_id)) is not None:
             flow.socket_eof()
         self._after(now)
 
     def tcp_closed(self, flow_id: int, error: str, now: float) -> None:
-        flow = self.tcp.flows.get(flow_id)
-        if flow is not None and not flow.closed:
+        self._now = now
+        if (flow := self.tcp.flows.get(flow_id)) is not None and not flow.closed:
             flow.socket_failed()
         self._after(now)
 

@@ -65,11 +65,15 @@ class TcpFlow:
     """One TCP connection carried over the network."""
 
     __slots__ = (
+        "_clock",
         "_on_closed",
         "_on_released",
         "address",
+        "bytes_in",
+        "bytes_out",
         "counters",
         "emit",
+        "first_out_at",
         "flow_id",
         "inbound",
         "outbound",
@@ -81,9 +85,11 @@ class TcpFlow:
         "retries",
         "route_key",
         "side",
+        "started_at",
         "state",
         "taken",
         "tried",
+        "via",
         "write_paused",
     )
 
@@ -97,9 +103,11 @@ class TcpFlow:
         on_released: Callable[[TcpFlow], bool] = lambda flow: False,
         socket_ready: bool,
         side: str = "listener",
+        clock: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.flow_id = flow_id
         self.side = side  # "listener": a client's connection; "connector": to a backend
+        self.via = ""  # the tcpListener's or tcpConnector's name
         self.emit = emit
         self.counters = counters
         self._on_closed = on_closed
@@ -122,6 +130,13 @@ class TcpFlow:
         self.replay_size = 0
         self.retries = 0
         self.tried: set[object] = set()  # destinations (or connectors) that released it
+        # what `flows` shows of it: bytes from and to its socket, when it started and
+        # when its socket got the first byte (listener side: the reply's latency)
+        self._clock = clock
+        self.started_at = clock()
+        self.first_out_at = 0.0
+        self.bytes_in = 0
+        self.bytes_out = 0
         counters.connections_opened += 1
         counters.active.add(flow_id)
 
@@ -149,6 +164,7 @@ class TcpFlow:
         if outbound is None or outbound.finished:
             return
         self.counters.bytes_in += len(data)
+        self.bytes_in += len(data)
         if self.replay is not None:
             self._keep_for_replay(data)
         outbound.write(data)
@@ -265,6 +281,9 @@ class TcpFlow:
         if self.closed:
             return
         self.counters.bytes_out += len(data)
+        if not self.bytes_out:
+            self.first_out_at = self._clock()
+        self.bytes_out += len(data)
         self.emit(cmd.SendTcp(self.flow_id, data))
 
     def _inbound_ended(self) -> None:

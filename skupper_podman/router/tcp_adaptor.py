@@ -29,6 +29,7 @@ from .addressing import AddressTable, Destination
 from .backend_health import BackendHealth
 from .config import RouterConfig
 from .connection import RouterConnection
+from .flow_records import FlowRecord, RecentFlows
 from .local_streams import LocalStream
 from .message import encode_stream_header
 from .service_tls import ServiceTls
@@ -90,6 +91,7 @@ class TcpAdaptor:
         *,
         consumers_changed: Callable[[], None],
         rng: random.Random,
+        clock: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.config = config
         self.routes = routes
@@ -107,6 +109,8 @@ class TcpAdaptor:
         self.counters: dict[tuple[str, str], TcpCounters] = {}
         self.listening: set[str] = set()
         self._flow_ids = itertools.count(1)
+        self._clock = clock
+        self.recent = RecentFlows()  # the flows that ended last, for `flows`
 
     def apply_config(self, new: RouterConfig) -> None:
         """Stop the tcpListeners ``new`` changed (or whose TLS files it changed); they
@@ -202,6 +206,7 @@ class TcpAdaptor:
         """A flow that arrived for a local tcpConnector: dial its backend."""
         destination = Destination("local", connector_name)
         flow = self._new_flow("connector", connector_name, destination, socket_ready=False)
+        flow.address = self.config.tcp_connectors[connector_name].address
         flow.reply_address = reply_to
         self.dial_backend(flow, connector_name)
         return flow
@@ -270,6 +275,7 @@ class TcpAdaptor:
             return
         self.addresses.flow_ended(Destination("local", name))
         flow.route_key = Destination("local", others[0])
+        flow.via = others[0]
         self.addresses.flow_started(flow.route_key)
         flow.move_to(self.counters.setdefault(("connector", others[0]), TcpCounters()))
         self.deliveries.retried += 1
@@ -308,7 +314,9 @@ class TcpAdaptor:
             on_released=self._retry,
             socket_ready=socket_ready,
             side=kind,
+            clock=self._clock,
         )
+        flow.via = name
         flow.route_key = destination
         if kind == "listener":
             self.deliveries.ingress += 1
@@ -356,7 +364,8 @@ class TcpAdaptor:
         return True
 
     def _flow_closed(self, flow: TcpFlow) -> None:
-        self.flows.pop(flow.flow_id, None)
+        if self.flows.pop(flow.flow_id, None) is not None:
+            self.recent.append(FlowRecord.of(flow, ended_at=self._clock()))
         self.reply_flows.pop(flow.reply_address, None)
         if isinstance(flow.route_key, Destination):
             self.addresses.flow_ended(flow.route_key)
