@@ -169,6 +169,7 @@ def _forward(
         received = replace(received, to_override=address)
     reply_to = control.normalize_address(header.reply_to) if header.reply_to else ""
     forwarder.outbound = ctx.streams.stream_on(next_conn, head, forwarder, received, reply_to)
+    ctx.streams.pair_reply(forwarder, address, reply_to, from_ours=conn.peer_is_ours)
     _accept_stream(ctx, conn, link, delivery, forwarder, body, complete)
 
 

@@ -11,9 +11,11 @@ from .connection import RouterConnection
 from .fabric import Fabric
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
 from .streams import OutboundStream, StreamOwner, StreamStart
+from .tcp import Forwarder
 
 HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
 NEW_STREAM = RouterAnnotations(flags=RA_FLAG_STREAMING)
+PAIRING_LIMIT = 1024  # requests remembered before the ended ones are let go
 
 
 class OutboundStreams:
@@ -25,6 +27,8 @@ class OutboundStreams:
         self._clock = clock
         # requests to a skupper-router, by the address their reply comes to
         self.awaiting_reply: dict[str, OutboundStream] = {}
+        # requests passed on from a skupper-router, by the address their reply comes to
+        self.requests_from_reference: dict[str, Forwarder] = {}
 
     def open_stream(
         self, destination: Destination, header: bytes, owner: StreamOwner, reply_to: str = ""
@@ -74,6 +78,22 @@ class OutboundStreams:
         stream = self.awaiting_reply.pop(address, None)
         if stream is not None and stream.held is not None:
             stream.release()
+
+    def pair_reply(
+        self, forwarder: Forwarder, address: str, reply_to: str, *, from_ours: bool
+    ) -> None:
+        """A forwarded request from a skupper-router is remembered until its reply passes
+        here; the reply's held bytes then go once the request's next bytes show that the
+        skupper-router's listener side has it (``OutboundStream.peer_spoke``)."""
+        waiting = self.requests_from_reference
+        if reply_to and not from_ours:
+            if len(waiting) >= PAIRING_LIMIT:  # requests whose reply went another way
+                for key in [k for k, f in waiting.items() if f.inbound is None or f.inbound.ended]:
+                    del waiting[key]
+            waiting[reply_to] = forwarder
+        request = waiting.pop(address, None)
+        if request is not None and forwarder.outbound is not None:
+            request.reply = forwarder.outbound
 
     def _held(self, conn: RouterConnection, stream: OutboundStream) -> None:
         conn.held_streams.setdefault(stream, self._clock())

@@ -22,7 +22,6 @@ from proton import Delivery, Disposition, Link
 WINDOW = 1024 * 1024
 ACK_STEP = 256 * 1024
 FIRST_BURST = 64 * 1024  # sent before the receiver has taken a delivery
-FIRST_FRAME = 8 * 1024  # what goes with the header in one transfer to a skupper-router
 SETTLE_PAUSE = 0.05  # seconds a skupper-router's listener side gets to take a reply
 
 ACCEPTED = Disposition.ACCEPTED
@@ -54,6 +53,7 @@ class Outbound(Protocol):
     def finish(self) -> None: ...
     def abort(self) -> None: ...
     def settle(self) -> None: ...
+    def peer_spoke(self) -> None: ...
 
 
 class Inbound(Protocol):
@@ -76,8 +76,10 @@ class StreamStart(enum.Enum):
 
     TAKEN = "taken"  # FIRST_BURST at once; the rest when the credit shows it was taken
     REPLY = "reply"  # a request: the header alone, the rest once its reply passes here
-    SETTLED = "settled"  # a reply: header and FIRST_FRAME in one transfer, the rest
-    # SETTLE_PAUSE after the credit shows the receiver took the delivery
+    SETTLED = "settled"  # a reply: the header alone (skupper-router's listener side sends
+    # the request's bytes only once it has the reply), the rest once the credit shows the
+    # delivery taken and then request bytes arrive (its listener side has the reply), or
+    # SETTLE_PAUSE after the credit (a client that waits for the server to speak first)
 
 
 class OutboundStream:
@@ -97,7 +99,6 @@ class OutboundStream:
         "finish_held",
         "finished",
         "go_at",
-        "header",
         "held",
         "link",
         "notify",
@@ -139,11 +140,7 @@ class OutboundStream:
         self.held: list[bytes] | None = []  # None once the receiver has taken the delivery
         self.finish_held = False
         self.go_at = 0.0  # SETTLED: when the held bytes go
-        self.header: bytes | None = None  # SETTLED: held until the first bytes join it
-        if start is StreamStart.SETTLED:
-            self.header = header
-        else:
-            link.send(header)
+        link.send(header)
 
     def write(self, data: bytes) -> None:
         if self.settled:
@@ -152,11 +149,6 @@ class OutboundStream:
         held = self.held
         if held is None:
             self.link.send(data)
-        elif self.header is not None:  # SETTLED: the header and first bytes, one transfer
-            self._send_header()
-            self.link.send(data[:FIRST_FRAME])
-            if len(data) > FIRST_FRAME:
-                self._hold(held, data[FIRST_FRAME:])
         elif not held and len(data) <= self.allowance:
             self.allowance -= len(data)
             self.link.send(data)
@@ -179,11 +171,6 @@ class OutboundStream:
         if not held:
             self.on_hold(self)
         held.append(data)
-
-    def _send_header(self) -> None:
-        if self.header is not None:
-            self.link.send(self.header)
-            self.header = None
 
     @property
     def taken_by_peer(self) -> bool:
@@ -208,16 +195,20 @@ class OutboundStream:
             return now >= self.go_at
         return False
 
+    def peer_spoke(self) -> None:
+        """Bytes came the other way: a skupper-router's listener side sends the request's
+        bytes only once it has taken this reply, so the reply's held bytes may go."""
+        if self.held is not None and self.start is StreamStart.SETTLED and self.taken_by_peer:
+            self.release()
+
     def release(self) -> None:
         """Send what was held: the receiver took the delivery (or was given time to)."""
         held, self.held = self.held, None
-        sending = bool(held) or self.header is not None
-        self._send_header()
-        for data in held or ():
-            self.link.send(data)
-        if held and self.finish_held:
-            self.link.advance()
-        if sending:
+        if held:
+            for data in held:
+                self.link.send(data)
+            if self.finish_held:
+                self.link.advance()
             self.notify()
 
     def finish(self) -> None:
@@ -226,7 +217,6 @@ class OutboundStream:
             if self.held:
                 self.finish_held = True
                 return
-            self._send_header()
             self.link.advance()
             self.notify()
 

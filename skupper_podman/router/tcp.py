@@ -242,6 +242,8 @@ class TcpFlow:
         if not self.socket_ready:
             self.pending.append(data)
             return
+        if self.outbound is not None:
+            self.outbound.peer_spoke()  # a reply held for a skupper-router may go
         self._write_socket(data)
 
     def stream_end(self, aborted: bool) -> None:
@@ -312,13 +314,18 @@ class TcpFlow:
 class Forwarder:
     """A delivery passing through this router: inbound from one hop, outbound to the next."""
 
-    __slots__ = ("inbound", "outbound")
+    __slots__ = ("inbound", "outbound", "reply")
 
     def __init__(self) -> None:
         self.inbound: Inbound | None = None
         self.outbound: Outbound | None = None
+        # a request from a skupper-router: the reply passing back to it, held until its
+        # listener side has it (which the request's next bytes show)
+        self.reply: Outbound | None = None
 
     def stream_data(self, data: bytes) -> None:
+        if self.reply is not None:
+            self.reply.peer_spoke()
         if self.outbound is not None:
             self.outbound.write(data)
 

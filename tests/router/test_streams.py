@@ -9,7 +9,6 @@ from typing import Any
 
 from skupper_podman.router.streams import (
     FIRST_BURST,
-    FIRST_FRAME,
     SETTLE_PAUSE,
     OutboundStream,
     StreamStart,
@@ -87,24 +86,29 @@ def test_a_request_to_a_skupper_router_sends_its_header_alone_until_released() -
     assert link.advanced == 1
 
 
-def test_a_reply_to_a_skupper_router_goes_with_its_first_frame_then_waits() -> None:
+def test_a_reply_to_a_skupper_router_waits_until_its_listener_side_has_it() -> None:
     link = _Link(credit=5)
     stream = _stream(link, StreamStart.SETTLED)
-    assert link.sent == []  # the header waits for the first bytes: one transfer
-    stream.write(b"a" * (FIRST_FRAME + 500))
-    assert b"".join(link.sent) == b"HEADER" + b"a" * FIRST_FRAME
-    assert not stream.may_go(now=10.0)  # not taken yet
-    link.credit = 6  # taken: the listener side takes the reply a moment later
+    assert link.sent == [b"HEADER"]  # at once: skupper-router's listener waits for it
+    stream.write(b"a" * 500)
+    stream.peer_spoke()  # request bytes before the credit shows the reply taken: not yet
+    assert link.sent == [b"HEADER"]
+    assert not stream.may_go(now=10.0)
+    link.credit = 6  # taken (routed); its listener side takes it a moment later
+    assert not stream.may_go(now=10.0)
+    stream.peer_spoke()  # the request's bytes came after: the listener side has the reply
+    assert b"".join(link.sent) == b"HEADER" + b"a" * 500
+
+
+def test_a_reply_to_a_skupper_router_goes_a_pause_after_it_was_taken() -> None:
+    link = _Link(credit=5)
+    stream = _stream(link, StreamStart.SETTLED)
+    stream.write(b"a" * 500)  # the server spoke first: no request bytes will come
+    link.credit = 6
     assert not stream.may_go(now=10.0)
     assert not stream.may_go(now=10.0 + SETTLE_PAUSE / 2)
     assert stream.may_go(now=10.0 + SETTLE_PAUSE)
     stream.release()
-    assert b"".join(link.sent) == b"HEADER" + b"a" * (FIRST_FRAME + 500)
-
-
-def test_an_empty_reply_to_a_skupper_router_still_sends_its_header_and_end() -> None:
-    link = _Link(credit=5)
-    stream = _stream(link, StreamStart.SETTLED)
     stream.finish()
-    assert link.sent == [b"HEADER"]
+    assert b"".join(link.sent) == b"HEADER" + b"a" * 500
     assert link.advanced == 1
