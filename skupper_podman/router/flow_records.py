@@ -4,7 +4,6 @@ read by ``skupper-podman flows``."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +56,3 @@ class FlowRecord:
             "endedSecondsAgo": None if self.ended_at is None else round(now - self.ended_at, 3),
             "latencyMs": None if self.latency is None else round(self.latency * 1000, 3),
         }
-
-
-class RecentFlows(deque[FlowRecord]):
-    def __init__(self) -> None:
-        super().__init__(maxlen=RECENT_FLOWS)

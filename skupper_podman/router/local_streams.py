@@ -61,8 +61,8 @@ class LocalStream:
     def settle(self) -> None:
         self.settled = True
 
-    def peer_spoke(self) -> None:
-        pass  # both ends are here: nothing is held
+    def peer_spoke(self) -> bool:
+        return False  # both ends are here: nothing is held
 
     def _end(self, *, aborted: bool) -> None:
         if not self.ended and self.receiver is not None:

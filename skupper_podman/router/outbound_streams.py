@@ -119,11 +119,8 @@ def release_held(conn: RouterConnection, now: float) -> None:
 
 def next_release(conn: RouterConnection) -> float | None:
     """When ``conn``'s held streams go on at the latest."""
-    return (
-        min(
-            (min(since + HOLD_LIMIT, stream.go_at or since + HOLD_LIMIT))
-            for stream, since in conn.held_streams.items()
-        )
-        if conn.held_streams
-        else None
-    )
+    deadlines = [
+        min(since + HOLD_LIMIT, stream.go_at or since + HOLD_LIMIT)
+        for stream, since in conn.held_streams.items()
+    ]
+    return min(deadlines, default=None)

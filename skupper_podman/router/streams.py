@@ -53,7 +53,7 @@ class Outbound(Protocol):
     def finish(self) -> None: ...
     def abort(self) -> None: ...
     def settle(self) -> None: ...
-    def peer_spoke(self) -> None: ...
+    def peer_spoke(self) -> bool: ...
 
 
 class Inbound(Protocol):
@@ -195,11 +195,16 @@ class OutboundStream:
             return now >= self.go_at
         return False
 
-    def peer_spoke(self) -> None:
+    def peer_spoke(self) -> bool:
         """Bytes came the other way: a skupper-router's listener side sends the request's
-        bytes only once it has taken this reply, so the reply's held bytes may go."""
-        if self.held is not None and self.start is StreamStart.SETTLED and self.taken_by_peer:
+        bytes only once it has taken this reply, so the reply's held bytes may go. Whether
+        it still waits for that (else its caller need not tell it again)."""
+        if self.held is None or self.start is not StreamStart.SETTLED:
+            return False
+        if self.taken_by_peer:
             self.release()
+            return False
+        return True
 
     def release(self) -> None:
         """Send what was held: the receiver took the delivery (or was given time to)."""

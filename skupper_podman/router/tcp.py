@@ -81,6 +81,7 @@ class TcpFlow:
         "pending",
         "replay",
         "replay_size",
+        "reply",
         "reply_address",
         "retries",
         "route_key",
@@ -114,6 +115,7 @@ class TcpFlow:
         self._on_released = on_released
         self.outbound: Outbound | None = None
         self.inbound: Inbound | None = None
+        self.reply: Outbound | None = None  # connector side: told of request bytes while held
         self.state = FlowState.OPEN if socket_ready else FlowState.DIALLING
         self.pending: list[bytes] = []  # inbound bytes that arrived before the socket was ready
         # flow control, beside the state: reading paused (the window is full), writing
@@ -185,7 +187,7 @@ class TcpFlow:
         """Connector side: the backend answered; the reply stream starts now."""
         if self.state is FlowState.DIALLING:
             self._move(FlowState.OPEN)
-        self.outbound = outbound
+        self.outbound = self.reply = outbound
         pending, self.pending = self.pending, []
         for data in pending:
             self._write_socket(data)
@@ -242,8 +244,8 @@ class TcpFlow:
         if not self.socket_ready:
             self.pending.append(data)
             return
-        if self.outbound is not None:
-            self.outbound.peer_spoke()  # a reply held for a skupper-router may go
+        if self.reply is not None and not self.reply.peer_spoke():
+            self.reply = None  # a reply held for a skupper-router went, or never waited
         self._write_socket(data)
 
     def stream_end(self, aborted: bool) -> None:
@@ -324,8 +326,8 @@ class Forwarder:
         self.reply: Outbound | None = None
 
     def stream_data(self, data: bytes) -> None:
-        if self.reply is not None:
-            self.reply.peer_spoke()
+        if self.reply is not None and not self.reply.peer_spoke():
+            self.reply = None
         if self.outbound is not None:
             self.outbound.write(data)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections import deque
 from collections.abc import Callable, Collection
 from typing import Protocol
 
@@ -29,7 +30,7 @@ from .addressing import AddressTable, Destination
 from .backend_health import BackendHealth
 from .config import RouterConfig
 from .connection import RouterConnection
-from .flow_records import FlowRecord, RecentFlows
+from .flow_records import RECENT_FLOWS, FlowRecord
 from .local_streams import LocalStream
 from .message import encode_stream_header
 from .service_tls import ServiceTls
@@ -110,7 +111,7 @@ class TcpAdaptor:
         self.listening: set[str] = set()
         self._flow_ids = itertools.count(1)
         self._clock = clock
-        self.recent = RecentFlows()  # the flows that ended last, for `flows`
+        self.recent: deque[FlowRecord] = deque(maxlen=RECENT_FLOWS)  # ended, for `flows`
 
     def apply_config(self, new: RouterConfig) -> None:
         """Stop the tcpListeners ``new`` changed (or whose TLS files it changed); they
