@@ -7,7 +7,10 @@ router container's tcpListener. Creating or deleting a listener then starts or r
 container and never touches the router's (docs/architecture.md, "Containers").
 
 Each connection gets two threads that splice bytes kernel-side (socket -> pipe ->
-socket, no copy into Python); a FIN is forwarded as a half-close.
+socket, no copy into Python); a FIN is forwarded as a half-close. When the router cannot
+be reached (or again can), one line says so on stderr, the container's log.
+``skupper-forward --check ...`` connects once to the target and says whether it could:
+`site status` runs it inside each listener container.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import threading
 
 CHUNK = 1 << 16
 CONNECT_TIMEOUT = 10.0
+CHECK_TIMEOUT = 3.0
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
@@ -79,6 +83,16 @@ class Upstream:
         self.port = port
         self._address: tuple[str, int] | None = None
         self._lock = threading.Lock()
+        self._failing = False
+
+    def reached(self, error: OSError | None) -> None:
+        """Note the outcome of a connection attempt; log only when that changes."""
+        with self._lock:
+            was, self._failing = self._failing, error is not None
+        if error is not None and not was:
+            print(f"cannot reach the router at {self.host}:{self.port}: {error}", file=sys.stderr)
+        elif error is None and was:
+            print(f"reaches the router at {self.host}:{self.port} again", file=sys.stderr)
 
     def resolve(self) -> tuple[str, int]:
         infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
@@ -104,9 +118,11 @@ class Upstream:
 def _serve_connection(client: socket.socket, target: Upstream) -> None:
     try:
         upstream = target.connect()
-    except OSError:
+    except OSError as error:
+        target.reached(error)
         client.close()
         return
+    target.reached(None)
     upstream.settimeout(None)
     for sock in (client, upstream):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -120,20 +136,37 @@ def _serve_connection(client: socket.socket, target: Upstream) -> None:
 
 def serve(listen_port: int, target_host: str, target_port: int) -> None:
     target = Upstream(target_host, target_port)
-    with contextlib.suppress(OSError):
+    try:
         target.resolve()  # before the first client; if the name is not known yet, then
+    except OSError as error:
+        target.reached(error)
     server = socket.create_server(("", listen_port), backlog=128, reuse_port=False)
     while True:
         client, _address = server.accept()
         threading.Thread(target=_serve_connection, args=(client, target), daemon=True).start()
 
 
+def check(target: Upstream) -> int:
+    """Connect once to the target: exit 0 if it accepts, 1 with the reason if not."""
+    try:
+        host, port = target.resolve()
+        socket.create_connection((host, port), timeout=CHECK_TIMEOUT).close()
+    except OSError as error:
+        print(f"cannot reach {target.host}:{target.port}: {error}")
+        return 1
+    print(f"reaches {target.host}:{target.port} ({host})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="skupper-forward", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="Connect once to the target.")
     parser.add_argument("listen_port", type=int)
     parser.add_argument("target_host")
     parser.add_argument("target_port", type=int)
     args = parser.parse_args(argv)
+    if args.check:
+        return check(Upstream(args.target_host, args.target_port))
     # The forwarder is its container's PID 1, which the kernel spares every signal it has
     # no handler for: without one, stopping the container waits out the engine's 10 s
     # grace period and then kills it.

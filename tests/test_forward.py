@@ -88,3 +88,55 @@ def test_sigterm_stops_it_at_once_as_a_container_s_first_process(echo: Backend) 
     finally:
         process.kill()
         process.wait()
+
+
+def _check(host: str, port: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "skupper_podman.forward", "--check", "0", host, str(port)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+
+
+def test_check_says_whether_the_target_accepts(echo: Backend) -> None:
+    """What `site status` runs in each listener container."""
+    reached = _check("localhost", echo.port)
+    assert reached.returncode == 0 and reached.stdout.startswith(f"reaches localhost:{echo.port}")
+    refused = _check("127.0.0.1", free_port())
+    assert refused.returncode == 1
+    assert refused.stdout.startswith("cannot reach 127.0.0.1:") and "refused" in refused.stdout
+    unknown = _check("no-such-router.invalid", echo.port)
+    assert unknown.returncode == 1 and unknown.stdout.startswith("cannot reach no-such-router")
+
+
+def test_losing_and_finding_the_target_is_logged_once_each(
+    echo: Backend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port, gone = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skupper_podman.forward", str(port), "127.0.0.1", str(gone)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_port(port)
+        for _ in range(3):  # accepted, then closed at once: the target refuses
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.settimeout(5)
+                assert client.recv(1) == b""
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+    assert process.stderr is not None
+    logged = process.stderr.read().splitlines()
+    assert len(logged) == 1 and logged[0].startswith(f"cannot reach the router at 127.0.0.1:{gone}")
+    target = forward.Upstream("127.0.0.1", echo.port)
+    for outcome in (OSError("refused"), OSError("refused"), None, None, OSError("reset")):
+        target.reached(outcome)
+    assert capsys.readouterr().err.splitlines() == [
+        f"cannot reach the router at 127.0.0.1:{echo.port}: refused",
+        f"reaches the router at 127.0.0.1:{echo.port} again",
+        f"cannot reach the router at 127.0.0.1:{echo.port}: reset",
+    ]

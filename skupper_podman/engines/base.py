@@ -81,6 +81,7 @@ class ContainerInfo:
     state: ContainerState
     health: str | None  # "healthy", "unhealthy", "starting", or None without a check
     labels: dict[str, str]
+    command: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,10 @@ class Engine(Protocol):
     def signal(self, name: str, signal: str) -> None: ...
 
     def logs(self, name: str, lines: int) -> str: ...
+
+    def run_in(self, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+        """Run a command in a running container: its exit code and output."""
+        ...
 
     def remove_container(self, name: str, stop_timeout: int) -> None:
         """Stop (SIGTERM, then SIGKILL after the timeout) and remove; no error if absent."""

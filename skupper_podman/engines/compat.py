@@ -109,6 +109,7 @@ class CompatEngine:
             state=ContainerState.parse(str(state.get("Status", "unknown"))),
             health=(str(health["Status"]) or None) if health.get("Status") else None,
             labels=dict(container.labels or {}),
+            command=tuple(container.attrs.get("Config", {}).get("Cmd") or ()),
         )
 
     def signal(self, name: str, signal: str) -> None:
@@ -116,6 +117,14 @@ class CompatEngine:
             self._client.containers.get(name).kill(signal=signal)
         except self.api_errors as error:
             raise SkupperError(f"cannot signal container {name}: {explain(error)}") from None
+
+    def run_in(self, name: str, command: tuple[str, ...]) -> tuple[int, str]:
+        try:
+            code, streams = self._client.containers.get(name).exec_run(list(command), demux=True)
+        except self.api_errors as error:
+            raise SkupperError(f"cannot run {command[0]} in {name}: {explain(error)}") from None
+        text = b"".join(part or b"" for part in streams).decode(errors="replace")
+        return (-1 if code is None else int(code)), text.strip()
 
     def remove_container(self, name: str, stop_timeout: int) -> None:
         with contextlib.suppress(self.not_found):

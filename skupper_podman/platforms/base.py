@@ -78,6 +78,11 @@ class Platform(Protocol):
         """Whether the router runs (process or container state), without side effects."""
         ...
 
+    def listener_problems(self, site: NamespacePaths) -> tuple[str, ...]:
+        """Why a listener's connections cannot reach the router, one line each (none when
+        the router itself accepts them)."""
+        ...
+
     def share_files(self, site: NamespacePaths) -> None:
         """Files for the running router were written outside start and reload (a new
         grant): let the router's user read them."""

@@ -189,6 +189,21 @@ class ContainerPlatform:
         running = found.state is ContainerState.RUNNING
         return RouterStatus(RouterState.RUNNING if running else RouterState.STOPPED, detail=detail)
 
+    def listener_problems(self, site: NamespacePaths) -> tuple[str, ...]:
+        """Each listener container connects once to the router from inside (the path its
+        clients take: name resolution and the site network) and says if it could not."""
+        facts = self._facts(site)
+        engine = engines.connect(facts.engine, facts.endpoint)
+        try:
+            selector = {LABEL_SITE_ID: facts.site_id, LABEL_COMPONENT: "listener"}
+            return tuple(
+                problem
+                for name in engine.find(selector).containers
+                if (problem := _listener_problem(engine, name))
+            )
+        finally:
+            engine.close()
+
     def log_tail(self, site: NamespacePaths) -> str:
         return last_log_line(self.router_log(site, 5), missing="no container")
 
@@ -239,6 +254,17 @@ class ContainerPlatform:
         for name, listener in wanted.items():
             if name not in existing:
                 engine.run_container(listener_spec(site, exposure, facts, listener))
+
+
+def _listener_problem(engine: Engine, name: str) -> str:
+    found = engine.container(name)
+    if found is None:
+        return ""  # removed meanwhile
+    listener = found.labels.get(LABEL_LISTENER, name)
+    if found.state is not ContainerState.RUNNING:
+        return f"listener {listener}: its container {name} is {found.state.value}"
+    code, said = engine.run_in(name, ("skupper-forward", "--check", *found.command[1:]))
+    return "" if code == 0 else f"listener {listener}: its container {said or f'exit {code}'}"
 
 
 # --- the containers, as descriptions -----------------------------------------------------

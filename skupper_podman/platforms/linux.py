@@ -72,6 +72,9 @@ class LinuxPlatform:
     def share_files(self, site: NamespacePaths) -> None:
         pass  # the router runs as the user who wrote them
 
+    def listener_problems(self, site: NamespacePaths) -> tuple[str, ...]:
+        return ()  # the router listens itself
+
     def status(self, site: NamespacePaths) -> RouterStatus:
         pid = self._running_pid(site)
         if pid is None:

@@ -262,7 +262,8 @@ def site_status(namespace: str) -> SiteStatus:
     store = open_site(namespace)
     resources = store.load()
     facts = store.facts()
-    runtime = platform_of(store).status(store.paths)
+    platform = platform_of(store)
+    runtime = platform.status(store.paths)
     answering, detail, router = False, runtime.detail, {}
     connections: list[dict[str, Any]] = []
     connector_messages: dict[str, str] = {}
@@ -285,6 +286,10 @@ def site_status(namespace: str) -> SiteStatus:
             answering = True
         except SkupperError as error:
             detail = str(error)
+        try:
+            service_errors += platform.listener_problems(store.paths)
+        except SkupperError as error:
+            service_errors.append(f"listeners not checked: {error}")
     outgoing = {c.get("linkName"): c for c in connections if c.get("dir") == "out"}
     links = []
     for link in resources.links:

@@ -13,6 +13,7 @@ published link port (never to this machine's external address).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import socket
@@ -318,6 +319,26 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
     wait_for("link up again", lambda: status(target, home, "link", "status", "-n", "east")[0]["up"])
     wait_listener_up(target, home, "east", "web")
     assert fetch(web_port, "index.html").decode().strip() == INDEX
+
+    # A listener container that cannot reach its router: status says so, as does its log.
+    assert status(target, home, "site", "status", "-n", "east")["serviceErrors"] == []
+    target.tool("network", "disconnect", "skupper-east", "skupper-east-router")
+    cut = target.cli("site", "status", "-n", "east", "-o", "json", home=home, check=False)
+    problems = json.loads(cut.stdout)["serviceErrors"]
+    assert any(
+        p.startswith("listener web: its container cannot reach skupper-east-router:")
+        for p in problems
+    ), problems
+    with contextlib.suppress(OSError):  # accepted, then closed: it cannot reach the router
+        fetch(web_port, "index.html", timeout=10)
+
+    def forwarder_says_so() -> bool:
+        # its connect to the router's old address may first wait out its timeout (10 s)
+        with _nullcontext(target) as engine:
+            log = engine.logs("skupper-east-listener-web", 20)
+        return "cannot reach the router at skupper-east-router:" in log
+
+    wait_for("the listener container to log that it cannot reach the router", forwarder_says_so)
 
     # Clean removal, by label.
     target.tool("rm", "-f", "web-backend")
