@@ -89,7 +89,7 @@ def handle_message(
     if suffix in CONTROL_SUFFIXES and _control_target(plane, address) is not None:
         _relay_control(plane, conn, link, address, header, encoded)
     elif suffix in CONTROL_SUFFIXES:
-        _on_control(plane, conn, address, header, message, now)
+        _on_control(plane, conn, address, header, message, encoded, now)
     elif suffix == MANAGEMENT_ADDRESS:
         reply = handle_request(plane.view, message)
         if reply is not None and message.reply_to:
@@ -104,6 +104,7 @@ def _on_control(
     address: str,
     header: MessageHeader,
     message: Message,
+    encoded: bytes,
     now: float,
 ) -> None:
     if plane.fabric.routing is None:
@@ -119,7 +120,7 @@ def _on_control(
     except RemoteProtocolError as e:
         plane.log("warning", "routing", f"ignored a {opcode} from {conn.peer_id}: {e}")
     if address.startswith("_topo/0/all/") and header.annotations is not None:
-        _relay_flood(plane, conn, header.annotations, message)
+        _relay_flood(plane, conn, header.annotations, message, encoded[header.bare_offset :])
 
 
 def _relay_control(
@@ -150,7 +151,11 @@ def _relay_control(
 
 
 def _relay_flood(
-    plane: ControlPlane, conn: RouterConnection, annotations: RouterAnnotations, message: Message
+    plane: ControlPlane,
+    conn: RouterConnection,
+    annotations: RouterAnnotations,
+    message: Message,
+    bare: bytes,
 ) -> None:
     """Pass a network-wide message on, if it came along our shortest path from its origin.
 
@@ -166,7 +171,7 @@ def _relay_flood(
         RouterAnnotations(0, None, origin, annotations.trace)
     )
     trace = relayed.trace
-    encoded = encode_annotations(relayed) + encode_message(message)
+    encoded = encode_annotations(relayed) + bare  # as it came: proton re-encodes not all
     for peer, neighbor in plane.fabric.neighbors.items():
         if peer != conn.peer_id and peer not in trace and neighbor.control_sender is not None:
             send_encoded(plane, neighbor, neighbor.control_sender, encoded)
@@ -225,7 +230,9 @@ def send_tracking_updates(plane: ControlPlane) -> None:
         if tracking is None:
             continue
         for address, last in list(conn.edge_produces.items()):
-            reachable = plane.fabric.reachable(address, excluding_edge=conn.peer_id)
+            reachable = address in plane.fabric.subscribed or plane.fabric.reachable(
+                address, excluding_edge=conn.peer_id
+            )
             if reachable != last:
                 conn.edge_produces[address] = reachable
                 update = Message(body=["M" + address, reachable])
