@@ -37,6 +37,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "bundle": {"<root>", "files", "image", "paths", "progress", "resources"},
     "cli": {"bundle", "image", "paths", "progress", "resources", "site", "units", "yaml_input"},
     "forward": set(),
+    "collector": {"router"},
     "<root>": set(),
 }  # fmt: skip
 

@@ -95,7 +95,7 @@ def _accept_link(ctx: EventContext, conn: RouterConnection, link: Link, now: flo
     capability = capability_of(remote)
     link.source.copy(link.remote_source)
     link.target.copy(link.remote_target)
-    edge_changed = False
+    consumers_changed = False
     if capability == CONTROL_CAPABILITY and conn.origin.role == "inter-router":
         if link.is_sender:
             conn.control_sender = link
@@ -112,9 +112,13 @@ def _accept_link(ctx: EventContext, conn: RouterConnection, link: Link, now: flo
             conn.tracking_link = link
         elif source and capability != EDGE_DOWNLINK_CAPABILITY:
             conn.edge_consumes.add(source)
-            edge_changed = True
+            consumers_changed = True
     elif link.is_sender and conn.origin.role == "inter-router":
         conn.data_senders.append(link)
+    elif conn.origin.role == "normal" and (address := terminus_address(link)):
+        # a client subscribes (a flow collector's receiver): advertised like a consumer;
+        # or sends to an address, which an edge must tell its interior it sends to
+        consumers_changed = ctx.observation.subscriptions.add(address, conn.conn_id, link)
     elif link.is_receiver and conn.origin.role == "edge" and not ctx.fabric.edge_mode:
         target = link.remote_target.address or ""
         if target:
@@ -123,8 +127,16 @@ def _accept_link(ctx: EventContext, conn: RouterConnection, link: Link, now: flo
     link.open()
     if link.is_receiver:
         link.flow(DATA_LINK_CREDIT)
-    if edge_changed:
+    if consumers_changed:
         ctx.links.edge_addresses_changed(now)
+
+
+def terminus_address(link: Link) -> str:
+    """The mobile address a client's link is for: a receiver's source, a sender's target
+    ("" for the router's own: $management, _topo/..., _edge/...)."""
+    terminus = link.remote_source if link.is_sender else link.remote_target
+    address = terminus.address or ""
+    return "" if address.startswith(("$", "_")) else address
 
 
 def _on_link_close(ctx: EventContext, conn: RouterConnection, event: Event, now: float) -> None:
@@ -137,6 +149,8 @@ def _on_link_close(ctx: EventContext, conn: RouterConnection, event: Event, now:
         link.close()
     if link == conn.control_sender or link == conn.control_receiver:
         ctx.links.router_link_lost(conn, now)
+    if ctx.observation.subscriptions.remove(conn.conn_id, link):
+        ctx.links.edge_addresses_changed(now)
     if link.is_sender and conn.edge_consumes:
         source = link.source.address or ""
         if source in conn.edge_consumes:

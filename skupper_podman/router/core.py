@@ -20,12 +20,14 @@ from proton import Connection
 
 from . import amqp_events, control
 from . import commands as cmd
+from .advertising import Advertising
 from .config import RouterConfig
 from .connection import RouterConnection
 from .connectors import AmqpConnectors
 from .delivery_events import fail_stream
 from .event_context import EventContext
 from .fabric import Fabric
+from .observation import Observation
 from .outbound_streams import OutboundStreams, next_release, release_held
 from .tcp_adaptor import TcpAdaptor
 from .view import DeliveryCounts, RouterView
@@ -35,16 +37,17 @@ LogLevel = cmd.LogLevel
 
 
 class RouterCore:
-    def __init__(self, config: RouterConfig, *, now: float, instance: int) -> None:
+    def __init__(
+        self, config: RouterConfig, *, now: float, instance: int, epoch: float = 0
+    ) -> None:
         self.config = config
-        self.router_id = config.router.id
         self._now = now  # the time of the latest event, for calls that take no ``now``
         self.deliveries = DeliveryCounts()
         self._commands: list[cmd.Command] = []
         self.connections: dict[int, RouterConnection] = {}
         self.fabric = Fabric(config, instance=instance, now=now)
         self.connectors = AmqpConnectors(
-            self.router_id,
+            config.router.id,
             config,
             self.connections,
             emit=self._emit,
@@ -52,6 +55,15 @@ class RouterCore:
             mark_dirty=self.mark_dirty,
         )
         self.streams = OutboundStreams(self.fabric, self.mark_dirty, lambda: self._now)
+        self.observation = Observation(
+            config,
+            self.fabric,
+            self.connections,
+            lambda conn, link, data: control.send_encoded(self.control, conn, link, data),
+            now=now,
+            epoch=epoch,
+            instance=instance,
+        )
         self.tcp = TcpAdaptor(
             config,
             self.fabric,
@@ -62,6 +74,7 @@ class RouterCore:
             self.log,
             consumers_changed=self.consumers_changed,
             rng=random.Random(instance),  # weighted listeners: reproducible per instance
+            observer=self.observation.reporter,
             clock=lambda: self._now,
         )
         self.view = RouterView(
@@ -74,6 +87,7 @@ class RouterCore:
             started_at=now,
             clock=lambda: self._now,
         )
+        self.advertising = Advertising(self.fabric, self.tcp, self.observation, self.mark_dirty)
         self.control = control.ControlPlane(
             self.fabric, self.connections, self.view, self.log, self.mark_dirty
         )
@@ -84,6 +98,7 @@ class RouterCore:
             self.control,
             self.deliveries,
             self.streams,
+            self.observation,
             self,
             self.log,
             self.mark_dirty,
@@ -97,7 +112,7 @@ class RouterCore:
             self._emit(cmd.Listen("amqp", listener.name, listener.host, listener.port))
         for connector in self.config.connectors.values():
             self.connectors.add(connector, now)
-        self._sync_addresses(now)
+        self.advertising.sync(now)
         self._after(now)
 
     def apply_config(self, new: RouterConfig, now: float) -> None:
@@ -105,11 +120,12 @@ class RouterCore:
         old, self.config = self.config, new
         self.fabric.config = new
         self.tcp.apply_config(new)
+        self.observation.reporter.apply_config(new, now)
         for dropped in self.connectors.apply_config(old, new, now):
             dropped.engine.connection.close()
             self.connection_down(dropped, "removed from the configuration", now)
         self.connectors.close_unwelcome(new)
-        self._sync_addresses(now)
+        self.advertising.sync(now)
         self._after(now)
 
     # --- AMQP connections (driver -> core) -------------------------------------------------------
@@ -233,7 +249,7 @@ class RouterCore:
     def get_timer(self) -> float | None:
         deadlines = [self.tcp.health.next_probe()]
         deadlines.append(self.fabric.routing.get_timer() if self.fabric.routing else None)
-        deadlines.append(self.connectors.next_retry())
+        deadlines += [self.connectors.next_retry(), self.observation.next_due()]
         deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
         deadlines += [next_release(c) for c in self.connections.values()]
         present = [d for d in deadlines if d is not None]
@@ -245,6 +261,7 @@ class RouterCore:
             self.fabric.routing.handle_timer(now)
         self.connectors.redial_due(now)
         self.tcp.start_probes(now)
+        self.observation.tick(now)
         for conn in list(self.connections.values()):
             if conn.tick_at and conn.tick_at <= now:
                 conn.tick_at = conn.engine.tick(now) or 0.0
@@ -273,35 +290,15 @@ class RouterCore:
 
     # --- addresses and TCP listeners -------------------------------------------------------------
 
-    def _sync_addresses(self, now: float) -> None:
-        """Local consumers changed (config, edges, backends' health): advertise them,
-        re-check listeners."""
-        self.fabric.addresses.set_local(self.tcp.in_rotation())
-        if self.fabric.routing is not None:
-            self.fabric.routing.set_mobile_addresses(
-                self.fabric.addresses.consumer_addresses(), now, edges=self.fabric.edge_connections
-            )
-        if self.fabric.uplink is not None:
-            self._sync_uplink_links(self.fabric.uplink)
-        self.fabric.topology_version = -1
-
-    def _sync_uplink_links(self, uplink: RouterConnection) -> None:
-        consumes = {key for _, key in self.tcp.in_rotation()}
-        uplink.sync_edge_addresses(consumes, self.tcp.produced_keys())
-        self._dirty.add(uplink.conn_id)
-
     def edge_addresses_changed(self, now: float) -> None:
-        """An attached edge added or removed a consumer or produced-to address."""
-        self.fabric.addresses.edges = {}
-        for edge_id, conn in self.fabric.edge_connections.items():
-            for address in conn.edge_consumes:
-                self.fabric.addresses.add_edge_consumer(address, edge_id)
-        self._sync_addresses(now)
+        """An attached edge or a client's subscription changed what is consumed here."""
+        self.advertising.edges_changed(now)
 
     # --- router links: neighbours, edges, uplinks ------------------------------------------------
 
     def router_link_ready(self, conn: RouterConnection, now: float) -> None:
         """Control links up (interior), or an edge connection open (either side)."""
+        self.observation.link_ready(conn, now)
         if conn.origin.role == "inter-router" and self.fabric.routing is not None:
             if self.fabric.neighbors.get(conn.peer_id) is not conn:
                 self.fabric.neighbors[conn.peer_id] = conn
@@ -315,8 +312,8 @@ class RouterCore:
 
     def _activate_uplink(self, conn: RouterConnection) -> None:
         self.fabric.uplink = conn
-        conn.attach_edge_uplink(self.router_id)
-        self._sync_uplink_links(conn)
+        conn.attach_edge_uplink(self.fabric.router_id)
+        self.advertising.sync_uplink()
         self.log("info", "edge", f"uplink to {conn.peer_id} active")
 
     def connection_down(self, conn: RouterConnection, error: str, now: float) -> None:
@@ -330,6 +327,8 @@ class RouterCore:
         conn.active_streams.clear()
         for address in conn.dynamic_addresses:
             self.fabric.endpoint_links.pop(address, None)
+        if self.observation.connection_down(conn, error, now):
+            self.advertising.sync(now)  # its subscriptions went away
         self.router_link_lost(conn, now)
         if conn.dialled:
             self.connectors.lost(conn, error, now)
@@ -387,7 +386,7 @@ class RouterCore:
 
     def consumers_changed(self) -> None:
         """A connector left or rejoined the rotation."""
-        self._sync_addresses(self._now)
+        self.advertising.sync(self._now)
 
     def _emit(self, command: cmd.Command) -> None:
         self._commands.append(command)

@@ -105,6 +105,15 @@ def _route(
         _replenish(link)
         control.handle_message(ctx.control, conn, link, address, header, buffered, now)
         return
+    streaming = header.annotations is not None and header.annotations.flags & RA_FLAG_STREAMING
+    if not streaming and ctx.observation.wants(address):
+        if not complete:
+            delivery.buffer = buffered
+            return
+        delivery.settle()
+        _replenish(link)
+        _subscribed_message(ctx, conn, address, header, buffered)
+        return
     body = buffered[header.stream_offset :] if header.stream_offset is not None else b""
     trace = header.annotations.trace if header.annotations else ()
     flow = ctx.tcp.reply_flows.get(address)
@@ -138,8 +147,18 @@ def _route(
         _refuse(ctx, conn, link, delivery, REJECTED)
         return
     reply_to = control.normalize_address(header.reply_to)
-    flow = ctx.tcp.start_connector_flow(destination.name, reply_to)
+    record_id = header.correlation_id if isinstance(header.correlation_id, str) else ""
+    flow = ctx.tcp.start_connector_flow(destination.name, reply_to, record_id)
     _accept_stream(ctx, conn, link, delivery, flow, body, complete)
+
+
+def _subscribed_message(
+    ctx: EventContext, conn: RouterConnection, address: str, header: MessageHeader, data: bytes
+) -> None:
+    received = header.annotations
+    if header.address is None:  # addressed by its link's target: the next hop must see it
+        received = replace(received or RouterAnnotations(), to_override=address)
+    ctx.observation.deliver(address, data[header.bare_offset :], received, conn)
 
 
 def _forward(

@@ -12,6 +12,7 @@ from .connection import RouterConnection
 from .connectors import AmqpConnectors
 from .control import ControlPlane
 from .fabric import Fabric
+from .observation import Observation
 from .outbound_streams import OutboundStreams
 from .tcp_adaptor import TcpAdaptor
 from .view import DeliveryCounts
@@ -24,7 +25,8 @@ class LinkEvents(Protocol):
 
     def router_link_lost(self, conn: RouterConnection, now: float) -> None: ...
 
-    def edge_addresses_changed(self, now: float) -> None: ...
+    def edge_addresses_changed(self, now: float) -> None:
+        """An attached edge or a client's subscription changed what is consumed here."""
 
     def connection_down(self, conn: RouterConnection, error: str, now: float) -> None: ...
 
@@ -39,6 +41,7 @@ class EventContext:
     control: ControlPlane
     deliveries: DeliveryCounts
     streams: OutboundStreams
+    observation: Observation  # flow records, and the subscriptions they travel on
     links: LinkEvents
     log: Callable[[cmd.LogLevel, str, str], None]
     mark_dirty: Callable[[int], None]

@@ -32,6 +32,7 @@ class Fabric:
         self.uplink: RouterConnection | None = None  # edge: the active uplink
         # addresses of links attached here (management replies, a client's dynamic link)
         self.endpoint_links: dict[str, tuple[int, Link]] = {}
+        self.subscribed: set[str] = set()  # addresses clients (or the router) subscribe to here
         self.routing: LinkStateRouter | None = None
         if not self.edge_mode:
             router = config.router

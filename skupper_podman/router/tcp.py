@@ -15,6 +15,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from . import commands as cmd
 from .streams import ACCEPTED, FIRST_BURST, MODIFIED, RELEASED, WINDOW, Inbound, Outbound
@@ -61,6 +62,17 @@ class TcpCounters:
         self.last_error = reason
 
 
+class FlowObserver(Protocol):
+    """Who keeps the flows' records for collectors (``flow_reporter.py``)."""
+
+    def flow_started(self, flow: TcpFlow, now: float) -> str | None:
+        """A client's flow: the identity its request carries (correlation-id)."""
+
+    def connector_flow_started(self, flow: TcpFlow, record_id: str) -> None: ...
+
+    def flow_ended(self, flow: TcpFlow, now: float) -> None: ...
+
+
 class TcpFlow:
     """One TCP connection carried over the network."""
 
@@ -79,6 +91,7 @@ class TcpFlow:
         "outbound",
         "paused",
         "pending",
+        "record_id",
         "replay",
         "replay_size",
         "reply",
@@ -126,6 +139,7 @@ class TcpFlow:
         self.reply_address = ""
         self.address = ""  # listener side: the routing key the flow was sent to
         self.route_key: object = None  # which destination this flow counts against
+        self.record_id: str | None = None  # listener side: its flow record, for collectors
         # Listener side: what the client sent while no backend has answered, so that a
         # flow released before reaching any backend can go to another one (None: too much)
         self.replay: list[bytes] | None = [] if side == "listener" else None

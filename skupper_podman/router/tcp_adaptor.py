@@ -36,7 +36,7 @@ from .message import encode_stream_header
 from .service_tls import ServiceTls
 from .sockets import OUT_OF_FILES
 from .streams import OutboundStream, StreamOwner
-from .tcp import TcpCounters, TcpFlow
+from .tcp import FlowObserver, TcpCounters, TcpFlow
 
 Log = Callable[[cmd.LogLevel, str, str], None]
 MAX_RETRIES = 4  # destinations a flow tries after the first
@@ -92,9 +92,11 @@ class TcpAdaptor:
         *,
         consumers_changed: Callable[[], None],
         rng: random.Random,
+        observer: FlowObserver,
         clock: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.config = config
+        self.observer = observer
         self.routes = routes
         self.streams = streams
         self.addresses = addresses
@@ -148,12 +150,15 @@ class TcpAdaptor:
             return None
         flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
         flow.address = address
+        flow.record_id = self.observer.flow_started(flow, self._clock())
         if destination.kind == "local":
             self.start_local_flow(flow, destination.name)
         else:
             flow.reply_address = self.routes.reply_address()
             self.reply_flows[flow.reply_address] = flow
-            header = encode_stream_header(to=address, reply_to=flow.reply_address)
+            header = encode_stream_header(
+                to=address, reply_to=flow.reply_address, correlation_id=flow.record_id
+            )
             flow.outbound = self.streams.open_stream(
                 destination, header, flow, reply_to=flow.reply_address
             )
@@ -203,12 +208,16 @@ class TcpAdaptor:
         self.health.sync(c.name for c in connectors)
         return [(c.name, c.address) for c in connectors if self.health.is_up(c.name)]
 
-    def start_connector_flow(self, connector_name: str, reply_to: str) -> TcpFlow:
-        """A flow that arrived for a local tcpConnector: dial its backend."""
+    def start_connector_flow(
+        self, connector_name: str, reply_to: str, record_id: str = ""
+    ) -> TcpFlow:
+        """A flow that arrived for a local tcpConnector: dial its backend. ``record_id``:
+        the request's correlation-id, its flow record's name."""
         destination = Destination("local", connector_name)
         flow = self._new_flow("connector", connector_name, destination, socket_ready=False)
         flow.address = self.config.tcp_connectors[connector_name].address
         flow.reply_address = reply_to
+        self.observer.connector_flow_started(flow, record_id)
         self.dial_backend(flow, connector_name)
         return flow
 
@@ -220,7 +229,8 @@ class TcpAdaptor:
     def start_local_flow(self, flow: TcpFlow, connector_name: str) -> None:
         request = LocalStream(flow)
         flow.outbound = request
-        peer = self.start_connector_flow(connector_name, f"local:{flow.flow_id}")
+        local = f"local:{flow.flow_id}"
+        peer = self.start_connector_flow(connector_name, local, flow.record_id or "")
         self.addresses.flow_ended(Destination("local", connector_name))  # counted once
         peer.route_key = None
         peer.inbound = request
@@ -349,7 +359,9 @@ class TcpAdaptor:
         else:
             if not flow.reply_address:  # its first destination was a local connector
                 flow.reply_address = self.routes.reply_address()
-            header = encode_stream_header(to=flow.address, reply_to=flow.reply_address)
+            header = encode_stream_header(
+                to=flow.address, reply_to=flow.reply_address, correlation_id=flow.record_id
+            )
             self.reply_flows[flow.reply_address] = flow
             outbound = self.streams.open_stream(
                 destination, header, flow, reply_to=flow.reply_address
@@ -367,6 +379,7 @@ class TcpAdaptor:
     def _flow_closed(self, flow: TcpFlow) -> None:
         if self.flows.pop(flow.flow_id, None) is not None:
             self.recent.append(FlowRecord.of(flow, ended_at=self._clock()))
+            self.observer.flow_ended(flow, self._clock())
         self.reply_flows.pop(flow.reply_address, None)
         if isinstance(flow.route_key, Destination):
             self.addresses.flow_ended(flow.route_key)
