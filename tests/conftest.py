@@ -19,6 +19,38 @@ from tests.unit_tools import quadlet, systemd_analyze
 
 __all__ = ["quadlet", "systemd_analyze"]  # fixtures of tests/system and tests/engines
 
+# The fast tests (``-m fast``, about 25 s): the sans-I/O core, codecs, models and output,
+# no router process and no engine; README.md says how they are run 100 times in a row.
+FAST = (
+    "tests/compat/",
+    "tests/cli/test_output.py",
+    "tests/cli/test_topology.py",
+    "tests/router/test_core.py",
+    "tests/router/test_engine.py",
+    "tests/router/test_known_routers.py",
+    "tests/router/test_message.py",
+    "tests/router/test_routing.py",
+    "tests/router/test_routing_mesh.py",
+    "tests/router/test_streams.py",
+    "tests/router/test_tcp.py",
+    "tests/router/test_tcp_adaptor.py",
+    "tests/router/test_vanflow.py",
+    "tests/test_certs.py",
+    "tests/test_grant_records.py",
+    "tests/test_import_graph.py",
+    "tests/test_resources.py",
+    "tests/test_routerconfig.py",
+    "tests/test_tokens.py::test_token_shape",
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        name = f"{Path(item.fspath).relative_to(ROOT)}::{item.name}"
+        if name.startswith(FAST):
+            item.add_marker(pytest.mark.fast)
+
 
 @pytest.fixture(autouse=True)
 def close_backends() -> Iterator[None]:

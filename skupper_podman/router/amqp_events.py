@@ -13,6 +13,7 @@ from proton import Link
 
 from . import VERSION
 from .connection import (
+    ACCESS_ID_PROPERTY,
     CONTROL_CAPABILITY,
     DATA_LINK_CREDIT,
     EDGE_ADDRESS_TRACKING,
@@ -51,8 +52,11 @@ def _on_remote_open(ctx: EventContext, conn: RouterConnection, event: Event, now
     properties = connection.remote_properties or {}
     conn.peer_cost = int(properties.get("qd.inter-router-cost", 1) or 1)
     conn.peer_is_ours = OURS_PROPERTY in properties
+    reporter = ctx.observation.reporter
     if not conn.dialled:
-        conn.open(ctx.fabric.router_id, VERSION)
+        conn.open(ctx.fabric.router_id, VERSION, reporter.access_id(conn.origin.name))
+    elif properties.get(ACCESS_ID_PROPERTY):
+        reporter.link_peer(conn.origin.name, str(properties[ACCESS_ID_PROPERTY]))
     conn.opened = True
     if conn.origin.role != "normal" and not connection.remote_condition:
         ctx.log(

@@ -26,6 +26,7 @@ EDGE_ADDRESS_TRACKING = "_$qd.edge_addr_tracking"
 CONNECTION_CAPABILITIES = ("ANONYMOUS-RELAY", "qd.streaming-links")
 INTER_ROUTER_ROLE = "qd.inter-router-role"  # Open property of skupper-router's data connections
 INTER_ROUTER_DATA_ROLE = 4
+ACCESS_ID_PROPERTY = "qd.access-id"
 OURS_PROPERTY = "skupper-podman.version"  # Open property: the peer is a router of ours
 PRIORITIES = 10
 DEFAULT_PRIORITY = 4
@@ -122,7 +123,9 @@ class RouterConnection:
             and self.control_receiver.state & Link.REMOTE_ACTIVE
         )
 
-    def open(self, container_id: str, version: str) -> None:
+    def open(self, container_id: str, version: str, access_id: str = "") -> None:
+        """Open our end; ``access_id``: the flow record of the link listener that took
+        the connection (the dialling router's LINK record names it as its peer)."""
         connection = self.engine.connection
         connection.container = container_id
         connection.offered_capabilities = _symbols(CONNECTION_CAPABILITIES)
@@ -136,6 +139,8 @@ class RouterConnection:
             properties[symbol("qd.annotations-version")] = 2
             if self.origin.cost > 1:
                 properties[symbol("qd.inter-router-cost")] = self.origin.cost
+            if access_id:
+                properties[symbol(ACCESS_ID_PROPERTY)] = access_id
         connection.properties = properties
         connection.open()
 

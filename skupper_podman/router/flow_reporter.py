@@ -131,6 +131,12 @@ class FlowReporter:
                 reason=error or None,
             )
 
+    def link_peer(self, name: str, access_id: str) -> None:
+        """The far end of a link named the link listener it came in on."""
+        found = self.entities.get(("link", name))
+        if found is not None:
+            found[1].set(peer=access_id)
+
     def access_used(self, name: str, delta: int) -> None:
         """A link connection came in on a link listener (+1) or went away (-1)."""
         found = self.entities.get(("access", name))

@@ -82,6 +82,19 @@ def test_one_collector_reads_both_kinds_of_router(net: RouterNet, spec: str, att
             return bool(listeners and connectors)
 
         wait_for("the listener's and the connector's records", collector, services)
+
+        def links_named_their_peers(seen: Snapshot) -> bool:
+            # each link names the link listener (ROUTER_ACCESS) it came in on, at the far end
+            access = {r.identity for r in seen.of_type("ROUTER_ACCESS")}
+            links = seen.of_type("LINK")
+            up = [r for r in links if r.attributes.get("operStatus") == "up"]
+            return len(up) == len(chain.routers) - 1 and all(
+                r.attributes.get("peer") in access for r in links
+            )
+
+        wait_for(
+            "every link up, naming its peer's link listener", collector, links_named_their_peers
+        )
         listener = next(r for r in collector.snapshot().of_type("LISTENER"))
         assert listener.attributes["protocol"] == "tcp"
         assert listener.attributes["destPort"] == str(chain.port)
