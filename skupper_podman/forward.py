@@ -75,7 +75,9 @@ class Upstream:
     A name lookup per connection put the engine's DNS server (aardvark on rootless
     Podman) on every client's path, where a slow answer holds an accepted connection
     for seconds. The address is looked up again only when a connection to it fails
-    (the router container was recreated elsewhere).
+    (the router container was recreated elsewhere), and every address the name has is
+    tried: an engine whose container went away uncleanly can leave its old address in
+    the DNS beside the new one ("No route to host" to the first, seen on rootless Podman).
     """
 
     def __init__(self, host: str, port: int) -> None:
@@ -94,25 +96,35 @@ class Upstream:
         elif error is None and was:
             print(f"reaches the router at {self.host}:{self.port} again", file=sys.stderr)
 
-    def resolve(self) -> tuple[str, int]:
+    def resolve(self) -> list[tuple[str, int]]:
         infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
-        address = infos[0][4]
+        addresses = list(dict.fromkeys((str(i[4][0]), int(i[4][1])) for i in infos))
         with self._lock:
-            self._address = (str(address[0]), int(address[1]))
-            return self._address
+            if self._address is None or self._address not in addresses:
+                self._address = addresses[0]
+        return addresses
 
-    def connect(self) -> socket.socket:
+    def connect(self, timeout: float = CONNECT_TIMEOUT) -> socket.socket:
         with self._lock:
-            address = self._address
-        if address is None:
-            address = self.resolve()
-        try:
-            return socket.create_connection(address, timeout=CONNECT_TIMEOUT)
-        except OSError:
-            fresh = self.resolve()
-            if fresh == address:
-                raise
-            return socket.create_connection(fresh, timeout=CONNECT_TIMEOUT)
+            cached = self._address
+        error: OSError = OSError(f"{self.host} has no address")
+        if cached is not None:
+            try:
+                return socket.create_connection(cached, timeout=timeout)
+            except OSError as failed:
+                error = failed
+        for address in self.resolve():
+            if address == cached:
+                continue  # just failed
+            try:
+                connected = socket.create_connection(address, timeout=timeout)
+            except OSError as failed:
+                error = failed
+                continue
+            with self._lock:
+                self._address = address
+            return connected
+        raise error
 
 
 def _serve_connection(client: socket.socket, target: Upstream) -> None:
@@ -149,11 +161,12 @@ def serve(listen_port: int, target_host: str, target_port: int) -> None:
 def check(target: Upstream) -> int:
     """Connect once to the target: exit 0 if it accepts, 1 with the reason if not."""
     try:
-        host, port = target.resolve()
-        socket.create_connection((host, port), timeout=CHECK_TIMEOUT).close()
+        connected = target.connect(timeout=CHECK_TIMEOUT)
     except OSError as error:
         print(f"cannot reach {target.host}:{target.port}: {error}")
         return 1
+    host = connected.getpeername()[0]
+    connected.close()
     print(f"reaches {target.host}:{target.port} ({host})")
     return 0
 

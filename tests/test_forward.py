@@ -72,6 +72,30 @@ def test_the_target_is_looked_up_again_when_its_address_fails(echo: Backend) -> 
         assert upstream.getpeername()[1] == echo.port
 
 
+def test_a_stale_address_beside_the_live_one_is_passed_over(
+    echo: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An engine's DNS that still holds a removed container's address answers both."""
+    dead = ("127.0.0.1", free_port())
+    answers = [dead, ("127.0.0.1", echo.port)]
+    real = socket.getaddrinfo
+
+    def both(host: str, *args: object, **kwargs: object) -> object:
+        if host != "skupper-east-router":
+            return real(host, *args, **kwargs)  # type: ignore[arg-type]
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", a) for a in answers]
+
+    monkeypatch.setattr(socket, "getaddrinfo", both)
+    target = forward.Upstream("skupper-east-router", echo.port)
+    for _ in range(2):  # the live one is remembered
+        with target.connect() as upstream:
+            assert upstream.getpeername()[1] == echo.port
+    echo.close()
+    answers.remove(answers[1])
+    with pytest.raises(ConnectionRefusedError):
+        target.connect()  # the live one went away, only the dead one is left
+
+
 def test_sigterm_stops_it_at_once_as_a_container_s_first_process(echo: Backend) -> None:
     """A container's PID 1 ignores every signal it has no handler for: the forwarder must
     handle SIGTERM itself (exit 0, not killed by the signal), or removing a listener
