@@ -24,7 +24,7 @@ ENTITY_TYPE_PREFIX = "io.skupper.router."
 DEFAULT_TIMEOUT_SECONDS = 5.0
 
 
-def _client_ssl_domain(credential_folder: Path) -> SSLDomain:
+def client_ssl_domain(credential_folder: Path) -> SSLDomain:
     domain = SSLDomain(SSLDomain.MODE_CLIENT)
     domain.set_credentials(
         str(credential_folder / certs.CERT_FILE), str(credential_folder / certs.KEY_FILE), None
@@ -51,7 +51,7 @@ class ManagementClient:
             self._connection = BlockingConnection(
                 f"amqps://{host}:{port}",
                 timeout=timeout,
-                ssl_domain=_client_ssl_domain(client_credential),
+                ssl_domain=client_ssl_domain(client_credential),
                 sasl_enabled=True,
                 allowed_mechs="EXTERNAL",
             )

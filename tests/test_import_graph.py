@@ -35,9 +35,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
     "units": {"engines"},  # renders from plain values (and container specs) the site gives it
     "bundle": {"<root>", "files", "image", "paths", "progress", "resources"},
-    "cli": {"bundle", "image", "paths", "progress", "resources", "site", "units", "yaml_input"},
+    "cli": {
+        "bundle", "console", "image", "paths", "progress", "resources", "site", "units",
+        "yaml_input",
+    },
     "forward": set(),
-    "collector": {"router"},
+    "console": {"management", "router"},
     "<root>": set(),
 }  # fmt: skip
 

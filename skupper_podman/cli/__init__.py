@@ -15,6 +15,7 @@ from skupper_podman.cli import apply as declarative
 from skupper_podman.cli import (
     bundle,
     connector,
+    console,
     debug,
     flows,
     image,
@@ -62,6 +63,7 @@ app.command("apply")(declarative.apply)
 app.command("delete")(declarative.delete)
 app.command("version")(version.version)
 app.command("flows")(flows.flows)
+app.command("console")(console.console)
 
 
 def main() -> None:

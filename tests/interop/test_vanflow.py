@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from skupper_podman.collector import Collector, Snapshot
+from skupper_podman.console.collector import Collector, Snapshot
 from tests.router.peers import Backend, EchoHandler, echo_once
 from tests.routernet import RouterNet
 

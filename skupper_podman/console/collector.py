@@ -11,12 +11,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from proton import Message, SSLDomain
 from proton.handlers import MessagingHandler
 from proton.reactor import Container
 
+from skupper_podman import management
 from skupper_podman.router.vanflow import ALL_ADDRESS, FLOWS_SUFFIX, DecodedRecord, decode_records
 
 POLL_SECONDS = 0.2
@@ -44,6 +46,8 @@ class Snapshot:
 
 class Collector(MessagingHandler):
     def __init__(self, url: str, ssl_domain: SSLDomain | None = None) -> None:
+        """``url``: amqp://host:port (a normal listener) or amqps://... with ``ssl_domain``
+        holding a client certificate (SASL EXTERNAL, as a site's management port wants)."""
         super().__init__(prefetch=250)
         self.url = url
         self.ssl_domain = ssl_domain
@@ -84,7 +88,10 @@ class Collector(MessagingHandler):
             self.error = f"{type(error).__name__}: {error}"
 
     def on_start(self, event: Any) -> None:
-        self._connection = event.container.connect(self.url, ssl_domain=self.ssl_domain)
+        options = {"sasl_enabled": True, "allowed_mechs": "EXTERNAL"} if self.ssl_domain else {}
+        self._connection = event.container.connect(
+            self.url, ssl_domain=self.ssl_domain, reconnect=False, **options
+        )
         event.container.create_receiver(self._connection, ALL_ADDRESS)
         event.container.schedule(POLL_SECONDS, self)
 
@@ -153,3 +160,10 @@ class Collector(MessagingHandler):
             self._state.records[record.identity] = record
         else:
             known.attributes.update(record.attributes)
+
+
+def site_collector(management_port: int, credential: Path) -> Collector:
+    """A collector on a site's own router: its management port, with the site's local
+    client certificate (``credential`` folder), as the CLI connects."""
+    url = f"amqps://127.0.0.1:{management_port}"
+    return Collector(url, management.client_ssl_domain(credential))
