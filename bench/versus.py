@@ -9,6 +9,7 @@ a ratio is the median of the rounds' ratios.
 
     python bench/versus.py            # 3 rounds, 5 s per load
     python bench/versus.py --quick    # 1 round, 2 s per load
+    python bench/versus.py --observe  # with a flow collector reading every router's records
 
 Loads (bench/loadgen.c, built with the system's cc, so the client is never the bottleneck):
 request/response of 64 B on 1 and on 50 connections, new connections (connect, 64 B echo,
@@ -41,6 +42,7 @@ sys.path.insert(0, str(ROOT))  # the tests' router network, when run as a script
 sys.path.insert(0, str(ROOT / "bench"))  # bench.py's process figures
 
 from bench import cpu_seconds, rss_mb  # noqa: E402  (bench/bench.py, beside this file)
+from skupper_podman.console.collector import Collector  # noqa: E402
 from tests import reference  # noqa: E402
 from tests.interop.chains import positions  # noqa: E402
 from tests.ports import free_port  # noqa: E402
@@ -83,6 +85,7 @@ class Settings:
     rounds: int
     seconds: int
     redis_requests: int
+    observe: bool = False  # a flow collector on the first router hears every router
 
 
 def log(text: str) -> None:
@@ -242,11 +245,36 @@ def run_position(
         net = RouterNet(Path(folder))
         try:
             ports = build(net, spec.format(k=kind), backends)
-            pids = [r.process.pid for r in net.routers.values() if r.process is not None]
-            time.sleep(1)  # let the routers settle before reading their memory
-            return measure(ports, pids, binary, settings)
+            routers = list(net.routers.values())
+            pids = [r.process.pid for r in routers if r.process is not None]
+            with observed(routers[0].management_port, len(routers), settings.observe):
+                time.sleep(1)  # let the routers settle before reading their memory
+                return measure(ports, pids, binary, settings)
         finally:
             net.stop()
+
+
+@contextlib.contextmanager
+def observed(port: int, routers: int, observe: bool) -> Iterator[None]:
+    """With ``observe``: a collector reads every router's flow records meanwhile."""
+    if not observe:
+        yield
+        return
+    collector = Collector(f"amqp://127.0.0.1:{port}").start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sources = collector.snapshot().sources.values()
+        if len(sources) == routers and all(source.heartbeats for source in sources):
+            break
+        time.sleep(0.2)
+    else:
+        log(f"the collector heard only {len(collector.snapshot().sources)} of {routers} routers")
+    try:
+        yield
+    finally:
+        records = len(collector.snapshot().records)
+        collector.stop()
+        log(f"collector: {records} records")
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -300,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 round, 2 s per load")
     parser.add_argument("--rounds", type=int, help="alternated rounds (default 3)")
     parser.add_argument("--only", help="positions whose name contains this text")
+    parser.add_argument(
+        "--observe", action="store_true", help="a flow collector reads every router's records"
+    )
     args = parser.parse_args(argv)
     reason = reference.missing_reason()
     if reason:
@@ -313,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         rounds=args.rounds or (1 if args.quick else 3),
         seconds=2 if args.quick else 5,
         redis_requests=20000 if args.quick else 100000,
+        observe=args.observe,
     )
     chosen = {n: s for n, s in POSITIONS.items() if not args.only or args.only in n}
     with contextlib.ExitStack() as stack:
@@ -343,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     header = (
         f"# skupper-podman {commit()} vs skupper-router, {stamp}, {settings.rounds} round(s), "
-        f"{settings.seconds} s per load, {os.cpu_count()} cores, load average "
+        f"{settings.seconds} s per load, {os.cpu_count()} cores, "
+        f"flow collector {'on' if settings.observe else 'off'}, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     text = header + "\n" + report(results, direct)

@@ -86,6 +86,7 @@ class RouterCore:
             instance=instance,
             started_at=now,
             clock=lambda: self._now,
+            services=self.observation.reporter.services,
         )
         self.advertising = Advertising(self.fabric, self.tcp, self.observation, self.mark_dirty)
         self.control = control.ControlPlane(

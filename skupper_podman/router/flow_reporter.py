@@ -14,6 +14,7 @@ from typing import Any
 from proton import Message
 
 from .config import AmqpConnector, AmqpListener, RouterConfig, TcpConnector, TcpListener
+from .service_metrics import ServiceMetrics
 from .tcp import TcpFlow
 from .vanflow import RecordType
 from .vanflow_records import Record, VanflowRecords
@@ -29,6 +30,7 @@ class FlowReporter:
         self.site: Record | None = None
         self.entities: dict[tuple[str, str], tuple[object, Record]] = {}
         self.flows: dict[int, Record] = {}
+        self.services = ServiceMetrics()  # what Prometheus reads per routing key
 
     # --- configuration ----------------------------------------------------------------------
 
@@ -184,6 +186,9 @@ class FlowReporter:
             self.flows[flow.flow_id] = co_record
 
     def flow_ended(self, flow: TcpFlow, now: float) -> None:
+        if flow.side == "listener" and flow.address:
+            replied = flow.first_out_at - flow.started_at if flow.first_out_at else None
+            self.services.flow_ended(flow.address, replied)
         record = self.flows.pop(flow.flow_id, None)
         if record is None:
             return

@@ -79,6 +79,7 @@ def render(view: RouterView) -> str:
         "New flows sent to another connector after one could not reach its backend.",
         [(router, view.deliveries.retried)],
     )
+    _services(lines, router, view)
     links = []
     for name, state in view.connectors.states.items():
         labels = f'{router},link="{_escape(name)}",role="{state.config.role}"'
@@ -90,6 +91,29 @@ def render(view: RouterView) -> str:
     ]
     _family(lines, "router_link_cost", "gauge", "Cost of each open router link.", peers)
     return "\n".join(lines) + "\n"
+
+
+def _services(lines: list[str], router: str, view: RouterView) -> None:
+    """Per routing key: flows clients opened here, and their time to the first reply byte."""
+    services = view.services
+    _family(
+        lines,
+        "service_flows_total",
+        "counter",
+        "Flows that clients opened to the service here and that ended.",
+        [
+            (f'{router},address="{_escape(key)}"', count)
+            for key, count in sorted(services.flows.items())
+        ],
+    )
+    name = f"{_PREFIX}_service_reply_latency_seconds"
+    lines.append(f"# HELP {name} Time from a client's connect to the first byte of the reply.")
+    lines.append(f"# TYPE {name} histogram")
+    for key, histogram in sorted(services.latency.items()):
+        labels = f'{router},address="{_escape(key)}"'
+        lines.extend(f'{name}_bucket{{{labels},le="{le}"}} {n}' for le, n in histogram.cumulative())
+        lines.append(f"{name}_sum{{{labels}}} {histogram.total}")
+        lines.append(f"{name}_count{{{labels}}} {histogram.cumulative()[-1][1]}")
 
 
 def _family(

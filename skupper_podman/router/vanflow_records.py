@@ -173,25 +173,28 @@ class VanflowRecords:
     ) -> list[tuple[str, bytes]]:
         others: list[dict[int, Any]] = []
         flows: list[dict[int, Any]] = []
+        # unheard changes are dropped: a collector that comes later asks for all (FLUSH)
+        others_heard, flows_heard = listened(self.event_address), listened(self.flows_address)
         for identity, record in list(self.records.items()):
-            if record.sample is not None:
+            is_flow = record.type in vanflow.FLOW_RECORD_TYPES
+            if record.sample is not None and (flows_heard or record.ended):
                 record.set(**record.sample())
                 if record.ended:
                     record.sample = None
             if record.changed:
-                target = flows if record.type in vanflow.FLOW_RECORD_TYPES else others
-                target.append(record.wire(whole=False))
+                if flows_heard if is_flow else others_heard:
+                    (flows if is_flow else others).append(record.wire(whole=False))
                 record.changed = set()
             if not record.ended:
                 continue
-            if record.type not in vanflow.FLOW_RECORD_TYPES:
+            if not is_flow:
                 del self.records[identity]
             elif now >= record.ended_at + KEEP_ENDED_FLOW:
                 del self.records[identity]
                 self.flow_count -= 1
         messages: list[tuple[str, bytes]] = []
         for address, batch in ((self.event_address, others), (self.flows_address, flows)):
-            if batch and listened(address):
+            if batch:
                 encoded = vanflow.record_messages(address, batch, self._message_ids)
                 messages += [(address, message) for message in encoded]
         return messages

@@ -11,6 +11,7 @@ from .config import RouterConfig
 from .connection import RouterConnection
 from .connectors import AmqpConnectors
 from .fabric import Fabric
+from .service_metrics import ServiceMetrics
 from .tcp_adaptor import TcpAdaptor
 
 
@@ -38,6 +39,7 @@ class RouterView:
     instance: int  # this run's (the start time), as the routing protocol announces it
     started_at: float
     clock: Callable[[], float]  # the time of the router's latest event
+    services: ServiceMetrics = field(default_factory=ServiceMetrics)
     # facts of the process (memory, host name); the process's entry point sets it
     process_info: Callable[[], dict[str, Any]] = field(default=dict)
 

@@ -72,6 +72,20 @@ def test_metrics_count_flows_bytes_and_links(net: RouterNet) -> None:
     assert after[f"skupper_router_tcp_listener_bytes_in_total{{{labels}}}"] >= 3000
     assert after['skupper_router_link_up{router="east",link="link-west",role="inter-router"}'] == 1
     assert after['skupper_router_routers_known{router="east"}'] == 2
+    # per service: flows and a histogram of the time to the first reply byte
+    service = 'router="east",address="svc"'
+    histogram = "skupper_router_service_reply_latency_seconds"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # a flow is counted once the router saw it end
+        after = scrape(metrics_port)
+        if after.get(f"{histogram}_count{{{service}}}", 0) >= 3:
+            break
+        time.sleep(0.1)
+    count = after[f"{histogram}_count{{{service}}}"]
+    assert count >= 3 and after[f'{histogram}_bucket{{{service},le="+Inf"}}'] == count
+    assert 0 < after[f"{histogram}_sum{{{service}}}"] < count * 10
+    assert after[f'{histogram}_bucket{{{service},le="10.0"}}'] == count
+    assert after[f"skupper_router_service_flows_total{{{service}}}"] >= count
     backend.close()
 
 
