@@ -138,8 +138,9 @@ def _installed_distribution() -> importlib.metadata.Distribution:
     return next((d for d in found if d.read_text("METADATA")), found[0])
 
 
-# What the CLI needs to manage sites, not the router: left out of the router image.
-CLI_ONLY_REQUIREMENTS = frozenset({"podman", "docker"})
+# What the CLI needs to manage sites and serve the console, not the router: left out of
+# the router image.
+CLI_ONLY_REQUIREMENTS = frozenset({"podman", "docker", "aiohttp", "jinja2"})  # engines, console
 REQUIREMENTS_FILE = "requirements.txt"  # in wheels/: what the image installs besides us
 
 
