@@ -23,6 +23,7 @@ __all__ = ["quadlet", "systemd_analyze"]  # fixtures of tests/system and tests/e
 # no router process and no engine; README.md says how they are run 100 times in a row.
 FAST = (
     "tests/compat/",
+    "tests/console/test_view.py",
     "tests/cli/test_output.py",
     "tests/cli/test_topology.py",
     "tests/router/test_core.py",
