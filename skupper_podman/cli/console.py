@@ -15,7 +15,7 @@ from skupper_podman.cli.output import output
 from skupper_podman.console.collector import site_collector
 from skupper_podman.console.server import LOOPBACK, Console, serve
 from skupper_podman.errors import SkupperError
-from skupper_podman.site.flows import router_access
+from skupper_podman.site.console_facts import local_facts, router_access
 
 
 def console(
@@ -42,7 +42,8 @@ def console(
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(Console(collector, access.site, token), host, port, started))
+            shown_site = Console(collector, access.site, token, lambda: local_facts(namespace))
+            asyncio.run(serve(shown_site, host, port, started))
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise SkupperError(

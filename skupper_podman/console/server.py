@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -25,10 +26,19 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Console:
-    def __init__(self, collector: Collector, site: str, token: str | None) -> None:
+    def __init__(
+        self,
+        collector: Collector,
+        site: str,
+        token: str | None,
+        local_facts: Callable[[], dict[str, Any]] = dict,
+    ) -> None:
+        """``local_facts``: this site's links, certificates and grants (read in a thread:
+        it asks the router)."""
         self.collector = collector
         self.site = site
         self.token = token
+        self.local_facts = local_facts
         self.templates = Environment(
             loader=PackageLoader("skupper_podman.console", "templates"),
             autoescape=select_autoescape(["html"]),
@@ -51,7 +61,11 @@ class Console:
         response.set_cookie(TOKEN_COOKIE, self.token, httponly=True, samesite="Strict")
         return response
 
-    def _live_html(self) -> str:
+    async def _live_html(self) -> str:
+        try:
+            local = await asyncio.to_thread(self.local_facts)
+        except Exception as error:  # the router stopped answering: say so on the page
+            local = {"error": str(error)}
         seen = self.collector.snapshot()
         view = network_view(seen, int(time.time() * 1_000_000))
         return self.templates.get_template("live.html").render(
@@ -59,17 +73,20 @@ class Console:
             routers={r.name: r for r in view.routers},
             size=SVG_SIZE,
             sources=len(seen.sources),
+            local=local,
+            site=self.site,
             updated=time.strftime("%H:%M:%S"),
         )
 
     async def index(self, request: web.Request) -> web.Response:
         page = self.templates.get_template("index.html")
         return web.Response(
-            text=page.render(site=self.site, live=self._live_html()), content_type="text/html"
+            text=page.render(site=self.site, live=await self._live_html()),
+            content_type="text/html",
         )
 
     async def live(self, request: web.Request) -> web.Response:
-        return web.Response(text=self._live_html(), content_type="text/html")
+        return web.Response(text=await self._live_html(), content_type="text/html")
 
     async def network(self, request: web.Request) -> web.Response:
         view = network_view(self.collector.snapshot(), int(time.time() * 1_000_000))

@@ -142,16 +142,24 @@ def _expiry(path: Path) -> datetime.datetime | None:
         return None
 
 
+def certificate_expiries(store: SiteStore) -> dict[str, datetime.datetime]:
+    """Each of the site's certificates (by folder name) and when it expires."""
+    found = {}
+    for path in sorted(store.paths.root.glob(f"certs/*/{certs.CERT_FILE}")):
+        expires = _expiry(path)
+        if expires is not None:
+            found[path.parent.name] = expires
+    return found
+
+
 def certificate_warnings(store: SiteStore, now: datetime.datetime | None = None) -> list[str]:
     """One line for each of the site's certificates that expires within 30 days (or has),
     and one while a CA rotation waits to be finished."""
     moment = now or _now()
     warnings = []
-    for path in sorted(store.paths.root.glob(f"certs/*/{certs.CERT_FILE}")):
-        expires = _expiry(path)
-        if expires is None or expires - moment > EXPIRY_WARNING:
+    for name, expires in certificate_expiries(store).items():
+        if expires - moment > EXPIRY_WARNING:
             continue
-        name = path.parent.name
         when = f"{expires:%Y-%m-%d}"
         if expires <= moment:
             warnings.append(f"certificate {name} expired on {when}")

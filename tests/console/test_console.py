@@ -1,10 +1,11 @@
 """`skupper-podman console` of a three-site network, looked at in a real browser.
 
 Three sites on this host (a hub with link access, east and west linked to it), a service
-with its listener on east and its connector on west, one flow through it. The console
-of east is read as JSON, then loaded in headless Chromium (Debian's ``chromium``): the
-page must show each site, link and service and the flow, and a screenshot is kept in
-``test-artifacts/``. Bound elsewhere than loopback, the console wants its login token.
+with its listener on east and its connector on west, one flow through it, a grant on the
+hub. The console of the hub is read as JSON, then loaded in headless Chromium (Debian's
+``chromium``): the page must show each site, link and service, the flow and the hub's own
+certificates and grant, and a screenshot is kept in ``test-artifacts/``. Bound elsewhere
+than loopback, the console wants its login token.
 """
 
 from __future__ import annotations
@@ -110,8 +111,9 @@ def test_the_console_shows_the_network_in_a_browser(tmp_path: Path, console_proc
     wait_for_port(port, timeout=30)
     assert echo_once(port, b"x" * 1000) == b"x" * 1000
 
+    ok("token", "issue", "--name", "for-north", "--host", "127.0.0.1", "-n", "hub")
     console_port = free_port()
-    process = console_process("--port", str(console_port), "-n", "east")
+    process = console_process("--port", str(console_port), "-n", "hub")
     wait_for_port(console_port, timeout=30)
     base = f"http://127.0.0.1:{console_port}/"
 
@@ -132,11 +134,14 @@ def test_the_console_shows_the_network_in_a_browser(tmp_path: Path, console_proc
 
     profile = tmp_path / "chromium"
     dom = browser("--virtual-time-budget=5000", "--dump-dom", base, profile=profile)
-    assert "Application network, as seen from site east" in dom
+    assert "Application network, as seen from site hub" in dom
     for site in ("hub", "east", "west"):
         assert f"<td>{site}</td>" in dom, dom[:4000]
     assert dom.count('class="link up"') == 2 and "<td>db</td>" in dom
     assert "db on east :" in dom and f"db on west 127.0.0.1:{backend.port}" in dom
+    # this site's own: its certificates with their expiry, its grant
+    assert "<h2>This site (hub)</h2>" in dom and "<td>for-north</td><td>active</td>" in dom
+    assert dom.count("<tr><td>") > 10 and "<th>expires</th>" in dom
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     screenshot = ARTIFACTS / "console.png"
     screenshot.unlink(missing_ok=True)
