@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from skupper_podman import certs
-from skupper_podman.site.lifecycle import site_status
+from skupper_podman.site.links import link_status
 from skupper_podman.site.migration import open_site
 from skupper_podman.site.rotation import certificate_expiries
 from skupper_podman.site.tokens import list_grants
@@ -36,9 +36,8 @@ def local_facts(namespace: str) -> dict[str, Any]:
     """What the console shows of this site beside the network: its links, certificates
     (with their expiry) and grants."""
     store = open_site(namespace)
-    status = site_status(namespace)
     return {
-        "links": status.links,
+        "links": [link.to_dict() for link in link_status(namespace)],
         "certificates": [
             {"name": name, "expires": f"{expires:%Y-%m-%d}"}
             for name, expires in certificate_expiries(store).items()

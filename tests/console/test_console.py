@@ -148,6 +148,13 @@ def test_the_console_shows_the_network_in_a_browser(tmp_path: Path, console_proc
     browser("--window-size=1280,1100", f"--screenshot={screenshot}", base, profile=profile)
     assert screenshot.stat().st_size > 10_000
     assert process.poll() is None
+    # east's console: its own link to the hub, up
+    east_port = free_port()
+    console_process("--port", str(east_port), "-n", "east")
+    wait_for_port(east_port, timeout=30)
+    live = get(f"http://127.0.0.1:{east_port}/live").decode()
+    own_links = live.split('<table id="site-links">', 1)[1].split("</table>", 1)[0]
+    assert '<td class="up">up</td>' in own_links and "<td>hub</td>" in own_links, own_links
     backend.close()
 
 
