@@ -215,7 +215,8 @@ class RouterCore:
         self.tcp.handshake_failed(listener, error)
         self._after(now)
 
-    def tcp_data(self, flow_id: int, data: bytes) -> None:
+    def tcp_data(self, flow_id: int, data: bytes, now: float) -> None:
+        self._now = now
         flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_data(data)

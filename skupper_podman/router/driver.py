@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -60,7 +61,10 @@ class RouterDriver:
         self.flow_budget = flow_socket_budget()
 
     def now(self) -> float:
-        return self.loop.time()
+        # Not loop.time(): uvloop's is in milliseconds, read once per loop turn, too coarse
+        # for a reply's latency (a loopback round trip takes well under one). The same
+        # monotonic clock, so the timers (loop.call_at) agree with it.
+        return time.monotonic()
 
     def run(self) -> None:
         """Execute the core's commands, then re-arm the timer."""

@@ -183,6 +183,9 @@ class FlowReporter:
         co_record = self.records.co_record(record_id)
         if co_record is not None:
             co_record.set(connector=connector.identity)
+            co_record.sample = lambda: {
+                "processLatency": _microseconds(flow.first_out_at, flow.first_in_at)
+            }
             self.flows[flow.flow_id] = co_record
 
     def flow_ended(self, flow: TcpFlow, now: float) -> None:
@@ -192,8 +195,8 @@ class FlowReporter:
         record = self.flows.pop(flow.flow_id, None)
         if record is None:
             return
-        if record.identity not in self.records.co_records:  # its bytes: the listener side's
-            record.set(**_flow_sample(flow))
+        if record.sample is not None:
+            record.set(**record.sample())
         self.records.end(record, now)
 
     def on_command(self, message: Message) -> None:
@@ -202,9 +205,15 @@ class FlowReporter:
 
 
 def _flow_sample(flow: TcpFlow) -> dict[str, Any]:
-    latency = flow.first_out_at - flow.started_at if flow.first_out_at else None
+    """A client's flow: bytes each way; latency as skupper-router measures it, from the
+    client's first byte to the reply's first byte."""
     return {
         "octets": flow.bytes_in,
         "octetsReverse": flow.bytes_out,
-        "latency": None if latency is None else int(latency * 1_000_000),
+        "latency": _microseconds(flow.first_in_at, flow.first_out_at),
     }
+
+
+def _microseconds(start: float, end: float) -> int | None:
+    """From ``start`` to ``end`` when both happened in that order."""
+    return int((end - start) * 1_000_000) if start and end >= start else None

@@ -61,7 +61,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 async def _serve(config: RouterConfig, path: Path) -> None:
     loop = asyncio.get_running_loop()
-    started = loop.time()
+    started = time.monotonic()  # the driver's clock
     core = RouterCore(config, now=started, instance=int(time.time()), epoch=time.time() - started)
     core.view.process_info = _process_info
     driver = RouterDriver(core, loop)

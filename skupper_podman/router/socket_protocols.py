@@ -122,7 +122,7 @@ class TcpProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         core = self.driver.core
-        core.tcp_data(self.flow_id, data)  # type: ignore[arg-type]
+        core.tcp_data(self.flow_id, data, self.driver.now())  # type: ignore[arg-type]
         self.driver.run()
 
     def eof_received(self) -> bool:

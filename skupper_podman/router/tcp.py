@@ -85,6 +85,7 @@ class TcpFlow:
         "bytes_out",
         "counters",
         "emit",
+        "first_in_at",
         "first_out_at",
         "flow_id",
         "inbound",
@@ -151,6 +152,7 @@ class TcpFlow:
         self._clock = clock
         self.started_at = clock()
         self.first_out_at = 0.0
+        self.first_in_at = 0.0  # when its socket gave the first byte
         self.bytes_in = 0
         self.bytes_out = 0
         counters.connections_opened += 1
@@ -180,6 +182,8 @@ class TcpFlow:
         if outbound is None or outbound.finished:
             return
         self.counters.bytes_in += len(data)
+        if not self.bytes_in:
+            self.first_in_at = self._clock()
         self.bytes_in += len(data)
         if self.replay is not None:
             self._keep_for_replay(data)

@@ -350,7 +350,7 @@ class CoreNet:
     def send(self, sock: FakeSocket, data: bytes) -> None:
         """Bytes read from the socket (a client or backend wrote them)."""
         assert sock.reading, f"flow {sock.flow_id} is paused: the driver would not read it"
-        self.routers[sock.router].core.tcp_data(sock.flow_id, data)
+        self.routers[sock.router].core.tcp_data(sock.flow_id, data, self.now)
         self.pump()
 
     def eof(self, sock: FakeSocket) -> None:
