@@ -242,7 +242,7 @@ def decode_records(message: Message) -> list[DecodedRecord]:
     for entry in message.body:
         if not isinstance(entry, dict):
             continue
-        fields = {int(code): value for code, value in entry.items()}
+        fields = {int(code): value for code, value in entry.items() if isinstance(code, int)}
         kind = int(fields.pop(RECORD_TYPE, -1))
         identity = str(fields.pop(IDENTITY, ""))
         type_name = RecordType(kind).name if kind in RecordType._value2member_map_ else str(kind)

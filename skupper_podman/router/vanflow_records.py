@@ -133,7 +133,15 @@ class VanflowRecords:
         """A co-record's attributes for one of this router's flow records."""
         record = self.records.get(identity)
         if record is not None and record.type is RecordType.BIFLOW_TPORT:
-            record.set(**attributes)
+            # only what this router has codes for, of the type it sends them as
+            known = {
+                name: value
+                for name, value in attributes.items()
+                if name in CODES
+                and name not in ("identity", "recordType")
+                and isinstance(value, int if CODES[name] in vanflow.UNSIGNED else str)
+            }
+            record.set(**known)
 
     def refresh(self) -> None:
         """A collector asked for everything (FLUSH)."""

@@ -112,7 +112,9 @@ def test_the_connector_side_tells_the_listener_side_of_its_flow() -> None:
     assert address == "vfcr.lstnr:0" and connector_side.co_records == {}
     (told,) = vanflow.decode_records(decoded(bare))
     assert told.attributes == {"connector": "cnctr:3"}  # no endTime: the flow is not its
-    listener_side.merge(told.identity, told.attributes)
+    odd = {"99": "from a newer router", "octets": "not a number", "identity": "x:1"}
+    listener_side.merge(told.identity, told.attributes | odd)
+    assert flow.get("octets") is None and flow.identity == told.identity
     assert flow.get("connector") == "cnctr:3"
 
 
