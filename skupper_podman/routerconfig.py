@@ -57,7 +57,13 @@ VERIFY_ONLY_SUFFIX = "-profile"  # Skupper's name for a connector's CA-only prof
 
 def _listener_entities(listener: Listener, host: str) -> list[Entity]:
     spec = listener.spec
-    tcp = cfg.TcpListener(name=listener.name, host=host, port=spec.port, address=spec.routing_key)
+    tcp = cfg.TcpListener(
+        name=listener.name,
+        host=host,
+        port=spec.port,
+        address=spec.routing_key,
+        observer=spec.observer or "",
+    )
     if not spec.tls_credentials:
         return [tcp]
     authenticate = spec.settings.get("authenticatePeer") == "true"
@@ -78,6 +84,7 @@ def _multi_key_entities(listener: MultiKeyListener, host: str) -> list[Entity]:
         address="",
         multiAddressStrategy=strategy,
         sslProfile=spec.tls_credentials or "",
+        observer=spec.observer or "",
     )
     entities.append(tcp)
     for key, value in spec.strategy.keys_and_values():

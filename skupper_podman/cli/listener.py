@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import typer
@@ -14,6 +15,14 @@ from skupper_podman.resources import dump_yaml
 from skupper_podman.site.generate import generate_listener
 
 app = typer.Typer(help="Expose a routing key on a local port.", no_args_is_help=True)
+
+
+class ListenerObserver(enum.StrEnum):
+    auto = "auto"
+    none = "none"
+    http1 = "http1"
+    http2 = "http2"
+
 
 Name = Annotated[str, typer.Argument(help="Listener name.")]
 Port = Annotated[int, typer.Argument(help="Local port to listen on.")]
@@ -31,6 +40,15 @@ TlsCredentials = Annotated[
     ),
 ]
 
+ObserverOption = Annotated[
+    ListenerObserver | None,
+    typer.Option(
+        "--observer",
+        help="What to read the clients' flows for: HTTP requests counted per service "
+        "(auto: HTTP/1.x or HTTP/2 when a flow is one; none: nothing).  [default: auto]",
+    ),
+]
+
 
 @app.command("create")
 def create(
@@ -40,12 +58,19 @@ def create(
     routing_key: RoutingKey = None,
     host: Host = "127.0.0.1",
     tls_credentials: TlsCredentials = None,
+    observer: ObserverOption = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Listen on HOST:PORT and carry each connection to a connector for the routing key."""
     routing_key = routing_key or name  # as Skupper: the key defaults to the name
     listener, reloaded = site.create_listener(
-        namespace, name, port, routing_key=routing_key, host=host, tls_credentials=tls_credentials
+        namespace,
+        name,
+        port,
+        routing_key=routing_key,
+        host=host,
+        tls_credentials=tls_credentials,
+        observer=observer.value if observer else None,
     )
     tls = f" (TLS, {listener.spec.tls_credentials})" if listener.spec.tls_credentials else ""
     output.say(f"Listener {listener.name} created on {host}:{port} for {routing_key}{tls}.")
@@ -61,6 +86,7 @@ def update(
     host: Annotated[str | None, typer.Option("--host", help="Local address.")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Local port.")] = None,
     tls_credentials: TlsCredentials = None,
+    observer: ObserverOption = None,
     namespace: Namespace = DEFAULT_NAMESPACE,
 ) -> None:
     """Change a listener; what is not given stays. On a new port the old one closes."""
@@ -69,6 +95,7 @@ def update(
         "host": host,
         "port": port,
         "tls_credentials": tls_credentials,
+        "observer": observer.value if observer else None,
     }
     listener, reloaded = site.update_service(namespace, "Listener", name, changes)
     spec = listener.spec

@@ -101,11 +101,16 @@ class Link(_Resource):
     spec: LinkSpec
 
 
+# What a listener reads its clients' flows for (HTTP requests); unset: auto.
+Observer: TypeAlias = Literal["auto", "none", "http1", "http2"]
+
+
 class ListenerSpec(_Model):
     routing_key: RoutingKey
     host: Host = "127.0.0.1"
     port: Port
     tls_credentials: ResourceName | None = None
+    observer: Observer | None = None
     type: Literal["tcp"] = "tcp"
     settings: Settings = Field(default_factory=dict)
 
@@ -149,6 +154,7 @@ class MultiKeyListenerSpec(_Model):
     host: Host = "127.0.0.1"
     port: Port
     tls_credentials: ResourceName | None = None
+    observer: Observer | None = None
     strategy: MultiKeyStrategy
     settings: Settings = Field(default_factory=dict)
 

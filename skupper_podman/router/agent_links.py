@@ -245,7 +245,7 @@ def _tcp_extras(entity: TcpListener | TcpConnector) -> Row:
             "authenticatePeer": entity.authenticatePeer,
             "backlog": 0,
             "multiAddressStrategy": entity.multiAddressStrategy,
-            "observer": "auto",
+            "observer": entity.observer or "auto",
         }
     return {"verifyHostname": entity.verifyHostname}
 

@@ -33,6 +33,7 @@ from .config import (
     TcpConnector,
     TcpListener,
 )
+from .http_observer import OBSERVERS
 
 _ENTITY_TYPES: dict[str, type] = {
     "router": RouterSettings,
@@ -230,6 +231,8 @@ def _check_references(config: RouterConfig) -> None:
             raise ConfigError(f"{tcp.name}: unknown sslProfile {tcp.sslProfile!r}")
         if not 0 < tcp.port <= 65535:
             raise ConfigError(f"{tcp.name}: port {tcp.port} out of range")
+        if isinstance(tcp, TcpListener) and tcp.observer not in ("", *OBSERVERS):
+            raise ConfigError(f"{tcp.name}: observer {tcp.observer!r} is not one of {OBSERVERS}")
         multi = isinstance(tcp, TcpListener) and tcp.multiAddressStrategy != "none"
         if not tcp.address and not multi:
             raise ConfigError(f"{tcp.name}: empty address")

@@ -9,13 +9,16 @@ it, so that the connector's router can tell which flow it serves.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from proton import Message
 
+from . import http_classify
 from .config import AmqpConnector, AmqpListener, RouterConfig, TcpConnector, TcpListener
+from .http_exchanges import HttpExchanges
 from .service_metrics import ServiceMetrics
-from .tcp import TcpFlow
+from .tcp import TcpFlow, Watcher
 from .vanflow import RecordType
 from .vanflow_records import Record, VanflowRecords
 
@@ -168,6 +171,13 @@ class FlowReporter:
         self.flows[flow.flow_id] = record
         return record.identity
 
+    def watch(self, flow: TcpFlow, observer: str, clock: Callable[[], float]) -> Watcher | None:
+        """A client's flow is read for HTTP requests as its listener's ``observer`` says."""
+        exchanges = HttpExchanges(
+            self.records, self.flows.get(flow.flow_id), self.services.http, flow.address, clock
+        )
+        return http_classify.observer(observer, exchanges)
+
     def connector_flow_started(self, flow: TcpFlow, record_id: str) -> None:
         """A flow for a local tcpConnector; ``record_id``: the flow's record, named by the
         listener's router (a co-record tells that router which connector serves it)."""
@@ -189,6 +199,9 @@ class FlowReporter:
             self.flows[flow.flow_id] = co_record
 
     def flow_ended(self, flow: TcpFlow, now: float) -> None:
+        if flow.watcher is not None:
+            flow.watcher.end()
+            flow.watcher = None
         if flow.side == "listener" and flow.address:
             replied = flow.first_out_at - flow.started_at if flow.first_out_at else None
             self.services.flow_ended(flow.address, replied)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from .service_metrics import Histogram
+
 if TYPE_CHECKING:
     from .view import RouterView
 
@@ -94,7 +96,8 @@ def render(view: RouterView) -> str:
 
 
 def _services(lines: list[str], router: str, view: RouterView) -> None:
-    """Per routing key: flows clients opened here, and their time to the first reply byte."""
+    """Per routing key: flows clients opened here, their time to the first reply byte, and
+    the HTTP requests observed on them."""
     services = view.services
     _family(
         lines,
@@ -106,14 +109,53 @@ def _services(lines: list[str], router: str, view: RouterView) -> None:
             for key, count in sorted(services.flows.items())
         ],
     )
-    name = f"{_PREFIX}_service_reply_latency_seconds"
-    lines.append(f"# HELP {name} Time from a client's connect to the first byte of the reply.")
-    lines.append(f"# TYPE {name} histogram")
-    for key, histogram in sorted(services.latency.items()):
-        labels = f'{router},address="{_escape(key)}"'
-        lines.extend(f'{name}_bucket{{{labels},le="{le}"}} {n}' for le, n in histogram.cumulative())
-        lines.append(f"{name}_sum{{{labels}}} {histogram.total}")
-        lines.append(f"{name}_count{{{labels}}} {histogram.cumulative()[-1][1]}")
+    _histogram(
+        lines,
+        "service_reply_latency_seconds",
+        "Time from a client's connect to the first byte of the reply.",
+        [(f'{router},address="{_escape(key)}"', h) for key, h in sorted(services.latency.items())],
+    )
+    http = services.http
+    _family(
+        lines,
+        "http_requests_total",
+        "counter",
+        "HTTP requests observed on the service's flows from clients here, by method and "
+        "status class (none: the flow ended unanswered).",
+        [
+            (f'{router},address="{_escape(key)}",method="{method}",status="{status}"', count)
+            for (key, method, status), count in sorted(http.requests.items())
+        ],
+    )
+    _family(
+        lines,
+        "http_request_body_bytes_total",
+        "counter",
+        "Body bytes of the observed HTTP requests and responses.",
+        [
+            (f'{router},address="{_escape(key)}",direction="{direction}"', count)
+            for (key, direction), count in sorted(http.octets.items())
+        ],
+    )
+    _histogram(
+        lines,
+        "http_request_latency_seconds",
+        "Time from an HTTP request's head to its response's head.",
+        [(f'{router},address="{_escape(key)}"', h) for key, h in sorted(http.latency.items())],
+    )
+
+
+def _histogram(
+    lines: list[str], name: str, help_text: str, items: list[tuple[str, Histogram]]
+) -> None:
+    full = f"{_PREFIX}_{name}"
+    lines.append(f"# HELP {full} {help_text}")
+    lines.append(f"# TYPE {full} histogram")
+    for labels, histogram in items:
+        buckets = histogram.cumulative()
+        lines.extend(f'{full}_bucket{{{labels},le="{le}"}} {n}' for le, n in buckets)
+        lines.append(f"{full}_sum{{{labels}}} {histogram.total}")
+        lines.append(f"{full}_count{{{labels}}} {buckets[-1][1]}")
 
 
 def _family(

@@ -1,11 +1,16 @@
 """Per service (routing key) figures for Prometheus: how many flows clients opened here
-and how long each waited for the first byte of its reply, as a histogram."""
+and how long each waited for the first byte of its reply, as a histogram; and the HTTP
+requests observed on them."""
 
 from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
 
+# methods counted by name; any other is counted as "other" (labels stay few)
+METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 # seconds, as Prometheus' default buckets
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -29,9 +34,36 @@ class Histogram:
 
 
 @dataclass
+class HttpMetrics:
+    """Per routing key: observed HTTP requests by method and status class, their body
+    bytes each way, and a histogram of their latency (request head to response head)."""
+
+    requests: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    octets: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, "request"|...)
+    latency: dict[str, Histogram] = field(default_factory=dict)
+
+    def exchange_ended(
+        self,
+        address: str,
+        method: str,
+        status: int,
+        latency: float | None,
+        octets: tuple[int, int],
+    ) -> None:
+        status_class = f"{status // 100}xx" if status else "none"
+        key = (address, method if method in METHODS else "other", status_class)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        for direction, size in zip(("request", "response"), octets, strict=True):
+            self.octets[(address, direction)] = self.octets.get((address, direction), 0) + size
+        if latency is not None:
+            self.latency.setdefault(address, Histogram()).observe(latency)
+
+
+@dataclass
 class ServiceMetrics:
     flows: dict[str, int] = field(default_factory=dict)  # routing key -> flows ended
     latency: dict[str, Histogram] = field(default_factory=dict)  # replied flows only
+    http: HttpMetrics = field(default_factory=HttpMetrics)
 
     def flow_ended(self, address: str, reply_latency: float | None) -> None:
         self.flows[address] = self.flows.get(address, 0) + 1

@@ -62,11 +62,23 @@ class TcpCounters:
         self.last_error = reason
 
 
+class Watcher(Protocol):
+    """Reads a flow's bytes each way without changing them (``http_observer.Observer``)."""
+
+    def data(self, from_client: bool, data: bytes) -> bool:
+        """False: it wants no more."""
+
+    def end(self) -> None: ...
+
+
 class FlowObserver(Protocol):
     """Who keeps the flows' records for collectors (``flow_reporter.py``)."""
 
     def flow_started(self, flow: TcpFlow, now: float) -> str | None:
         """A client's flow: the identity its request carries (correlation-id)."""
+
+    def watch(self, flow: TcpFlow, observer: str, clock: Callable[[], float]) -> Watcher | None:
+        """What reads a client's flow for HTTP (``observer``: the listener's setting)."""
 
     def connector_flow_started(self, flow: TcpFlow, record_id: str) -> None: ...
 
@@ -105,6 +117,7 @@ class TcpFlow:
         "taken",
         "tried",
         "via",
+        "watcher",
         "write_paused",
     )
 
@@ -141,6 +154,7 @@ class TcpFlow:
         self.address = ""  # listener side: the routing key the flow was sent to
         self.route_key: object = None  # which destination this flow counts against
         self.record_id: str | None = None  # listener side: its flow record, for collectors
+        self.watcher: Watcher | None = None  # listener side: its HTTP observer, if any
         # Listener side: what the client sent while no backend has answered, so that a
         # flow released before reaching any backend can go to another one (None: too much)
         self.replay: list[bytes] | None = [] if side == "listener" else None
@@ -185,6 +199,8 @@ class TcpFlow:
         if not self.bytes_in:
             self.first_in_at = self._clock()
         self.bytes_in += len(data)
+        if self.watcher is not None and not self.watcher.data(True, data):
+            self.watcher = None
         if self.replay is not None:
             self._keep_for_replay(data)
         outbound.write(data)
@@ -306,6 +322,8 @@ class TcpFlow:
         if not self.bytes_out:
             self.first_out_at = self._clock()
         self.bytes_out += len(data)
+        if self.watcher is not None and not self.watcher.data(False, data):
+            self.watcher = None
         self.emit(cmd.SendTcp(self.flow_id, data))
 
     def _inbound_ended(self) -> None:

@@ -151,6 +151,7 @@ class TcpAdaptor:
         flow = self._new_flow("listener", listener.name, destination, socket_ready=True)
         flow.address = address
         flow.record_id = self.observer.flow_started(flow, self._clock())
+        flow.watcher = self.observer.watch(flow, listener.observer, self._clock)
         if destination.kind == "local":
             self.start_local_flow(flow, destination.name)
         else:

@@ -195,9 +195,11 @@ class VanflowRecords:
                 record.changed = set()
             if not record.ended:
                 continue
+            # only a transport flow hears of co-records; a request record goes when sent
+            keep = KEEP_ENDED_FLOW if record.type is RecordType.BIFLOW_TPORT else 0.0
             if not is_flow:
                 del self.records[identity]
-            elif now >= record.ended_at + KEEP_ENDED_FLOW:
+            elif now >= record.ended_at + keep:
                 del self.records[identity]
                 self.flow_count -= 1
         messages: list[tuple[str, bytes]] = []

@@ -53,13 +53,15 @@ _MODELS: dict[str, type[res.Resource]] = {
 KUBERNETES_ONLY: dict[str, tuple[str, ...]] = {
     "Site": ("serviceAccount", "defaultIssuer", "ha"),
     "RouterAccess": ("accessType", "issuer"),
-    "Listener": ("exposePodsByName", "observer"),
-    "Connector": ("selector", "includeNotReadyPods", "exposePodsByName", "observer"),
+    "Listener": ("exposePodsByName",),
+    "Connector": ("selector", "includeNotReadyPods", "exposePodsByName"),
     "AccessGrant": ("issuer",),
-    "MultiKeyListener": ("exposePodsByName", "observer"),
+    "MultiKeyListener": ("exposePodsByName",),
 }
 # Kept as written (Skupper requires them) but without effect off Kubernetes: a warning.
 NOT_USED_HERE: dict[str, tuple[str, ...]] = {"SecuredAccess": ("selector", "ports", "accessType")}
+# Read where the client connects, as skupper-router does: a connector's is ignored.
+LISTENER_SIDE_ONLY: dict[str, tuple[str, ...]] = {"Connector": ("observer",)}
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,10 @@ def _drop_kubernetes_only(item: Any, where: str) -> list[str]:
         if field in spec:
             del spec[field]
             warnings.append(f"{where} ({kind}): spec.{field}: Kubernetes only, ignored")
+    for field in LISTENER_SIDE_ONLY.get(str(kind), ()):
+        if field in spec:
+            del spec[field]
+            warnings.append(f"{where} ({kind}): spec.{field}: set on the listener, ignored here")
     for field in NOT_USED_HERE.get(str(kind), ()):
         if field in spec:
             warnings.append(f"{where} ({kind}): spec.{field}: Kubernetes only, kept but unused")

@@ -114,9 +114,11 @@ def create_listener(
     routing_key: str,
     host: str = "127.0.0.1",
     tls_credentials: str | None = None,
+    observer: str | None = None,
 ) -> tuple[res.Listener, bool]:
     """Add a listener; returns it and whether the running router was reloaded.
-    ``tls_credentials``: a credential name, or a folder of PEM files to import."""
+    ``tls_credentials``: a credential name, or a folder of PEM files to import;
+    ``observer``: what its clients' flows are read for (None: auto)."""
     folder = _credential_folder(tls_credentials)
     with res.user_input(f"listener {name}"):
         listener = res.Listener(
@@ -128,6 +130,7 @@ def create_listener(
                 tls_credentials=service_credentials.folder_name(folder)
                 if folder
                 else tls_credentials,
+                observer=observer,
             ),
         )
     store = open_site(namespace)

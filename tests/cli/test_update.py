@@ -3,13 +3,14 @@ a restart, what was not given stays, and a bad change is one line that changes n
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import fails, init_linkable_site, ok, status_json
+from tests.cli_helpers import fails, init_linkable_site, namespace_folder, ok, run, status_json
 from tests.ports import free_port
 from tests.router.peers import Backend, EchoHandler, echo_once
 
@@ -138,3 +139,19 @@ def test_link_update_changes_its_cost(site: str, tmp_path: Path) -> None:
     assert fails("link", "update", "nope", "--cost", "2", "-n", "west") == (
         "no link named nope in namespace west"
     )
+
+
+def test_a_listener_s_observer_is_set_and_changed(site: str, skupper_home: Path) -> None:
+    port = free_port()
+    ok("listener", "create", "web", str(port), "--observer", "none", "-n", site)
+    (listener,) = status_json("listener", "list", "-n", site)
+    assert listener["observer"] == "none"
+    ok("listener", "update", "web", "--observer", "http2", "-n", site)
+    config = json.loads(
+        (namespace_folder(skupper_home, site) / "runtime/skrouterd.json").read_text()
+    )
+    (tcp,) = [attributes for kind, attributes in config if kind == "tcpListener"]
+    assert tcp["observer"] == "http2"
+    result = run("listener", "update", "web", "--observer", "http3", "-n", site)
+    assert result.exit_code == 2 and "http3" in result.output
+    assert status_json("listener", "list", "-n", site)[0]["observer"] == "http2"

@@ -1,0 +1,267 @@
+"""HTTP/1.x read both ways (RFC 9112's message framing), sans-I/O: request and status
+lines, the few headers that frame a body, and body bytes counted, not kept.
+
+Not an HTTP library: h11 and llhttp (httptools) are endpoints of one side. An observer
+sits between the two and must know what the client asked to frame what the server
+answers (a HEAD's response has no body, a CONNECT's 2xx starts a tunnel), which an
+endpoint of one side cannot be told. What is not HTTP/1.x fails the first checks (the
+method token, "HTTP/") and is let go.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import deque
+
+from .http_observer import Exchange, Exchanges, first_forwarded_for
+
+HEAD_MAX = 65536  # a message head longer than this is not observed
+LINE_MAX = 4096  # a chunk-size or trailer line
+METHOD_MAX = 32
+HEAD_END = re.compile(rb"\r?\n\r?\n")
+TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+class NotHttp(Exception):
+    """The bytes are not (or no longer) HTTP/1.x."""
+
+
+class State(enum.Enum):
+    HEAD = "head"  # a message head (or the empty lines before one)
+    LENGTH = "length"  # a body of Content-Length bytes
+    CHUNK_SIZE = "chunk-size"
+    CHUNK_DATA = "chunk-data"
+    CHUNK_END = "chunk-end"  # the CRLF after a chunk's data
+    TRAILER = "trailer"  # trailer lines after the last chunk, until an empty one
+    UNTIL_CLOSE = "until-close"  # a response body without length: until the flow ends
+
+
+LINE_STATES = frozenset({State.HEAD, State.CHUNK_SIZE, State.CHUNK_END, State.TRAILER})
+
+
+class _Direction:
+    __slots__ = ("buffer", "from_client", "left", "state")
+
+    def __init__(self, from_client: bool) -> None:
+        self.from_client = from_client
+        self.buffer = bytearray()
+        self.state = State.HEAD
+        self.left = 0  # body or chunk bytes still to come
+
+
+class _Pending:
+    """One exchange while its messages are read."""
+
+    __slots__ = ("exchange", "method", "request_done", "response_done")
+
+    def __init__(self, exchange: Exchange, method: str) -> None:
+        self.exchange = exchange
+        self.method = method
+        self.request_done = False
+        self.response_done = False
+
+
+class Http1Observer:
+    def __init__(self, exchanges: Exchanges) -> None:
+        self._exchanges = exchanges
+        self._client = _Direction(True)
+        self._server = _Direction(False)
+        self._open: list[_Pending] = []  # not finished, oldest first
+        self._awaiting: deque[_Pending] = deque()  # requests without a final response yet
+        self._reading: _Pending | None = None  # whose body the client sends
+        self._answering: _Pending | None = None  # whose body the server sends
+        self._active = True
+
+    def data(self, from_client: bool, data: bytes) -> bool:
+        if not self._active:
+            return False
+        direction = self._client if from_client else self._server
+        try:
+            while data and self._active:
+                if direction.state in LINE_STATES:
+                    direction.buffer += data
+                    data = self._lines(direction)
+                else:
+                    data = self._body(direction, data)
+        except NotHttp:
+            self._stop()
+        return self._active
+
+    def end(self) -> None:
+        self._stop()
+
+    # --- framing ----------------------------------------------------------------------------
+
+    def _lines(self, direction: _Direction) -> bytes:
+        """Reads what the buffer holds of a line state; returns the bytes after it."""
+        buffer = direction.buffer
+        if direction.state is State.HEAD:
+            while buffer and buffer[0] in b"\r\n":  # empty lines before a message are allowed
+                del buffer[:1]
+            found = HEAD_END.search(buffer)
+            if found is None:
+                self._check_partial_head(direction)
+                return b""
+            head, rest = bytes(buffer[: found.start()]), bytes(buffer[found.end() :])
+            buffer.clear()
+            if direction.from_client:
+                self._request_head(head)
+            else:
+                self._response_head(head)
+            return rest
+        end = buffer.find(b"\n")
+        if end < 0:
+            if len(buffer) > LINE_MAX:
+                raise NotHttp("a chunk line too long")
+            return b""
+        line, rest = bytes(buffer[:end]).rstrip(b"\r"), bytes(buffer[end + 1 :])
+        buffer.clear()
+        if direction.state is State.CHUNK_SIZE:
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise NotHttp("a bad chunk size") from None
+            direction.state, direction.left = (
+                (State.TRAILER, 0) if size == 0 else (State.CHUNK_DATA, size)
+            )
+        elif direction.state is State.CHUNK_END:
+            if line:
+                raise NotHttp("a chunk longer than its size")
+            direction.state = State.CHUNK_SIZE
+        elif not line:  # the empty line that ends the trailers
+            self._message_done(direction)
+        return rest
+
+    def _body(self, direction: _Direction, data: bytes) -> bytes:
+        pending = self._reading if direction.from_client else self._answering
+        if direction.state is State.UNTIL_CLOSE:
+            taken = len(data)
+        else:
+            taken = min(direction.left, len(data))
+            direction.left -= taken
+        if pending is not None:
+            pending.exchange.body(direction.from_client, taken)
+        if direction.left == 0 and direction.state is not State.UNTIL_CLOSE:
+            if direction.state is State.CHUNK_DATA:
+                direction.state = State.CHUNK_END
+            else:
+                self._message_done(direction)
+        return data[taken:] if taken < len(data) else b""
+
+    def _check_partial_head(self, direction: _Direction) -> None:
+        """What is not HTTP is told by its first bytes, not after 64 KiB of them."""
+        buffer = direction.buffer
+        if len(buffer) > HEAD_MAX:
+            raise NotHttp("a message head too long")
+        if direction.from_client:
+            space = buffer.find(b" ", 0, METHOD_MAX + 1)
+            method = buffer[:space] if space >= 0 else buffer[: METHOD_MAX + 1]
+            if len(method) > METHOD_MAX or any(byte not in TOKEN for byte in method):
+                raise NotHttp("not a request line")
+        elif not b"HTTP/".startswith(bytes(buffer[:5])):
+            raise NotHttp("not a status line")
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def _request_head(self, head: bytes) -> None:
+        first, headers = _split_head(head)
+        parts = first.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not _is_token(parts[0]):
+            raise NotHttp("not a request line")
+        method = parts[0]
+        protocol = "HTTP/1.1" if parts[2] == "HTTP/1.1" else "HTTP/1.0"
+        forwarded = first_forwarded_for(headers.get("x-forwarded-for", ""))
+        pending = _Pending(self._exchanges.request(protocol, method, 0, forwarded), method)
+        self._open.append(pending)
+        self._awaiting.append(pending)
+        self._reading = pending
+        self._frame(self._client, headers, has_body=True)
+
+    def _response_head(self, head: bytes) -> None:
+        first, headers = _split_head(head)
+        version, _, rest = first.partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+            raise NotHttp("not a status line")
+        if not self._awaiting:
+            raise NotHttp("a response to no request")
+        pending, status = self._awaiting[0], int(code)
+        pending.exchange.answered(status, reason.strip())
+        tunnel = status == 101 or (pending.method == "CONNECT" and 200 <= status < 300)
+        if tunnel:  # the bytes from here on are another protocol's
+            pending.request_done = pending.response_done = True
+            self._finish(pending)
+            self._stop()
+            return
+        if status < 200:
+            return  # informational: the final response follows
+        self._awaiting.popleft()
+        self._answering = pending
+        has_body = pending.method != "HEAD" and status not in (204, 304)
+        self._frame(self._server, headers, has_body=has_body)
+
+    def _frame(self, direction: _Direction, headers: dict[str, str], *, has_body: bool) -> None:
+        """The framing of the body after a head (RFC 9112 section 6.3)."""
+        encoding = headers.get("transfer-encoding", "").lower()
+        if not has_body:
+            self._message_done(direction)
+        elif encoding:
+            if encoding.rsplit(",", 1)[-1].strip() != "chunked":
+                if direction.from_client:
+                    raise NotHttp("a request body without a length")
+                direction.state = State.UNTIL_CLOSE
+            else:
+                direction.state = State.CHUNK_SIZE
+        elif "content-length" in headers:
+            length = headers["content-length"].split(",", 1)[0].strip()
+            if not length.isdigit():
+                raise NotHttp("a bad Content-Length")
+            direction.state, direction.left = State.LENGTH, int(length)
+            if direction.left == 0:
+                self._message_done(direction)
+        elif direction.from_client:
+            self._message_done(direction)  # a request without either has no body
+        else:
+            direction.state = State.UNTIL_CLOSE
+
+    def _message_done(self, direction: _Direction) -> None:
+        direction.state, direction.left = State.HEAD, 0
+        if direction.from_client:
+            pending, self._reading = self._reading, None
+            if pending is not None:
+                pending.request_done = True
+        else:
+            pending, self._answering = self._answering, None
+            if pending is not None:
+                pending.response_done = True
+        if pending is not None and pending.request_done and pending.response_done:
+            self._finish(pending)
+
+    def _finish(self, pending: _Pending) -> None:
+        if pending in self._open:
+            self._open.remove(pending)
+            pending.exchange.finished()
+
+    def _stop(self) -> None:
+        self._active = False
+        for pending in list(self._open):
+            self._finish(pending)
+        self._awaiting.clear()
+        self._reading = self._answering = None
+
+
+def _split_head(head: bytes) -> tuple[str, dict[str, str]]:
+    """The first line, and the headers by lower-case name (a repeated one keeps its first
+    value)."""
+    lines = head.decode("latin-1").split("\n")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if colon and name and not name[0].isspace():
+            headers.setdefault(name.strip().lower(), value.strip())
+    return lines[0].rstrip("\r"), headers
+
+
+def _is_token(text: str) -> bool:
+    return bool(text) and all(ord(c) < 128 and ord(c) in TOKEN for c in text)

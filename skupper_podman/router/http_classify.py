@@ -1,0 +1,65 @@
+"""Which HTTP observer a client's flow gets (a listener's ``observer`` setting), and the
+``auto`` one that tells HTTP/2 from HTTP/1.x by the client's first bytes, as
+skupper-router's TCP observer does."""
+
+from __future__ import annotations
+
+from .http1_observer import Http1Observer
+from .http2_observer import Http2Observer
+from .http_observer import HTTP2_PREFACE, Exchanges, Observer
+
+SERVER_HOLD_MAX = 16384  # server bytes held while the client's first bytes say nothing yet
+
+
+def observer(kind: str, exchanges: Exchanges) -> Observer | None:
+    """The observer a listener's ``observer`` setting asks for (None for ``none``)."""
+    if kind == "http1":
+        return Http1Observer(exchanges)
+    if kind == "http2":
+        return Http2Observer(exchanges)
+    if kind in ("", "auto"):
+        return Classifier(exchanges)
+    return None
+
+
+class Classifier:
+    """``auto``: waits for the client's first bytes, then hands every byte so far to the
+    HTTP/2 observer (the preface matched) or the HTTP/1.x one (which lets go of what is
+    not HTTP)."""
+
+    def __init__(self, exchanges: Exchanges) -> None:
+        self._exchanges = exchanges
+        self._prefix = b""
+        self._server: list[bytes] = []
+        self._server_size = 0
+        self._inner: Observer | None = None
+
+    def data(self, from_client: bool, data: bytes) -> bool:
+        if self._inner is not None:
+            return self._inner.data(from_client, data)
+        if not from_client:
+            self._server_size += len(data)
+            self._server.append(data)
+            return self._server_size < SERVER_HOLD_MAX  # a server that speaks first: not HTTP
+        self._prefix += data
+        seen = self._prefix[: len(HTTP2_PREFACE)]
+        if HTTP2_PREFACE.startswith(seen) and len(seen) < len(HTTP2_PREFACE):
+            return True  # maybe HTTP/2: wait for the whole preface
+        inner: Observer
+        if seen == HTTP2_PREFACE:
+            inner = Http2Observer(self._exchanges)
+        else:
+            inner = Http1Observer(self._exchanges)
+        self._inner = inner
+        client, held = self._prefix, self._server
+        self._prefix, self._server = b"", []
+        going = inner.data(True, client)
+        for chunk in held:
+            if not going:
+                break
+            going = inner.data(False, chunk)
+        return going
+
+    def end(self) -> None:
+        if self._inner is not None:
+            self._inner.end()
