@@ -4,13 +4,16 @@ flow's record with its bytes each way, whichever kind of router the client used.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from skupper_podman.console.collector import Collector, Snapshot
+from tests.router.http_peers import H2Backend, Http1Backend, body
 from tests.router.peers import Backend, EchoHandler, echo_once
 from tests.routernet import RouterNet
 
@@ -129,6 +132,69 @@ def test_one_collector_reads_both_kinds_of_router(net: RouterNet, spec: str, att
             return found is not None and found.attributes.get("connector") == connector.identity
 
         wait_for("the flow record's connector", collector, served, timeout=15)
+    finally:
+        collector.stop()
+        backend.close()
+
+
+HTTP_RECORD = {  # what both kinds of router set in a BIFLOW_APP record, besides times
+    "http1": {"protocol": "HTTP/1.1", "method": "GET", "octets": 0, "sourceHost": "198.51.100.7"},
+    "http2": {"protocol": "HTTP/2", "method": "GET", "octets": 0, "sourceHost": "198.51.100.7"},
+}
+
+
+@pytest.mark.parametrize("protocol", ["http1", "http2"])
+@pytest.mark.parametrize("spec", ["ours-sk", "sk-ours"])
+def test_http_requests_are_recorded_alike_by_both_kinds_of_router(
+    net: RouterNet, spec: str, protocol: str, tmp_path: Path
+) -> None:
+    """The listener's router (ours or skupper-router, observer auto) makes the same
+    BIFLOW_APP records of the same requests: the same attributes, the same values."""
+    backend = Http1Backend() if protocol == "http1" else H2Backend()
+    chain = build(net, spec, backend)
+    collector = Collector(f"amqp://127.0.0.1:{chain.routers[0].management_port}").start()
+    try:
+        wait_for("the listener's record", collector, lambda seen: seen.of_type("LISTENER"))
+        url = f"http://127.0.0.1:{chain.port}"
+        found, missing = tmp_path / "found", tmp_path / "missing"
+        # h2c: a connection each (-Z --parallel-immediate), see test_http_observation.py
+        mode = (
+            ["-Z", "--parallel-immediate", "--http2-prior-knowledge"] if protocol == "http2" else []
+        )
+        done = subprocess.run(
+            ["curl", "-sS", "--max-time", "20", *mode, "-H", "X-Forwarded-For: 198.51.100.7",
+             f"{url}/100", "-o", str(found), f"{url}/missing", "-o", str(missing)],
+            capture_output=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr.decode()
+        assert found.read_bytes() == body(100)
+
+        def both_ended(seen: Snapshot) -> list[dict[str, Any]]:
+            ended = [r.attributes for r in seen.of_type("BIFLOW_APP") if "endTime" in r.attributes]
+            return ended if len(ended) == 2 else []
+
+        records = sorted(wait_for("two ended requests", collector, both_ended),
+                         key=lambda a: a["result"])  # fmt: skip
+        common = HTTP_RECORD[protocol]
+        extra = {"reason": "OK"} if protocol == "http1" else {"streamId": records[0]["streamId"]}
+        timing = ("startTime", "endTime", "latency", "parent")
+        assert {k: v for k, v in records[0].items() if k not in timing} == (
+            common | {"result": "200", "octetsReverse": 100} | extra
+        )
+        extra = (
+            {"reason": "Not Found"} if protocol == "http1" else {"streamId": records[1]["streamId"]}
+        )
+        assert {k: v for k, v in records[1].items() if k not in timing} == (
+            common | {"result": "404", "octetsReverse": 14} | extra
+        )
+        parents = {record["parent"] for record in records}
+
+        def flows(seen: Snapshot) -> bool:
+            return parents <= {r.identity for r in seen.of_type("BIFLOW_TPORT")}
+
+        wait_for("the requests' flow records", collector, flows)
+        for record in records:
+            assert record["startTime"] + record["latency"] <= record["endTime"]
     finally:
         collector.stop()
         backend.close()

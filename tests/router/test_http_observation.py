@@ -146,8 +146,9 @@ def test_http2_streams_through_a_listener_are_counted(
 ) -> None:
     east, port, metrics_port = two_routers(net, h2c.port, "http2")
     sizes = (100, 20_000, 7)
-    # -Z: the three as streams of one connection (this curl fails to reuse an h2c
-    # connection for transfers one after another)
+    # -Z --parallel-immediate: a connection each, at once (this curl fails a second
+    # transfer on a reused h2c connection, to the h2 server directly as well; streams
+    # sharing a connection are tested in test_http_observer.py)
     outputs = [tmp_path / f"reply-{size}" for size in sizes]
     args = [a for size, out in zip(sizes, outputs, strict=True)
             for a in (f"http://127.0.0.1:{port}/{size}", "-o", str(out))]  # fmt: skip
