@@ -22,6 +22,8 @@ from skupper_podman import management
 from skupper_podman.router.vanflow import ALL_ADDRESS, FLOWS_SUFFIX, DecodedRecord, decode_records
 
 POLL_SECONDS = 0.2
+ENDED_FLOWS_KEPT = 10_000  # ended flow and request records kept, the newest (memory stays bounded)
+FLOW_TYPES = frozenset({"FLOW", "BIFLOW_TPORT", "BIFLOW_APP"})
 
 
 @dataclass
@@ -39,9 +41,25 @@ class Source:
 class Snapshot:
     sources: dict[str, Source] = field(default_factory=dict)
     records: dict[str, DecodedRecord] = field(default_factory=dict)
+    ended: dict[str, None] = field(default_factory=dict)  # ended flow records, oldest first
 
     def of_type(self, kind: str) -> list[DecodedRecord]:
         return [r for r in self.records.values() if r.type == kind]
+
+    def merge(self, record: DecodedRecord) -> None:
+        """A record, or what changed of one; the oldest ended flow records are forgotten
+        beyond ENDED_FLOWS_KEPT."""
+        known = self.records.get(record.identity)
+        if known is None:
+            self.records[record.identity] = known = record
+        else:
+            known.attributes.update(record.attributes)
+        if "endTime" in record.attributes and known.type in FLOW_TYPES:
+            self.ended[record.identity] = None
+            if len(self.ended) > ENDED_FLOWS_KEPT:
+                oldest = next(iter(self.ended))
+                del self.ended[oldest]
+                self.records.pop(oldest, None)
 
 
 class Collector(MessagingHandler):
@@ -118,7 +136,7 @@ class Collector(MessagingHandler):
             records = decode_records(message)
             with self._lock:
                 for record in records:
-                    self._merge(record)
+                    self._state.merge(record)
 
     def _on_beacon(self, event: Any, properties: dict[str, Any]) -> None:
         identity = str(properties.get("id", ""))
@@ -153,13 +171,6 @@ class Collector(MessagingHandler):
         if first and sender is not None:
             # its first heartbeat shows our subscription reached it: now ask for everything
             sender.send(Message(subject="FLUSH"))
-
-    def _merge(self, record: DecodedRecord) -> None:
-        known = self._state.records.get(record.identity)
-        if known is None:
-            self._state.records[record.identity] = record
-        else:
-            known.attributes.update(record.attributes)
 
 
 def site_collector(management_port: int, credential: Path) -> Collector:

@@ -18,6 +18,7 @@ from skupper_podman.router.vanflow import DecodedRecord
 
 RECENT_FLOWS = 50
 SVG_SIZE = 420
+HTTP_WINDOW_US = 60_000_000  # HTTP rates and latencies over the last minute
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,18 @@ class FlowView:
     live: bool
 
 
+@dataclass(frozen=True)
+class HttpView:
+    """A service's HTTP requests of the last minute (BIFLOW_APP records)."""
+
+    requests: int
+    per_second: float
+    statuses: dict[str, int]  # "2xx": count, ...
+    methods: dict[str, int]
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+
+
 @dataclass
 class NetworkView:
     sites: dict[str, str] = field(default_factory=dict)  # site name -> platform
@@ -70,6 +83,7 @@ class NetworkView:
     links: list[LinkView] = field(default_factory=list)
     services: dict[str, list[EndpointView]] = field(default_factory=dict)
     flows: list[FlowView] = field(default_factory=list)
+    http: dict[str, HttpView] = field(default_factory=dict)  # routing key -> requests
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +92,7 @@ class NetworkView:
             "links": [link.__dict__ for link in self.links],
             "services": {k: [e.__dict__ for e in v] for k, v in sorted(self.services.items())},
             "flows": [f.__dict__ for f in self.flows],
+            "http": {k: v.__dict__ for k, v in sorted(self.http.items())},
         }
 
 
@@ -129,7 +144,47 @@ def network_view(seen: Snapshot, now_us: int) -> NetworkView:
             endpoints[record.identity] = endpoint
             view.services.setdefault(str(a.get("vanAddress", "")), []).append(endpoint)
     view.flows = _flows(seen, records, endpoints, now_us)
+    view.http = _http(seen, records, now_us)
     return view
+
+
+def _http(seen: Snapshot, records: dict[str, DecodedRecord], now_us: int) -> dict[str, HttpView]:
+    """Per routing key: the requests that started in the last minute."""
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    for record in seen.of_type("BIFLOW_APP"):
+        a = record.attributes
+        if int(a.get("startTime") or 0) < now_us - HTTP_WINDOW_US:
+            continue
+        flow = records.get(str(a.get("parent")))
+        listener = records.get(str(flow.attributes.get("parent"))) if flow else None
+        if listener is not None:
+            by_key.setdefault(str(listener.attributes.get("vanAddress", "")), []).append(a)
+    views = {}
+    for key, requests in by_key.items():
+        statuses: dict[str, int] = {}
+        methods: dict[str, int] = {}
+        for a in requests:
+            result = str(a.get("result") or "")
+            status = f"{result[0]}xx" if result[:1].isdigit() else "none"
+            statuses[status] = statuses.get(status, 0) + 1
+            methods[str(a.get("method"))] = methods.get(str(a.get("method")), 0) + 1
+        latencies = sorted(int(a["latency"]) / 1000 for a in requests if "latency" in a)
+        views[key] = HttpView(
+            len(requests),
+            round(len(requests) / (HTTP_WINDOW_US / 1e6), 2),
+            dict(sorted(statuses.items())),
+            dict(sorted(methods.items())),
+            _percentile(latencies, 0.5),
+            _percentile(latencies, 0.95),
+        )
+    return views
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of sorted ``values``."""
+    if not values:
+        return None
+    return round(values[min(len(values) - 1, math.ceil(fraction * len(values)) - 1)], 3)
 
 
 def _flows(

@@ -26,6 +26,7 @@ import pytest
 
 from tests.cli_helpers import init_linkable_site, ok
 from tests.ports import free_port
+from tests.router.http_peers import Http1Backend, body
 from tests.router.peers import Backend, EchoHandler, echo_once
 from tests.routernet import wait_for_port
 
@@ -131,6 +132,20 @@ def test_the_console_shows_the_network_in_a_browser(tmp_path: Path, console_proc
         )
 
     wait_for_view(base + "api/network", complete)
+    # HTTP requests while the console listens: counted per service, by status
+    web, web_port = Http1Backend(), free_port()
+    ok("connector", "create", "web", str(web.port), "--host", "127.0.0.1", "-n", "west")
+    ok("listener", "create", "web", str(web_port), "-n", "east")
+    wait_for_port(web_port, timeout=30)
+    urls = [f"http://127.0.0.1:{web_port}/{size}" for size in (10, 2000, 30)]
+    fetched = subprocess.run(["curl", "-sS", "--max-time", "20", *urls], capture_output=True)
+    assert fetched.stdout == body(10) + body(2000) + body(30), fetched.stderr
+
+    def requests_counted(view: dict[str, Any]) -> bool:
+        http = view["http"].get("web", {})
+        return bool(http.get("statuses") == {"2xx": 3} and http.get("methods") == {"GET": 3})
+
+    wait_for_view(base + "api/network", requests_counted)
 
     profile = tmp_path / "chromium"
     dom = browser("--virtual-time-budget=5000", "--dump-dom", base, profile=profile)
@@ -138,6 +153,8 @@ def test_the_console_shows_the_network_in_a_browser(tmp_path: Path, console_proc
     for site in ("hub", "east", "west"):
         assert f"<td>{site}</td>" in dom, dom[:4000]
     assert dom.count('class="link up"') == 2 and "<td>db</td>" in dom
+    http = dom.split('<table id="http">', 1)[1].split("</table>", 1)[0]
+    assert "<td>web</td><td>3</td>" in http and "2xx: 3" in http, http
     assert "db on east :" in dom and f"db on west 127.0.0.1:{backend.port}" in dom
     # this site's own: its certificates with their expiry, its grant
     assert "<h2>This site (hub)</h2>" in dom and "<td>for-north</td><td>active</td>" in dom
@@ -156,6 +173,7 @@ def test_the_console_shows_the_network_in_a_browser(tmp_path: Path, console_proc
     own_links = live.split('<table id="site-links">', 1)[1].split("</table>", 1)[0]
     assert '<td class="up">up</td>' in own_links and "<td>hub</td>" in own_links, own_links
     backend.close()
+    web.close()
 
 
 def test_elsewhere_than_loopback_the_console_wants_its_token(console_process: Any) -> None:
