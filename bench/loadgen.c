@@ -5,6 +5,10 @@
  *   loadgen rr PORT CLIENTS SECONDS SIZE    request/response: each client sends SIZE bytes on
  *                                           its own connection and waits for them back
  *   loadgen connect PORT CLIENTS SECONDS    new connections: connect, 64 B and its echo, close
+ *   loadgen httpd PORT                      a minimal HTTP/1.1 server: each request's answer is
+ *                                           200 with a 2-byte body, on a kept-alive connection
+ *   loadgen http PORT CLIENTS SECONDS       HTTP/1.1 keep-alive: each client sends a GET on its
+ *                                           own connection and waits for the whole response
  *
  * The load modes print one JSON line: {"ops", "seconds", "p50_us", "p99_us", "errors"}.
  * Built by bench/versus.py with the system's cc; Linux only (epoll, one thread per client).
@@ -27,6 +31,8 @@
 #define MAX_SAMPLES 2000000
 
 static int port, seconds, size;
+static const char HTTP_REQUEST[] = "GET /item HTTP/1.1\r\nHost: bench\r\nUser-Agent: loadgen\r\n\r\n";
+static const char HTTP_RESPONSE[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 static double deadline;
 static uint32_t *samples;          /* latencies in microseconds, all clients */
 static long sample_count, errors;
@@ -90,6 +96,38 @@ static void *rr_client(void *arg) {
     return NULL;
 }
 
+static void *http_client(void *arg) {
+    (void)arg;
+    int n = sizeof HTTP_RESPONSE - 1;
+    char in[sizeof HTTP_RESPONSE];
+    uint32_t *local = malloc(sizeof(uint32_t) * (MAX_SAMPLES / 8));
+    long count = 0, failed = 0;
+    int fd = dial();
+    if (fd < 0) failed++;
+    while (fd >= 0 && now() < deadline) {
+        double start = now();
+        if (write(fd, HTTP_REQUEST, sizeof HTTP_REQUEST - 1) != sizeof HTTP_REQUEST - 1) {
+            failed++;
+            break;
+        }
+        int got = 0;
+        while (got < n) {
+            ssize_t r = read(fd, in + got, n - got);
+            if (r <= 0) break;
+            got += r;
+        }
+        if (got < n || memcmp(in, HTTP_RESPONSE, n) != 0) {
+            failed++;
+            break;
+        }
+        if (count < MAX_SAMPLES / 8) local[count++] = (uint32_t)((now() - start) * 1e6);
+    }
+    if (fd >= 0) close(fd);
+    record(local, count, failed);
+    free(local);
+    return NULL;
+}
+
 static void *connect_client(void *arg) {
     (void)arg;
     char out[64], in[64];
@@ -133,7 +171,22 @@ static int load(void *(*client)(void *), int clients) {
     return 0;
 }
 
-static int echo_server(void) {
+/* httpd: how far each connection is into "\r\n\r\n", the end of a request's head */
+static unsigned char head_end[65536];
+
+static int answers(int fd, const char *data, ssize_t n) {
+    static const char end[] = "\r\n\r\n";
+    int count = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        unsigned char at = head_end[fd];
+        at = data[i] == end[at] ? at + 1 : (data[i] == '\r' ? 1 : 0);
+        if (at == 4) count++, at = 0;
+        head_end[fd] = at;
+    }
+    return count;
+}
+
+static int echo_server(int http) {
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -160,7 +213,19 @@ static int echo_server(void) {
                 continue;
             }
             ssize_t r = read(fd, buffer, sizeof buffer);
-            if (r > 0) {
+            if (r > 0 && http) {
+                /* a response per request whose head ended here (bodies: none in this load) */
+                static char reply[1 << 16];
+                int count = answers(fd, buffer, r), len = sizeof HTTP_RESPONSE - 1;
+                if (count > (int)(sizeof reply) / len) count = sizeof reply / len;
+                for (int k = 0; k < count; k++) memcpy(reply + k * len, HTTP_RESPONSE, len);
+                for (ssize_t sent = 0, total = (ssize_t)count * len; sent < total;) {
+                    ssize_t w = send(fd, reply + sent, total - sent, 0);
+                    if (w > 0) sent += w;
+                    else if (w < 0 && errno == EAGAIN) usleep(100);
+                    else break;
+                }
+            } else if (r > 0) {
                 /* a blocking write of what was read: an echo client reads as it goes */
                 int flags = 0;
                 for (ssize_t sent = 0; sent < r;) {
@@ -170,6 +235,7 @@ static int echo_server(void) {
                     else break;
                 }
             } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                head_end[fd] = 0;
                 close(fd);
             }
         }
@@ -179,7 +245,15 @@ static int echo_server(void) {
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "echo") == 0) {
         port = atoi(argv[2]);
-        return echo_server();
+        return echo_server(0);
+    }
+    if (argc >= 3 && strcmp(argv[1], "httpd") == 0) {
+        port = atoi(argv[2]);
+        return echo_server(1);
+    }
+    if (argc == 5 && strcmp(argv[1], "http") == 0) {
+        port = atoi(argv[2]), seconds = atoi(argv[4]);
+        return load(http_client, atoi(argv[3]));
     }
     if (argc == 6 && strcmp(argv[1], "rr") == 0) {
         port = atoi(argv[2]), seconds = atoi(argv[4]), size = atoi(argv[5]);
@@ -189,6 +263,7 @@ int main(int argc, char **argv) {
         port = atoi(argv[2]), seconds = atoi(argv[4]);
         return load(connect_client, atoi(argv[3]));
     }
-    fprintf(stderr, "usage: loadgen echo PORT | rr PORT CLIENTS SECONDS SIZE | connect PORT CLIENTS SECONDS\n");
+    fprintf(stderr, "usage: loadgen echo PORT | httpd PORT | rr PORT CLIENTS SECONDS SIZE | "
+                    "connect PORT CLIENTS SECONDS | http PORT CLIENTS SECONDS\n");
     return 2;
 }

@@ -13,8 +13,10 @@ a ratio is the median of the rounds' ratios.
 
 Loads (bench/loadgen.c, built with the system's cc, so the client is never the bottleneck):
 request/response of 64 B on 1 and on 50 connections, new connections (connect, 64 B echo,
-close) from 8 clients, iperf3 for one stream, redis-benchmark's GET and SET with 50 clients
-against a real redis-server (when installed), and 1,000 flows held open at once. Results go
+close) from 8 clients, HTTP/1.1 keep-alive GETs from 50 clients (through a listener that
+observes HTTP, as by default, and through one with observer none: the cost of observing),
+iperf3 for one stream, redis-benchmark's GET and SET with 50 clients against a real
+redis-server (when installed), and 1,000 flows held open at once. Results go
 to ``bench/results/<time>-<commit>.json`` as well.
 """
 
@@ -54,6 +56,7 @@ POSITIONS = {
     "edge - hub - edge": "{k}:edge-{k}-{k}:edge",
 }
 KINDS = ("ours", "sk")
+UNOBSERVED = "http-unobserved"  # the HTTP backend again, behind a listener with observer none
 FLOWS = 1000
 
 
@@ -71,6 +74,8 @@ FIGURES = [
     Figure("rr50_p50", "  p50 latency (us)", False),
     Figure("rr50_p99", "  p99 latency (us)", False),
     Figure("connect", "new connections/s, 8 clients", True),
+    Figure("http50", "HTTP/1.1 requests, 50 clients, observer auto (req/s)", True),
+    Figure("http50_none", "  the same, observer none (req/s)", True),
     Figure("redis_get", "redis-benchmark GET, 50 clients (req/s)", True),
     Figure("redis_set", "redis-benchmark SET, 50 clients (req/s)", True),
     Figure("gbits", "throughput, one stream (Gbit/s)", True),
@@ -193,6 +198,9 @@ def measure(
     figures["rr50_p50"], figures["rr50_p99"] = rr50["p50_us"], rr50["p99_us"]
     connect = loadgen(binary, "connect", ports["echo"], 8, seconds)
     figures["connect"] = connect["ops"] / connect["seconds"]
+    for key, figure in (("http", "http50"), (UNOBSERVED, "http50_none")):
+        http = loadgen(binary, "http", ports[key], 50, seconds)
+        figures[figure] = http["ops"] / http["seconds"]
     if "redis" in ports:
         figures |= redis_benchmark(ports["redis"], settings.redis_requests)
     before = [cpu_seconds(pid) or 0.0 for pid in pids]
@@ -228,8 +236,14 @@ def build(net: RouterNet, spec: str, backends: dict[str, int]) -> dict[str, int]
             "tcpConnector", name=f"{key}-c", host="127.0.0.1", port=backend, address=key
         )
         ports[key] = free_port()
+        observer = {"observer": "none"} if key == UNOBSERVED else {}  # auto otherwise
         routers[0].add(
-            "tcpListener", name=f"{key}-l", host="127.0.0.1", port=ports[key], address=key
+            "tcpListener",
+            name=f"{key}-l",
+            host="127.0.0.1",
+            port=ports[key],
+            address=key,
+            **observer,
         )
     net.start()
     net.wait_routes()
@@ -350,8 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         binary = build_loadgen(folder)
-        backends = {"echo": free_port(), "iperf": free_port()}
+        backends = {"echo": free_port(), "iperf": free_port(), "http": free_port()}
+        backends[UNOBSERVED] = backends["http"]
         stack.enter_context(background([str(binary), "echo", str(backends["echo"])]))
+        stack.enter_context(background([str(binary), "httpd", str(backends["http"])]))
         stack.enter_context(background(["iperf3", "-s", "-p", str(backends["iperf"])]))
         if shutil.which("redis-server") and shutil.which("redis-benchmark"):
             backends["redis"] = free_port()

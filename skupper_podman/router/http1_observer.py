@@ -21,6 +21,22 @@ LINE_MAX = 4096  # a chunk-size or trailer line
 METHOD_MAX = 32
 HEAD_END = re.compile(rb"\r?\n\r?\n")
 TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) [^ \r\n]+ HTTP/1\.([0-9])\r?\n")
+STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
+# the only headers read: what frames a body, and who the client is behind a proxy
+HEADERS_READ = re.compile(
+    rb"\n(content-length|transfer-encoding|x-forwarded-for)[ \t]*:([^\r\n]*)", re.IGNORECASE
+)
+METHOD_NAMES = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")}
+
+
+REQUEST_START = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}( |\Z)")
+
+
+def may_be_request(first_bytes: bytes) -> bool:
+    """Whether a connection's first bytes may start an HTTP/1.x request line (a method
+    token, then a space); most other protocols fail at the first byte."""
+    return REQUEST_START.match(first_bytes) is not None
 
 
 class NotHttp(Exception):
@@ -73,12 +89,21 @@ class Http1Observer:
         self._answering: _Pending | None = None  # whose body the server sends
         self._active = True
 
-    def data(self, from_client: bool, data: bytes) -> bool:
+    def data(self, from_client: bool, data: bytes) -> Http1Observer | None:
         if not self._active:
-            return False
+            return None
         direction = self._client if from_client else self._server
         try:
             while data and self._active:
+                if direction.state is State.HEAD and not direction.buffer:
+                    end = data.find(b"\r\n\r\n")  # a whole head in this read: no copy
+                    if end > 0 and data[0] not in b"\r\n":
+                        if from_client:
+                            self._request_head(data, end)
+                        else:
+                            self._response_head(data, end)
+                        data = data[end + 4 :] if len(data) > end + 4 else b""
+                        continue
                 if direction.state in LINE_STATES:
                     direction.buffer += data
                     data = self._lines(direction)
@@ -86,7 +111,7 @@ class Http1Observer:
                     data = self._body(direction, data)
         except NotHttp:
             self._stop()
-        return self._active
+        return self if self._active else None
 
     def end(self) -> None:
         self._stop()
@@ -103,12 +128,12 @@ class Http1Observer:
             if found is None:
                 self._check_partial_head(direction)
                 return b""
-            head, rest = bytes(buffer[: found.start()]), bytes(buffer[found.end() :])
+            head, rest = bytes(buffer[: found.start()]) + b"\r\n", bytes(buffer[found.end() :])
             buffer.clear()
             if direction.from_client:
-                self._request_head(head)
+                self._request_head(head, len(head) - 2)
             else:
-                self._response_head(head)
+                self._response_head(head, len(head) - 2)
             return rest
         end = buffer.find(b"\n")
         if end < 0:
@@ -164,30 +189,31 @@ class Http1Observer:
 
     # --- messages ---------------------------------------------------------------------------
 
-    def _request_head(self, head: bytes) -> None:
-        first, headers = _split_head(head)
-        parts = first.split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1.") or not _is_token(parts[0]):
+    def _request_head(self, data: bytes, end: int) -> None:
+        """The head in ``data`` up to ``end`` (where its empty line starts)."""
+        length, encoding, forwarded = _framing_headers(data, end)
+        line = REQUEST_LINE.match(data, 0, end + 2)
+        if line is None:
             raise NotHttp("not a request line")
-        method = parts[0]
-        protocol = "HTTP/1.1" if parts[2] == "HTTP/1.1" else "HTTP/1.0"
-        forwarded = first_forwarded_for(headers.get("x-forwarded-for", ""))
-        pending = _Pending(self._exchanges.request(protocol, method, 0, forwarded), method)
+        method = METHOD_NAMES.get(line[1]) or line[1].decode("ascii")
+        protocol = "HTTP/1.1" if line[2] == b"1" else "HTTP/1.0"
+        client = first_forwarded_for(forwarded.decode("latin-1")) if forwarded else ""
+        pending = _Pending(self._exchanges.request(protocol, method, 0, client), method)
         self._open.append(pending)
         self._awaiting.append(pending)
         self._reading = pending
-        self._frame(self._client, headers, has_body=True)
+        self._frame(self._client, length, encoding, has_body=True)
 
-    def _response_head(self, head: bytes) -> None:
-        first, headers = _split_head(head)
-        version, _, rest = first.partition(" ")
-        code, _, reason = rest.partition(" ")
-        if not version.startswith("HTTP/1.") or len(code) != 3 or not code.isdigit():
+    def _response_head(self, data: bytes, end: int) -> None:
+        length, encoding, _ = _framing_headers(data, end)
+        line = STATUS_LINE.match(data, 0, end + 2)
+        if line is None:
             raise NotHttp("not a status line")
         if not self._awaiting:
             raise NotHttp("a response to no request")
-        pending, status = self._awaiting[0], int(code)
-        pending.exchange.answered(status, reason.strip())
+        pending, status = self._awaiting[0], int(line[1])
+        reason = line[2].decode("latin-1").strip() if line[2] else ""
+        pending.exchange.answered(status, reason)
         tunnel = status == 101 or (pending.method == "CONNECT" and 200 <= status < 300)
         if tunnel:  # the bytes from here on are another protocol's
             pending.request_done = pending.response_done = True
@@ -199,25 +225,31 @@ class Http1Observer:
         self._awaiting.popleft()
         self._answering = pending
         has_body = pending.method != "HEAD" and status not in (204, 304)
-        self._frame(self._server, headers, has_body=has_body)
+        self._frame(self._server, length, encoding, has_body=has_body)
 
-    def _frame(self, direction: _Direction, headers: dict[str, str], *, has_body: bool) -> None:
+    def _frame(
+        self,
+        direction: _Direction,
+        length: bytes | None,
+        encoding: bytes | None,
+        *,
+        has_body: bool,
+    ) -> None:
         """The framing of the body after a head (RFC 9112 section 6.3)."""
-        encoding = headers.get("transfer-encoding", "").lower()
         if not has_body:
             self._message_done(direction)
         elif encoding:
-            if encoding.rsplit(",", 1)[-1].strip() != "chunked":
+            if encoding.rsplit(b",", 1)[-1].strip().lower() != b"chunked":
                 if direction.from_client:
                     raise NotHttp("a request body without a length")
                 direction.state = State.UNTIL_CLOSE
             else:
                 direction.state = State.CHUNK_SIZE
-        elif "content-length" in headers:
-            length = headers["content-length"].split(",", 1)[0].strip()
-            if not length.isdigit():
+        elif length is not None:
+            size = length.split(b",", 1)[0].strip()
+            if not size.isdigit():
                 raise NotHttp("a bad Content-Length")
-            direction.state, direction.left = State.LENGTH, int(length)
+            direction.state, direction.left = State.LENGTH, int(size)
             if direction.left == 0:
                 self._message_done(direction)
         elif direction.from_client:
@@ -251,17 +283,16 @@ class Http1Observer:
         self._reading = self._answering = None
 
 
-def _split_head(head: bytes) -> tuple[str, dict[str, str]]:
-    """The first line, and the headers by lower-case name (a repeated one keeps its first
-    value)."""
-    lines = head.decode("latin-1").split("\n")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if colon and name and not name[0].isspace():
-            headers.setdefault(name.strip().lower(), value.strip())
-    return lines[0].rstrip("\r"), headers
-
-
-def _is_token(text: str) -> bool:
-    return bool(text) and all(ord(c) < 128 and ord(c) in TOKEN for c in text)
+def _framing_headers(data: bytes, end: int) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """Content-Length, Transfer-Encoding and X-Forwarded-For of the head in ``data`` up to
+    ``end`` (the first of each)."""
+    length = encoding = forwarded = None
+    for name, value in HEADERS_READ.findall(data, 0, end):
+        name = name.lower()
+        if name == b"content-length":
+            length = length or value
+        elif name == b"transfer-encoding":
+            encoding = encoding or value
+        else:
+            forwarded = forwarded or value
+    return length, encoding, forwarded

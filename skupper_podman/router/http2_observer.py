@@ -67,15 +67,15 @@ class Http2Observer:
         self._streams: dict[int, _Stream] = {}
         self._active = True
 
-    def data(self, from_client: bool, data: bytes) -> bool:
+    def data(self, from_client: bool, data: bytes) -> Http2Observer | None:
         if not self._active:
-            return False
+            return None
         direction = self._client if from_client else self._server
         try:
             self._read(direction, data)
         except (NotHttp2, HyperframeError, hpack.HPACKError, ValueError):
             self.end()
-        return self._active
+        return self if self._active else None
 
     def end(self) -> None:
         self._active = False

@@ -4,7 +4,7 @@ skupper-router's TCP observer does."""
 
 from __future__ import annotations
 
-from .http1_observer import Http1Observer
+from .http1_observer import Http1Observer, may_be_request
 from .http2_observer import Http2Observer
 from .http_observer import HTTP2_PREFACE, Exchanges, Observer
 
@@ -32,34 +32,32 @@ class Classifier:
         self._prefix = b""
         self._server: list[bytes] = []
         self._server_size = 0
-        self._inner: Observer | None = None
 
-    def data(self, from_client: bool, data: bytes) -> bool:
-        if self._inner is not None:
-            return self._inner.data(from_client, data)
+    def data(self, from_client: bool, data: bytes) -> Observer | None:
         if not from_client:
             self._server_size += len(data)
             self._server.append(data)
-            return self._server_size < SERVER_HOLD_MAX  # a server that speaks first: not HTTP
+            # a server that speaks first and goes on: not HTTP
+            return self if self._server_size < SERVER_HOLD_MAX else None
         self._prefix += data
         seen = self._prefix[: len(HTTP2_PREFACE)]
         if HTTP2_PREFACE.startswith(seen) and len(seen) < len(HTTP2_PREFACE):
-            return True  # maybe HTTP/2: wait for the whole preface
+            return self  # maybe HTTP/2: wait for the whole preface
         inner: Observer
         if seen == HTTP2_PREFACE:
             inner = Http2Observer(self._exchanges)
-        else:
+        elif may_be_request(self._prefix[:33]):
             inner = Http1Observer(self._exchanges)
-        self._inner = inner
-        client, held = self._prefix, self._server
-        self._prefix, self._server = b"", []
-        going = inner.data(True, client)
-        for chunk in held:
-            if not going:
+        else:
+            return None  # not HTTP: nothing more to read
+        # what came so far, to the observer that reads from now on
+        going: Observer | None = inner.data(True, self._prefix)
+        for chunk in self._server:
+            if going is None:
                 break
-            going = inner.data(False, chunk)
+            going = going.data(False, chunk)
+        self._prefix, self._server = b"", []
         return going
 
     def end(self) -> None:
-        if self._inner is not None:
-            self._inner.end()
+        pass  # nothing was observed yet: the inner observer, once there, is ended instead

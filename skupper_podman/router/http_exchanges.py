@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .service_metrics import HttpMetrics
+from .service_metrics import HttpMetrics, HttpService
 from .vanflow import RecordType
 from .vanflow_records import Record, VanflowRecords
 
@@ -26,16 +26,21 @@ class HttpExchanges:
         self._flow_record = flow_record
         self._metrics = metrics
         self._address = address
+        self._service: HttpService | None = None  # the service's figures, from a first request
         self._clock = clock
 
     def request(
         self, protocol: str, method: str, stream_id: int, forwarded_for: str
     ) -> HttpExchange:
         now = self._clock()
+        if self._service is None:
+            self._service = self._metrics.service(self._address)
         record = None
-        if self._flow_record is not None:
+        # a request's record is made only while a collector takes them: unheard, it would
+        # be dropped at the next round unsent
+        if self._flow_record is not None and self._records.flows_heard:
             record = self._records.start(RecordType.BIFLOW_APP, now, parent=self._flow_record)
-        exchange = HttpExchange(self, record, method, now)
+        exchange = HttpExchange(self._records, self._service, self._clock, record, method, now)
         if record is not None:
             record.set(
                 protocol=protocol,
@@ -48,27 +53,15 @@ class HttpExchanges:
             record.sample = exchange.sample
         return exchange
 
-    def now(self) -> float:
-        return self._clock()
-
-    def ended(self, exchange: HttpExchange) -> None:
-        now = self._clock()
-        if exchange.record is not None:
-            exchange.record.set(**exchange.sample())
-            exchange.record.sample = None
-            self._records.end(exchange.record, now)
-        self._metrics.exchange_ended(
-            self._address,
-            exchange.method,
-            exchange.status,
-            exchange.latency,
-            (exchange.octets, exchange.octets_reverse),
-        )
-
 
 class HttpExchange:
+    """One request: what the observer tells of it goes to its record (if a collector
+    listens) and, when it ends, to its service's figures."""
+
     __slots__ = (
-        "_owner",
+        "_clock",
+        "_records",
+        "_service",
         "done",
         "latency",
         "method",
@@ -80,9 +73,17 @@ class HttpExchange:
     )
 
     def __init__(
-        self, owner: HttpExchanges, record: Record | None, method: str, now: float
+        self,
+        records: VanflowRecords,
+        service: HttpService,
+        clock: Callable[[], float],
+        record: Record | None,
+        method: str,
+        now: float,
     ) -> None:
-        self._owner = owner
+        self._records = records
+        self._service = service
+        self._clock = clock
         self.record = record
         self.method = method
         self.started = now
@@ -94,7 +95,7 @@ class HttpExchange:
 
     def answered(self, status: int, reason: str) -> None:
         if self.latency is None:
-            self.latency = max(0.0, self._owner.now() - self.started)
+            self.latency = max(0.0, self._clock() - self.started)
             if self.record is not None:
                 self.record.set(latency=int(self.latency * 1_000_000))
         if status >= 200 or status == 101:
@@ -109,9 +110,17 @@ class HttpExchange:
             self.octets_reverse += size
 
     def finished(self) -> None:
-        if not self.done:
-            self.done = True
-            self._owner.ended(self)
+        if self.done:
+            return
+        self.done = True
+        record = self.record
+        if record is not None:
+            record.set(octets=self.octets, octetsReverse=self.octets_reverse)
+            record.sample = None
+            self._records.end(record, self._clock())
+        self._service.exchange_ended(
+            self.method, self.status, self.latency, self.octets, self.octets_reverse
+        )
 
     def sample(self) -> dict[str, Any]:
         return {"octets": self.octets, "octetsReverse": self.octets_reverse}

@@ -35,8 +35,9 @@ class Exchanges(Protocol):
 
 
 class Observer(Protocol):
-    def data(self, from_client: bool, data: bytes) -> bool:
-        """Read bytes one way; False once there is nothing more to observe."""
+    def data(self, from_client: bool, data: bytes) -> Observer | None:
+        """Read bytes one way; returns who reads the next ones (itself, or the observer
+        it handed over to), None once there is nothing more to observe."""
 
     def end(self) -> None:
         """The flow ended: what is still open ends with it."""

@@ -34,29 +34,57 @@ class Histogram:
 
 
 @dataclass
-class HttpMetrics:
-    """Per routing key: observed HTTP requests by method and status class, their body
+class HttpService:
+    """One routing key's observed HTTP requests: counts by method and status class, body
     bytes each way, and a histogram of their latency (request head to response head)."""
 
-    requests: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    octets: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, "request"|...)
-    latency: dict[str, Histogram] = field(default_factory=dict)
+    requests: dict[tuple[str, int], int] = field(default_factory=dict)  # (method, status//100)
+    request_octets: int = 0
+    response_octets: int = 0
+    latency: Histogram = field(default_factory=Histogram)
 
     def exchange_ended(
-        self,
-        address: str,
-        method: str,
-        status: int,
-        latency: float | None,
-        octets: tuple[int, int],
+        self, method: str, status: int, latency: float | None, octets: int, octets_reverse: int
     ) -> None:
-        status_class = f"{status // 100}xx" if status else "none"
-        key = (address, method if method in METHODS else "other", status_class)
+        key = (method if method in METHODS else "other", status // 100)
         self.requests[key] = self.requests.get(key, 0) + 1
-        for direction, size in zip(("request", "response"), octets, strict=True):
-            self.octets[(address, direction)] = self.octets.get((address, direction), 0) + size
+        self.request_octets += octets
+        self.response_octets += octets_reverse
         if latency is not None:
-            self.latency.setdefault(address, Histogram()).observe(latency)
+            self.latency.observe(latency)
+
+
+@dataclass
+class HttpMetrics:
+    services: dict[str, HttpService] = field(default_factory=dict)
+
+    def service(self, address: str) -> HttpService:
+        found = self.services.get(address)
+        if found is None:
+            found = self.services[address] = HttpService()
+        return found
+
+    @property
+    def requests(self) -> dict[tuple[str, str, str], int]:
+        """(routing key, method, status class: "2xx"..., "none" unanswered): count."""
+        return {
+            (address, method, f"{status}xx" if status else "none"): count
+            for address, service in self.services.items()
+            for (method, status), count in service.requests.items()
+        }
+
+    @property
+    def octets(self) -> dict[tuple[str, str], int]:
+        """(routing key, "request" or "response"): body bytes."""
+        found = {}
+        for address, service in self.services.items():
+            found[(address, "request")] = service.request_octets
+            found[(address, "response")] = service.response_octets
+        return found
+
+    @property
+    def latency(self) -> dict[str, Histogram]:
+        return {address: service.latency for address, service in self.services.items()}
 
 
 @dataclass

@@ -65,8 +65,8 @@ class TcpCounters:
 class Watcher(Protocol):
     """Reads a flow's bytes each way without changing them (``http_observer.Observer``)."""
 
-    def data(self, from_client: bool, data: bytes) -> bool:
-        """False: it wants no more."""
+    def data(self, from_client: bool, data: bytes) -> Watcher | None:
+        """Who reads the next bytes (None: nobody wants them)."""
 
     def end(self) -> None: ...
 
@@ -199,8 +199,8 @@ class TcpFlow:
         if not self.bytes_in:
             self.first_in_at = self._clock()
         self.bytes_in += len(data)
-        if self.watcher is not None and not self.watcher.data(True, data):
-            self.watcher = None
+        if self.watcher is not None:
+            self.watcher = self.watcher.data(True, data)
         if self.replay is not None:
             self._keep_for_replay(data)
         outbound.write(data)
@@ -322,8 +322,8 @@ class TcpFlow:
         if not self.bytes_out:
             self.first_out_at = self._clock()
         self.bytes_out += len(data)
-        if self.watcher is not None and not self.watcher.data(False, data):
-            self.watcher = None
+        if self.watcher is not None:
+            self.watcher = self.watcher.data(False, data)
         self.emit(cmd.SendTcp(self.flow_id, data))
 
     def _inbound_ended(self) -> None:

@@ -82,6 +82,7 @@ class VanflowRecords:
         self._next_heartbeat = now
         self._heartbeats = 0
         self._all_heard = self._own_heard = False  # as last seen: someone listens there
+        self.flows_heard = False  # as last seen: a collector takes flow records
 
     @property
     def event_address(self) -> str:
@@ -183,6 +184,7 @@ class VanflowRecords:
         flows: list[dict[int, Any]] = []
         # unheard changes are dropped: a collector that comes later asks for all (FLUSH)
         others_heard, flows_heard = listened(self.event_address), listened(self.flows_address)
+        self.flows_heard = flows_heard
         for identity, record in list(self.records.items()):
             is_flow = record.type in vanflow.FLOW_RECORD_TYPES
             if record.sample is not None and (flows_heard or record.ended):

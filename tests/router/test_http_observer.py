@@ -27,19 +27,26 @@ class Observed:
         self.now = 100.0
         self.records = VanflowRecords("abcde", now=self.now, epoch=0.0)
         self.flow = self.records.start(RecordType.BIFLOW_TPORT, self.now)
+        self.records.due(self.now + 1, lambda address: True)  # a collector listens
         self.metrics = HttpMetrics()
         exchanges = HttpExchanges(self.records, self.flow, self.metrics, "web", lambda: self.now)
-        made = observer(kind, exchanges)
-        assert made is not None
-        self.observer: Observer = made
-        self.going = True
+        self.observer: Observer | None = observer(kind, exchanges)
+        assert self.observer is not None
+
+    @property
+    def going(self) -> bool:
+        return self.observer is not None
 
     def send(self, from_client: bool, data: bytes, split: int = 0) -> None:
         """``data`` one way, in pieces of ``split`` bytes (0: whole)."""
         step = split or max(1, len(data))
         for i in range(0, len(data), step):
-            if self.going:
-                self.going = self.observer.data(from_client, data[i : i + step])
+            if self.observer is not None:
+                self.observer = self.observer.data(from_client, data[i : i + step])
+
+    def end(self) -> None:
+        assert self.observer is not None
+        self.observer.end()
 
     def requests(self) -> list[dict[str, Any]]:
         found = [r for r in self.records.records.values() if r.type is RecordType.BIFLOW_APP]
@@ -107,7 +114,7 @@ def test_a_response_until_close_and_an_unanswered_request_end_with_the_flow() ->
     seen.send(False, b"HTTP/1.0 200 OK\r\n\r\nstreamed until close")
     seen.send(True, GET)
     assert [r["ended"] for r in seen.requests()] == [False, False]
-    seen.observer.end()
+    seen.end()
     first, second = seen.requests()
     assert (first["octetsReverse"], first["ended"]) == (20, True)
     assert (second["result"], second["ended"]) == (None, True)
@@ -147,6 +154,15 @@ def test_an_upgrade_leaves_the_rest_alone() -> None:
     assert not seen.going
     (upgrade,) = seen.requests()
     assert (upgrade["result"], upgrade["ended"]) == ("101", True)
+
+
+def test_without_a_collector_requests_are_counted_but_make_no_record() -> None:
+    seen = Observed()
+    seen.records.due(seen.now + 2, lambda address: False)  # the collector went away
+    seen.send(True, GET)
+    seen.send(False, OK_5)
+    assert seen.requests() == []
+    assert seen.metrics.requests == {("web", "GET", "2xx"): 1}
 
 
 def test_observer_none_observes_nothing() -> None:
