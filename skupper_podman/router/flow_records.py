@@ -26,7 +26,6 @@ class FlowRecord:
 
     @classmethod
     def of(cls, flow: TcpFlow, ended_at: float | None = None) -> FlowRecord:
-        replied = flow.side == "listener" and flow.first_out_at
         return cls(
             flow.flow_id,
             flow.side,
@@ -36,7 +35,7 @@ class FlowRecord:
             ended_at,
             flow.bytes_in,
             flow.bytes_out,
-            flow.first_out_at - flow.started_at if replied else None,
+            flow.reply_latency(),
         )
 
     def row(self, now: float) -> dict[str, Any]:

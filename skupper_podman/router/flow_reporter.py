@@ -26,10 +26,9 @@ LINK_ROLES = ("inter-router", "edge")
 
 
 class FlowReporter:
-    def __init__(self, records: VanflowRecords, *, version: str, hostname: str) -> None:
+    def __init__(self, records: VanflowRecords, *, version: str) -> None:
         self.records = records
         self.version = version
-        self.hostname = hostname
         self.site: Record | None = None
         self.entities: dict[tuple[str, str], tuple[object, Record]] = {}
         self.flows: dict[int, Record] = {}
@@ -44,7 +43,6 @@ class FlowReporter:
             name=f"0/{config.router.id}",
             mode=config.router.mode,
             buildVersion=self.version,
-            hostname=self.hostname or None,
         )
         site = config.site
         if site.name and self.site is None:
@@ -203,8 +201,7 @@ class FlowReporter:
             flow.watcher.end()
             flow.watcher = None
         if flow.side == "listener" and flow.address:
-            replied = flow.first_out_at - flow.started_at if flow.first_out_at else None
-            self.services.flow_ended(flow.address, replied)
+            self.services.flow_ended(flow.address, flow.reply_latency())
         record = self.flows.pop(flow.flow_id, None)
         if record is None:
             return

@@ -36,7 +36,7 @@ class Observation:
         self.send = send
         source = new_source_id(random.Random(f"{config.router.id}:{instance}"))
         self.records = VanflowRecords(source, now=now, epoch=epoch)
-        self.reporter = FlowReporter(self.records, version=VERSION, hostname="")
+        self.reporter = FlowReporter(self.records, version=VERSION)
         self.subscriptions = Subscriptions(
             own={
                 self.records.command_address: self._command,

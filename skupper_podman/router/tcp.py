@@ -184,6 +184,11 @@ class TcpFlow:
     def read_closed(self) -> bool:
         return self.state in _READ_CLOSED
 
+    def reply_latency(self) -> float | None:
+        """A client's flow: seconds from its connect to the first byte of the reply."""
+        replied = self.side == "listener" and self.first_out_at
+        return self.first_out_at - self.started_at if replied else None
+
     def _move(self, target: FlowState) -> None:
         if target not in _MOVES[self.state]:
             raise AssertionError(f"flow {self.flow_id}: {self.state.value} -> {target.value}")

@@ -58,12 +58,12 @@ class Record:
     def get(self, name: str, default: Any = None) -> Any:
         return self.values.get(CODES[name], default)
 
-    def wire(self, whole: bool) -> dict[int, Any]:
-        codes = self.values if whole else self.changed
+    def wire(self) -> dict[int, Any]:
+        """What changed since it was last sent (everything, after a FLUSH's refresh)."""
         return {
             vanflow.RECORD_TYPE: int(self.type),
             vanflow.IDENTITY: self.identity,
-        } | {code: self.values[code] for code in codes}
+        } | {code: self.values[code] for code in self.changed}
 
 
 class VanflowRecords:
@@ -83,6 +83,7 @@ class VanflowRecords:
         self._heartbeats = 0
         self._all_heard = self._own_heard = False  # as last seen: someone listens there
         self.flows_heard = False  # as last seen: a collector takes flow records
+        self._ended: dict[str, None] = {}  # ended records not yet dropped, oldest first
 
     @property
     def event_address(self) -> str:
@@ -118,6 +119,8 @@ class VanflowRecords:
     def end(self, record: Record, now: float) -> None:
         if not record.ended:
             record.ended, record.ended_at = True, now
+            if record.identity in self.records:
+                self._ended[record.identity] = None
             if record.identity not in self.co_records:
                 record.set(endTime=self.microseconds(now))
 
@@ -185,7 +188,11 @@ class VanflowRecords:
         # unheard changes are dropped: a collector that comes later asks for all (FLUSH)
         others_heard, flows_heard = listened(self.event_address), listened(self.flows_address)
         self.flows_heard = flows_heard
-        for identity, record in list(self.records.items()):
+        # unheard, live records wait (their changes go out whole on a collector's FLUSH):
+        # only ended ones are looked at, to be dropped
+        walked = self.records if others_heard or flows_heard else self._ended
+        for identity in list(walked):
+            record = self.records[identity]
             is_flow = record.type in vanflow.FLOW_RECORD_TYPES
             if record.sample is not None and (flows_heard or record.ended):
                 record.set(**record.sample())
@@ -193,7 +200,7 @@ class VanflowRecords:
                     record.sample = None
             if record.changed:
                 if flows_heard if is_flow else others_heard:
-                    (flows if is_flow else others).append(record.wire(whole=False))
+                    (flows if is_flow else others).append(record.wire())
                 record.changed = set()
             if not record.ended:
                 continue
@@ -201,8 +208,10 @@ class VanflowRecords:
             keep = KEEP_ENDED_FLOW if record.type is RecordType.BIFLOW_TPORT else 0.0
             if not is_flow:
                 del self.records[identity]
+                del self._ended[identity]
             elif now >= record.ended_at + keep:
                 del self.records[identity]
+                del self._ended[identity]
                 self.flow_count -= 1
         messages: list[tuple[str, bytes]] = []
         for address, batch in ((self.event_address, others), (self.flows_address, flows)):
@@ -218,7 +227,7 @@ class VanflowRecords:
             if record.sample is not None:
                 record.set(**record.sample())
             if record.changed:
-                by_source.setdefault(vanflow.source_of(identity), []).append(record.wire(False))
+                by_source.setdefault(vanflow.source_of(identity), []).append(record.wire())
                 record.changed = set()
             if record.ended:
                 del self.co_records[identity]

@@ -166,7 +166,7 @@ def config(**entities: Any) -> RouterConfig:
 
 def test_the_reporter_makes_a_record_per_configured_thing_and_ends_removed_ones() -> None:
     records = VanflowRecords("src01", now=0.0, epoch=EPOCH)
-    reporter = FlowReporter(records, version="1.2", hostname="")
+    reporter = FlowReporter(records, version="1.2")
     full = config(
         site=SiteInfo(name="east", namespace="ns", platform="podman"),
         listeners={"links": AmqpListener("links", 5671, role="inter-router")},
