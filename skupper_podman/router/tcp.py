@@ -205,7 +205,7 @@ class TcpFlow:
             self.first_in_at = self._clock()
         self.bytes_in += len(data)
         if self.watcher is not None:
-            self.watcher = self.watcher.data(True, data)
+            self._watch(True, data)
         if self.replay is not None:
             self._keep_for_replay(data)
         outbound.write(data)
@@ -313,6 +313,14 @@ class TcpFlow:
 
     # --- internals ------------------------------------------------------------------------
 
+    def _watch(self, from_client: bool, data: bytes) -> None:
+        try:
+            self.watcher = self.watcher.data(from_client, data)  # type: ignore[union-attr]
+        except Exception as error:  # an observer's fault must never cost the flow a byte
+            self.watcher = None
+            why = f"{type(error).__name__}: {error}"
+            self.emit(cmd.Log("warning", "tcp", f"flow {self.flow_id}: observer stopped: {why}"))
+
     def _keep_for_replay(self, data: bytes) -> None:
         if self.inbound is not None or self.replay_size + len(data) > REPLAY_LIMIT:
             self.replay = None  # a backend answered, or too much to keep: no second try
@@ -328,7 +336,7 @@ class TcpFlow:
             self.first_out_at = self._clock()
         self.bytes_out += len(data)
         if self.watcher is not None:
-            self.watcher = self.watcher.data(False, data)
+            self._watch(False, data)
         self.emit(cmd.SendTcp(self.flow_id, data))
 
     def _inbound_ended(self) -> None:

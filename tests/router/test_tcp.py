@@ -95,3 +95,20 @@ def test_a_dialling_flow_keeps_early_bytes_and_an_illegal_move_is_refused() -> N
     assert flow.pending == [b"early"] and commands == []
     with pytest.raises(AssertionError, match="dialling -> shut"):
         flow._move(FlowState.SHUT)
+
+
+def test_an_observer_that_fails_is_dropped_and_the_bytes_go_on() -> None:
+    class Broken:
+        def data(self, from_client: bool, data: bytes) -> None:
+            raise ValueError("a bug")
+
+        def end(self) -> None:
+            pass
+
+    flow, _, commands = _flow()
+    flow.watcher = Broken()
+    flow.stream_data(b"abc")  # the reply's bytes, on their way to the client
+    assert flow.watcher is None
+    assert [c.data for c in commands if isinstance(c, cmd.SendTcp)] == [b"abc"]
+    logs = [c.text for c in commands if isinstance(c, cmd.Log)]
+    assert logs == ["flow 1: observer stopped: ValueError: a bug"]
