@@ -28,6 +28,7 @@ FAST = (
     "tests/cli/test_topology.py",
     "tests/router/test_core.py",
     "tests/router/test_engine.py",
+    "tests/router/test_flow_memory.py",
     "tests/router/test_http_observer.py",
     "tests/router/test_known_routers.py",
     "tests/router/test_message.py",

@@ -25,7 +25,15 @@ from .message import (
     header_of_complete,
     parse_header,
 )
-from .streams import ACCEPTED, MODIFIED, REJECTED, RELEASED, InboundStream, OutboundStream
+from .streams import (
+    ACCEPTED,
+    MODIFIED,
+    REJECTED,
+    RELEASED,
+    SETTLED_HERE,
+    InboundStream,
+    OutboundStream,
+)
 from .tcp import Forwarder, TcpFlow
 
 
@@ -37,6 +45,10 @@ def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: fl
         return
     if isinstance(stream, InboundStream):
         _stream_bytes(conn, event, state, stream)
+        return
+    if stream == SETTLED_HERE:
+        while state.receive():
+            pass  # what still comes of a delivery settled here is dropped
         return
     delivery = event.delivery
     link = event.link  # not delivery.link: proton's import on every call cost a tenth of it
@@ -244,8 +256,7 @@ def end_inbound(
     stream.ended = True
     conn.active_streams.discard(stream)
     if aborted:
-        stream.settled = True
-        stream.delivery.settle()  # settling the current delivery also advances the link
+        stream.settle_aborted()
     else:
         link.advance()  # all of it arrived: its owner settles it with the outcome
     _replenish(link)
@@ -271,6 +282,7 @@ def _replenish(link: Link) -> None:
 def fail_stream(stream: Any) -> None:
     """The link or connection under a stream is gone."""
     if isinstance(stream, InboundStream):
+        stream.forget()
         if not stream.ended:
             stream.ended = True
             stream.settled = True

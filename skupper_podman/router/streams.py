@@ -248,6 +248,7 @@ class OutboundStream:
     def _done(self) -> None:
         if not self.settled:
             self.settled = True
+            _let_go(self.delivery)
             self.on_done(self)
 
     def on_update(self) -> None:
@@ -321,5 +322,26 @@ class InboundStream:
             self.outcome = outcome
             self.delivery.update(outcome)
             self.delivery.settle()
+            self.forget()
             self.notify()
             self.on_settled(self)
+
+    def settle_aborted(self) -> None:
+        """The sender aborted the delivery: settled without an outcome."""
+        self.settled = True
+        self.delivery.settle()  # settling the current delivery also advances the link
+        self.forget()
+
+    def forget(self) -> None:
+        """Settled here, or its link is gone: its delivery no longer names it."""
+        _let_go(self.delivery)
+
+
+SETTLED_HERE = "settled here"  # a delivery's "stream" once its stream settled it
+
+
+def _let_go(delivery: Delivery) -> None:
+    """A settled stream's delivery no longer names it. The delivery's attributes live in
+    proton's C record, which the stream's own Delivery keeps alive: a cycle through C that
+    Python's collector cannot see, and every flow's objects stayed (about 6 KiB a flow)."""
+    delivery.stream = SETTLED_HERE

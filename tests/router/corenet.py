@@ -358,6 +358,13 @@ class CoreNet:
         self.routers[sock.router].core.tcp_eof(sock.flow_id, self.now)
         self.pump()
 
+    def reset(self, sock: FakeSocket) -> None:
+        """The socket failed (the far end reset it)."""
+        self.routers[sock.router].core.tcp_closed(
+            sock.flow_id, "Connection reset by peer", self.now
+        )
+        self.pump()
+
     def write_paused(self, sock: FakeSocket, paused: bool) -> None:
         """The socket's write buffer crossed its high (True) or low (False) water mark."""
         self.routers[sock.router].core.tcp_write_paused(sock.flow_id, paused)
