@@ -5,7 +5,6 @@ skupper-router's TCP observer does."""
 from __future__ import annotations
 
 from .http1_observer import Http1Observer, may_be_request
-from .http2_observer import Http2Observer
 from .http_observer import HTTP2_PREFACE, Exchanges, Observer
 
 SERVER_HOLD_MAX = 16384  # server bytes held while the client's first bytes say nothing yet
@@ -16,7 +15,7 @@ def observer(kind: str, exchanges: Exchanges) -> Observer | None:
     if kind == "http1":
         return Http1Observer(exchanges)
     if kind == "http2":
-        return Http2Observer(exchanges)
+        return _http2(exchanges)
     if kind in ("", "auto"):
         return Classifier(exchanges)
     return None
@@ -45,7 +44,7 @@ class Classifier:
             return self  # maybe HTTP/2: wait for the whole preface
         inner: Observer
         if seen == HTTP2_PREFACE:
-            inner = Http2Observer(self._exchanges)
+            inner = _http2(self._exchanges)
         elif may_be_request(self._prefix[:33]):
             inner = Http1Observer(self._exchanges)
         else:
@@ -61,3 +60,10 @@ class Classifier:
 
     def end(self) -> None:
         pass  # nothing was observed yet: the inner observer, once there, is ended instead
+
+
+def _http2(exchanges: Exchanges) -> Observer:
+    # imported with the first HTTP/2 flow: hpack and hyperframe cost an idle router 0.7 MB
+    from .http2_observer import Http2Observer
+
+    return Http2Observer(exchanges)
