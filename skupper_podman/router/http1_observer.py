@@ -20,17 +20,15 @@ HEAD_MAX = 65536  # a message head longer than this is not observed
 LINE_MAX = 4096  # a chunk-size or trailer line
 METHOD_MAX = 32
 HEAD_END = re.compile(rb"\r?\n\r?\n")
-TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-REQUEST_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) [^ \r\n]+ HTTP/1\.([0-9])\r?\n")
+TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"  # a method is a token (RFC 9110 section 5.6.2)
+REQUEST_START = re.compile(TOKEN + rb"{1,%d}( |\Z)" % METHOD_MAX)
+REQUEST_LINE = re.compile(b"(" + TOKEN + rb"+) [^ \r\n]+ HTTP/1\.([0-9])\r?\n")
 STATUS_LINE = re.compile(rb"HTTP/1\.[0-9] ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 # the only headers read: what frames a body, and who the client is behind a proxy
 HEADERS_READ = re.compile(
     rb"\n(content-length|transfer-encoding|x-forwarded-for)[ \t]*:([^\r\n]*)", re.IGNORECASE
 )
 METHOD_NAMES = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH")}
-
-
-REQUEST_START = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}( |\Z)")
 
 
 def may_be_request(first_bytes: bytes) -> bool:
@@ -180,9 +178,7 @@ class Http1Observer:
         if len(buffer) > HEAD_MAX:
             raise NotHttp("a message head too long")
         if direction.from_client:
-            space = buffer.find(b" ", 0, METHOD_MAX + 1)
-            method = buffer[:space] if space >= 0 else buffer[: METHOD_MAX + 1]
-            if len(method) > METHOD_MAX or any(byte not in TOKEN for byte in method):
+            if not may_be_request(bytes(buffer[: METHOD_MAX + 1])):
                 raise NotHttp("not a request line")
         elif not b"HTTP/".startswith(bytes(buffer[:5])):
             raise NotHttp("not a status line")
