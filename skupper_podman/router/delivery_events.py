@@ -47,8 +47,9 @@ def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: fl
         _stream_bytes(conn, event, state, stream)
         return
     if stream == SETTLED_HERE:
-        while state.receive():
-            pass  # what still comes of a delivery settled here is dropped
+        # Nothing more to do with it. Never read it: proton drops what still arrives for a
+        # delivery settled here, and reading goes to the link's current delivery, which
+        # is another one by now.
         return
     delivery = event.delivery
     link = event.link  # not delivery.link: proton's import on every call cost a tenth of it

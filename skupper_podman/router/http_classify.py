@@ -4,7 +4,7 @@ skupper-router's TCP observer does."""
 
 from __future__ import annotations
 
-from .http1_observer import Http1Observer, may_be_request
+from .http1_observer import METHOD_MAX, Http1Observer, may_be_request
 from .http_observer import HTTP2_PREFACE, Exchanges, Observer
 
 SERVER_HOLD_MAX = 16384  # server bytes held while the client's first bytes say nothing yet
@@ -45,7 +45,7 @@ class Classifier:
         inner: Observer
         if seen == HTTP2_PREFACE:
             inner = _http2(self._exchanges)
-        elif may_be_request(self._prefix[:33]):
+        elif may_be_request(self._prefix[: METHOD_MAX + 1]):
             inner = Http1Observer(self._exchanges)
         else:
             return None  # not HTTP: nothing more to read
