@@ -28,7 +28,8 @@ from skupper_podman.router.vanflow_records import (
 EPOCH = 1_700_000_000.0
 
 
-def decoded(bare: bytes) -> Message:
+def decoded(bare: bytes) -> Any:
+    """The message proton decodes (its body and properties are read as the test knows them)."""
     message = Message()
     message.decode(bare)
     return message
