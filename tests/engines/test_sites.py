@@ -89,6 +89,19 @@ def wait_listener_up(target: Target, home: Path, namespace: str, name: str) -> N
     )
 
 
+def _forwarder_view(target: Target) -> str:
+    """What the listener container sees of its router: its DNS, the name's lookup (timed),
+    and its forwarder's command line."""
+    script = (
+        "cat /etc/resolv.conf; date +%T; getent ahosts skupper-east-router; date +%T; "
+        "tr '\\0' ' ' </proc/1/cmdline"
+    )
+    try:
+        return target.tool("exec", "skupper-east-listener-web", "sh", "-c", script)
+    except Exception as error:  # the view is for the failure message only
+        return f"(no view of the listener container: {error})"
+
+
 def fetch(port: int, path: str, timeout: float = 30) -> bytes:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/{path}", timeout=timeout) as reply:
         data: bytes = reply.read()
@@ -338,7 +351,10 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
             log = engine.logs("skupper-east-listener-web", 20)
         return "cannot reach the router at skupper-east-router:" in log
 
-    wait_for("the listener container to log that it cannot reach the router", forwarder_says_so)
+    try:
+        wait_for("the listener container to log that it cannot reach the router", forwarder_says_so)
+    except AssertionError as failed:  # seen once on rootless Podman: say what the container saw
+        raise AssertionError(f"{failed}\n{_forwarder_view(target)}") from None
 
     # Clean removal, by label.
     target.tool("rm", "-f", "web-backend")
