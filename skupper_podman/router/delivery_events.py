@@ -30,9 +30,11 @@ from .streams import (
     MODIFIED,
     REJECTED,
     RELEASED,
+    NO_OWNER,
     SETTLED_HERE,
     InboundStream,
     OutboundStream,
+    StreamOwner,
 )
 from .tcp import Forwarder, TcpFlow
 
@@ -233,7 +235,7 @@ def _inbound_stream(
     conn: RouterConnection,
     link: Link,
     delivery: Delivery,
-    owner: TcpFlow | Forwarder | _Discard,
+    owner: StreamOwner,
 ) -> InboundStream:
     def settled(stream: InboundStream) -> None:
         conn.active_streams.discard(stream)
@@ -262,6 +264,8 @@ def end_inbound(
         link.advance()  # all of it arrived: its owner settles it with the outcome
     _replenish(link)
     stream.owner.stream_end(aborted)
+    if stream.settled:
+        stream.owner = NO_OWNER  # done: see streams._NoOwner
 
 
 def _refuse(
@@ -272,7 +276,7 @@ def _refuse(
     outcome: int,
 ) -> None:
     """Give a terminal outcome and settle now; proton drops what still arrives of it."""
-    _inbound_stream(ctx, conn, link, delivery, _DISCARD).complete(outcome)
+    _inbound_stream(ctx, conn, link, delivery, NO_OWNER).complete(outcome)
 
 
 def _replenish(link: Link) -> None:
@@ -288,27 +292,7 @@ def fail_stream(stream: Any) -> None:
             stream.ended = True
             stream.settled = True
             stream.owner.stream_end(True)
+        stream.owner = NO_OWNER
     elif isinstance(stream, OutboundStream) and not stream.settled:
         stream.owner.stream_outcome(MODIFIED)
         stream.abort()
-
-
-class _Discard:
-    """The owner of a refused delivery that is still arriving: its bytes are dropped."""
-
-    inbound: InboundStream | None = None
-
-    def stream_data(self, data: bytes) -> None:
-        pass
-
-    def stream_end(self, aborted: bool) -> None:
-        pass
-
-    def stream_acked(self, offset: int) -> None:
-        pass
-
-    def stream_outcome(self, outcome: int) -> None:
-        pass
-
-
-_DISCARD = _Discard()

@@ -44,6 +44,31 @@ class StreamOwner(Protocol):
         """The inbound stream is complete (or was aborted by the sender)."""
 
 
+class _NoOwner:
+    """The owner of a stream nobody reads: a refused delivery still arriving, or a stream
+    that is done. A done stream drops its owner, which holds it in turn: that cycle kept
+    every flow's objects (the flow, its streams, their deliveries and callbacks) for the
+    garbage collector, whose passes over them cost several percent of a router's time
+    under connection churn and paused it for tens of milliseconds."""
+
+    inbound: Inbound | None = None
+
+    def stream_acked(self, offset: int) -> None:
+        pass
+
+    def stream_outcome(self, outcome: int) -> None:
+        pass
+
+    def stream_data(self, data: bytes) -> None:
+        pass
+
+    def stream_end(self, aborted: bool) -> None:
+        pass
+
+
+NO_OWNER = _NoOwner()
+
+
 class Outbound(Protocol):
     sent: int
     offset_acked: int
@@ -249,6 +274,7 @@ class OutboundStream:
         if not self.settled:
             self.settled = True
             _let_go(self.delivery)
+            self.owner = NO_OWNER  # nothing more is told: see _NoOwner
             self.on_done(self)
 
     def on_update(self) -> None:
@@ -323,6 +349,7 @@ class InboundStream:
             self.delivery.update(outcome)
             self.delivery.settle()
             self.forget()
+            self.owner = NO_OWNER  # ended too: nothing more is told (see _NoOwner)
             self.notify()
             self.on_settled(self)
 
