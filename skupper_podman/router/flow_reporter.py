@@ -171,6 +171,8 @@ class FlowReporter:
 
     def watch(self, flow: TcpFlow, observer: str, clock: Callable[[], float]) -> Watcher | None:
         """A client's flow is read for HTTP requests as its listener's ``observer`` says."""
+        if observer == "none":
+            return None
         exchanges = HttpExchanges(
             self.records, self.flows.get(flow.flow_id), self.services.http, flow.address, clock
         )

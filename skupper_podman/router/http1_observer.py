@@ -41,14 +41,14 @@ class NotHttp(Exception):
     """The bytes are not (or no longer) HTTP/1.x."""
 
 
-class State(enum.Enum):
-    HEAD = "head"  # a message head (or the empty lines before one)
-    LENGTH = "length"  # a body of Content-Length bytes
-    CHUNK_SIZE = "chunk-size"
-    CHUNK_DATA = "chunk-data"
-    CHUNK_END = "chunk-end"  # the CRLF after a chunk's data
-    TRAILER = "trailer"  # trailer lines after the last chunk, until an empty one
-    UNTIL_CLOSE = "until-close"  # a response body without length: until the flow ends
+class State(enum.IntEnum):
+    HEAD = 0  # a message head (or the empty lines before one)
+    LENGTH = 1  # a body of Content-Length bytes
+    CHUNK_SIZE = 2
+    CHUNK_DATA = 3
+    CHUNK_END = 4  # the CRLF after a chunk's data
+    TRAILER = 5  # trailer lines after the last chunk, until an empty one
+    UNTIL_CLOSE = 6  # a response body without length: until the flow ends
 
 
 LINE_STATES = frozenset({State.HEAD, State.CHUNK_SIZE, State.CHUNK_END, State.TRAILER})
@@ -93,7 +93,8 @@ class Http1Observer:
         direction = self._client if from_client else self._server
         try:
             while data and self._active:
-                if direction.state is State.HEAD and not direction.buffer:
+                state = direction.state
+                if state is State.HEAD and not direction.buffer:
                     end = data.find(b"\r\n\r\n")  # a whole head in this read: no copy
                     if end > 0 and data[0] not in b"\r\n":
                         if from_client:
@@ -102,7 +103,9 @@ class Http1Observer:
                             self._response_head(data, end)
                         data = data[end + 4 :] if len(data) > end + 4 else b""
                         continue
-                if direction.state in LINE_STATES:
+                if state is State.LENGTH:
+                    data = self._length_body(direction, data)
+                elif state in LINE_STATES:
                     direction.buffer += data
                     data = self._lines(direction)
                 else:
@@ -156,6 +159,20 @@ class Http1Observer:
             self._message_done(direction)
         return rest
 
+    def _length_body(self, direction: _Direction, data: bytes) -> bytes:
+        """Bytes of a Content-Length body (the common case of ``_body``)."""
+        left, size = direction.left, len(data)
+        pending = self._reading if direction.from_client else self._answering
+        if size < left:
+            direction.left = left - size
+            if pending is not None:
+                pending.exchange.body(direction.from_client, size)
+            return b""
+        if pending is not None:
+            pending.exchange.body(direction.from_client, left)
+        self._message_done(direction)
+        return data[left:] if left < size else b""
+
     def _body(self, direction: _Direction, data: bytes) -> bytes:
         pending = self._reading if direction.from_client else self._answering
         if direction.state is State.UNTIL_CLOSE:
@@ -197,6 +214,9 @@ class Http1Observer:
         pending = _Pending(self._exchanges.request(protocol, method, 0, client), method)
         self._open.append(pending)
         self._awaiting.append(pending)
+        if length is None and encoding is None:
+            pending.request_done = True  # a request without either has no body
+            return
         self._reading = pending
         self._frame(self._client, length, encoding, has_body=True)
 
@@ -207,8 +227,9 @@ class Http1Observer:
             raise NotHttp("not a status line")
         if not self._awaiting:
             raise NotHttp("a response to no request")
-        pending, status = self._awaiting[0], int(line[1])
-        reason = line[2].decode("latin-1").strip() if line[2] else ""
+        code, phrase = line.group(1, 2)
+        pending, status = self._awaiting[0], int(code)
+        reason = phrase.decode("latin-1").strip() if phrase else ""
         pending.exchange.answered(status, reason)
         tunnel = status == 101 or (pending.method == "CONNECT" and 200 <= status < 300)
         if tunnel:  # the bytes from here on are another protocol's
