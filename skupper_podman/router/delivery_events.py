@@ -28,9 +28,9 @@ from .message import (
 from .streams import (
     ACCEPTED,
     MODIFIED,
+    NO_OWNER,
     REJECTED,
     RELEASED,
-    NO_OWNER,
     SETTLED_HERE,
     InboundStream,
     OutboundStream,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 import re
 from collections import deque
+from typing import Any
 
 from .http_observer import Exchange, Exchanges, first_forwarded_for
 
@@ -81,7 +82,7 @@ class Http1Observer:
         self._exchanges = exchanges
         self._client = _Direction(True)
         self._server = _Direction(False)
-        self._open: list[_Pending] = []  # not finished, oldest first
+        self._open: dict[_Pending, None] = {}  # not finished, oldest first
         self._awaiting: deque[_Pending] = deque()  # requests without a final response yet
         self._reading: _Pending | None = None  # whose body the client sends
         self._answering: _Pending | None = None  # whose body the server sends
@@ -204,15 +205,9 @@ class Http1Observer:
 
     def _request_head(self, data: bytes, end: int) -> None:
         """The head in ``data`` up to ``end`` (where its empty line starts)."""
-        length, encoding, forwarded = _framing_headers(data, end)
-        line = REQUEST_LINE.match(data, 0, end + 2)
-        if line is None:
-            raise NotHttp("not a request line")
-        method = METHOD_NAMES.get(line[1]) or line[1].decode("ascii")
-        protocol = "HTTP/1.1" if line[2] == b"1" else "HTTP/1.0"
-        client = first_forwarded_for(forwarded.decode("latin-1")) if forwarded else ""
+        method, protocol, client, length, encoding = _request_of(data[: end + 2])
         pending = _Pending(self._exchanges.request(protocol, method, 0, client), method)
-        self._open.append(pending)
+        self._open[pending] = None
         self._awaiting.append(pending)
         if length is None and encoding is None:
             pending.request_done = True  # a request without either has no body
@@ -221,15 +216,10 @@ class Http1Observer:
         self._frame(self._client, length, encoding, has_body=True)
 
     def _response_head(self, data: bytes, end: int) -> None:
-        length, encoding, _ = _framing_headers(data, end)
-        line = STATUS_LINE.match(data, 0, end + 2)
-        if line is None:
-            raise NotHttp("not a status line")
+        status, reason, length, encoding = _response_of(data[: end + 2])
         if not self._awaiting:
             raise NotHttp("a response to no request")
-        code, phrase = line.group(1, 2)
-        pending, status = self._awaiting[0], int(code)
-        reason = phrase.decode("latin-1").strip() if phrase else ""
+        pending = self._awaiting[0]
         pending.exchange.answered(status, reason)
         tunnel = status == 101 or (pending.method == "CONNECT" and 200 <= status < 300)
         if tunnel:  # the bytes from here on are another protocol's
@@ -247,7 +237,7 @@ class Http1Observer:
     def _frame(
         self,
         direction: _Direction,
-        length: bytes | None,
+        length: int | None,
         encoding: bytes | None,
         *,
         has_body: bool,
@@ -263,11 +253,10 @@ class Http1Observer:
             else:
                 direction.state = State.CHUNK_SIZE
         elif length is not None:
-            size = length.split(b",", 1)[0].strip()
-            if not size.isdigit():
+            if length < 0:
                 raise NotHttp("a bad Content-Length")
-            direction.state, direction.left = State.LENGTH, int(size)
-            if direction.left == 0:
+            direction.state, direction.left = State.LENGTH, length
+            if length == 0:
                 self._message_done(direction)
         elif direction.from_client:
             self._message_done(direction)  # a request without either has no body
@@ -289,7 +278,7 @@ class Http1Observer:
 
     def _finish(self, pending: _Pending) -> None:
         if pending in self._open:
-            self._open.remove(pending)
+            del self._open[pending]
             pending.exchange.finished()
 
     def _stop(self) -> None:
@@ -298,6 +287,64 @@ class Http1Observer:
             self._finish(pending)
         self._awaiting.clear()
         self._reading = self._answering = None
+
+
+# What a head says, by its bytes: the heads of one service repeat (the same request
+# line and headers, the same response but for its Date), and a look-up costs a fraction
+# of reading one. Bounded: at most HEADS_KEPT heads of up to HEAD_KEPT_MAX bytes each way.
+HEADS_KEPT = 256
+HEAD_KEPT_MAX = 512
+RequestHead = tuple[str, str, str, int | None, bytes | None]
+ResponseHead = tuple[int, str, int | None, bytes | None]
+_requests: dict[bytes, RequestHead] = {}
+_responses: dict[bytes, ResponseHead] = {}
+
+
+def _request_of(head: bytes) -> RequestHead:
+    """(method, protocol, client, Content-Length, Transfer-Encoding) of a request head
+    (its lines, each with its line end, without the empty line)."""
+    found = _requests.get(head)
+    if found is None:
+        length, encoding, forwarded = _framing_headers(head, len(head) - 2)
+        line = REQUEST_LINE.match(head)
+        if line is None:
+            raise NotHttp("not a request line")
+        method = METHOD_NAMES.get(line[1]) or line[1].decode("ascii")
+        protocol = "HTTP/1.1" if line[2] == b"1" else "HTTP/1.0"
+        client = first_forwarded_for(forwarded.decode("latin-1")) if forwarded else ""
+        found = (method, protocol, client, _content_length(length), encoding)
+        _keep(_requests, head, found)
+    return found
+
+
+def _response_of(head: bytes) -> ResponseHead:
+    """(status, reason, Content-Length, Transfer-Encoding) of a response head."""
+    found = _responses.get(head)
+    if found is None:
+        length, encoding, _ = _framing_headers(head, len(head) - 2)
+        line = STATUS_LINE.match(head)
+        if line is None:
+            raise NotHttp("not a status line")
+        code, phrase = line.group(1, 2)
+        reason = phrase.decode("latin-1").strip() if phrase else ""
+        found = (int(code), reason, _content_length(length), encoding)
+        _keep(_responses, head, found)
+    return found
+
+
+def _content_length(value: bytes | None) -> int | None:
+    """A Content-Length header's value as a number (None: absent, -1: not a number)."""
+    if value is None:
+        return None
+    size = value.split(b",", 1)[0].strip()
+    return int(size) if size.isdigit() else -1
+
+
+def _keep(heads: dict[bytes, Any], head: bytes, parsed: Any) -> None:
+    if len(head) <= HEAD_KEPT_MAX:
+        if len(heads) >= HEADS_KEPT:
+            heads.clear()
+        heads[head] = parsed
 
 
 def _framing_headers(data: bytes, end: int) -> tuple[bytes | None, bytes | None, bytes | None]:

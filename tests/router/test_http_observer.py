@@ -156,6 +156,23 @@ def test_an_upgrade_leaves_the_rest_alone() -> None:
     assert (upgrade["result"], upgrade["ended"]) == ("101", True)
 
 
+@pytest.mark.parametrize("split", [0, 1])
+def test_heads_seen_before_read_the_same_and_a_bad_length_ends_observation(split: int) -> None:
+    for _ in range(2):  # the second flow's heads are known already (parsed heads are kept)
+        seen = Observed()
+        seen.send(True, GET + GET, split)
+        seen.send(False, OK_5 + OK_5, split)
+        assert [(r["result"], r["octetsReverse"], r["ended"]) for r in seen.requests()] == [
+            ("200", 5, True), ("200", 5, True)]  # fmt: skip
+    seen.send(True, b"POST /d HTTP/1.1\r\nContent-Length: 3x\r\n\r\nabc", split)
+    assert not seen.going
+    seen = Observed()
+    seen.send(True, GET, split)
+    seen.send(False, b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", split)
+    assert not seen.going
+    assert [r["ended"] for r in seen.requests()] == [True]
+
+
 def test_without_a_collector_requests_are_counted_but_make_no_record() -> None:
     seen = Observed()
     seen.records.due(seen.now + 2, lambda address: False)  # the collector went away
