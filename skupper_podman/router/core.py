@@ -252,8 +252,8 @@ class RouterCore:
         deadlines = [self.tcp.health.next_probe()]
         deadlines.append(self.fabric.routing.get_timer() if self.fabric.routing else None)
         deadlines += [self.connectors.next_retry(), self.observation.next_due()]
-        deadlines += [c.tick_at for c in self.connections.values() if c.tick_at]
-        deadlines += [next_release(c) for c in self.connections.values()]
+        for conn in self.connections.values():  # next_release only for the few that hold
+            deadlines += (conn.tick_at or None, next_release(conn) if conn.held_streams else None)
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
