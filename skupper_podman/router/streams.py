@@ -51,8 +51,6 @@ class _NoOwner:
     garbage collector, whose passes over them cost several percent of a router's time
     under connection churn and paused it for tens of milliseconds."""
 
-    inbound: Inbound | None = None
-
     def stream_acked(self, offset: int) -> None:
         pass
 
