@@ -21,7 +21,11 @@ from .service_tls import Signature, profile_signature
 
 # The most output handed to the socket in one write.
 OUTPUT_CHUNK = 1024 * 1024
+# One of each for the whole router (it is one thread): what a read or a take_output
+# gathers is copied out before the next. One output buffer per connection kept 1 MiB
+# resident for each (a zeroed bytearray touches every page).
 _recv_buffer = bytearray(OUTPUT_CHUNK)
+_output_buffer = bytearray(OUTPUT_CHUNK)
 
 
 def receive(link: Link, size: int) -> bytes:
@@ -147,7 +151,6 @@ class AmqpEngine:
         self._input_closed = False
         self._impl = self.transport._impl
         self._collector_impl = self.collector._impl
-        self._output = bytearray(OUTPUT_CHUNK)
 
     def push(self, data: bytes | memoryview) -> None:
         """Feed socket bytes; process events in between when the input buffer fills."""
@@ -172,7 +175,7 @@ class AmqpEngine:
         # reused buffer with the C calls directly (the binding's peek allocates and copies
         # twice per call), then copy once into the bytes the socket gets.
         impl = self._impl
-        out = self._output
+        out = _output_buffer
         total = 0
         limit = len(out)
         while total < limit:

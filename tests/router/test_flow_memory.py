@@ -11,6 +11,7 @@ from pathlib import Path
 
 from proton import Delivery
 
+from skupper_podman.router.engine import AmqpEngine
 from skupper_podman.router.streams import InboundStream, OutboundStream
 from skupper_podman.router.tcp import Forwarder, TcpFlow
 
@@ -98,3 +99,25 @@ def test_ended_flows_are_freed_at_once_not_by_the_collector(tmp_path: Path) -> N
         gc.garbage.clear()
         gc.enable()
     assert in_cycles == []
+
+
+def resident_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc/self/status")
+
+
+def test_a_connection_keeps_no_large_buffer_of_its_own() -> None:
+    """A hub has a connection per edge: each once kept a 1 MiB output buffer resident."""
+    warm = AmqpEngine(server=False, ssl_domain=None, sasl_mechanisms="ANONYMOUS")
+    warm.connection.open()
+    assert warm.take_output()
+    before = resident_kib()
+    engines = [
+        AmqpEngine(server=False, ssl_domain=None, sasl_mechanisms="ANONYMOUS") for _ in range(32)
+    ]
+    for engine in engines:
+        engine.connection.open()
+        assert engine.take_output()  # its header and open frame
+    assert resident_kib() - before < 8 * 1024  # 32 MiB and more with a buffer each
