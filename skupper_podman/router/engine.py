@@ -8,6 +8,7 @@ driver only ever moves opaque bytes. Time only enters through ``tick(now)``.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -22,10 +23,11 @@ from .service_tls import Signature, profile_signature
 # The most output handed to the socket in one write.
 OUTPUT_CHUNK = 1024 * 1024
 # One of each for the whole router (it is one thread): what a read or a take_output
-# gathers is copied out before the next. One output buffer per connection kept 1 MiB
-# resident for each (a zeroed bytearray touches every page).
-_recv_buffer = bytearray(OUTPUT_CHUNK)
-_output_buffer = bytearray(OUTPUT_CHUNK)
+# gathers is copied out before the next. Mapped, not a bytearray, whose zeroing touches
+# every page: only what bulk transfers use becomes resident (one output buffer per
+# connection once kept 1 MiB resident for each).
+_recv_buffer = mmap.mmap(-1, OUTPUT_CHUNK)
+_output_buffer = mmap.mmap(-1, OUTPUT_CHUNK)
 
 
 def receive(link: Link, size: int) -> bytes:
