@@ -162,7 +162,7 @@ def parse_header(buffer: bytes, *, complete: bool = False) -> MessageHeader | No
         if descriptor == RA_DESCRIPTOR:
             if offset != 0:
                 raise MalformedMessage("router annotations after the first section")
-            annotations = _parse_annotations(value)
+            annotations = value
             bare_offset = end
         elif descriptor == _PROPERTIES:
             properties = list(value or [])
@@ -178,10 +178,62 @@ def parse_header(buffer: bytes, *, complete: bool = False) -> MessageHeader | No
         offset = end
 
 
+# Sections that repeat from message to message, by their bytes: a path's router
+# annotations, a stream's application properties and its null body (the properties
+# carry each flow's reply address: never the same twice). Every flow's header is read
+# by every router on its way, and a look-up costs a fraction of decoding.
+SECTIONS_KEPT = 256
+SECTION_KEPT_MAX = 256
+_REPEATING = (RA_DESCRIPTOR, _APPLICATION_PROPERTIES, _AMQP_VALUE)
+_known_sections: dict[bytes, tuple[int, Any]] = {}
+
+
 def _section(buffer: bytes, offset: int) -> tuple[int, Any, int] | None:
-    """The section at ``offset``: (descriptor, value, end offset); None if incomplete."""
+    """The section at ``offset``: (descriptor, value, end offset); None if incomplete.
+    Router annotations come parsed (``RouterAnnotations``); values are shared: not to
+    be changed."""
     if offset >= len(buffer):
         return None
+    end = _section_end(buffer, offset)
+    if end is not None:
+        if end > len(buffer):
+            return None
+        known = _known_sections.get(buffer[offset:end])
+        if known is not None:
+            return known[0], known[1], end
+    section = _decoded_section(buffer, offset)
+    if section is None:
+        return None
+    descriptor, value, decoded_end = section
+    if descriptor == RA_DESCRIPTOR:
+        value = _parse_annotations(value)
+    if descriptor in _REPEATING and decoded_end == end and end - offset <= SECTION_KEPT_MAX:
+        if len(_known_sections) >= SECTIONS_KEPT:
+            _known_sections.clear()
+        _known_sections[buffer[offset:end]] = (descriptor, value)
+    return descriptor, value, decoded_end
+
+
+def _section_end(buffer: bytes, offset: int) -> int | None:
+    """Where the described section at ``offset`` ends, read from its size alone (None: a
+    form not read here, or too few bytes to tell; it is decoded then)."""
+    if buffer[offset] != 0 or offset + 1 >= len(buffer):
+        return None
+    descriptor = buffer[offset + 1]  # smallulong or ulong (the router annotations')
+    at = offset + 3 if descriptor == 0x53 else offset + 10 if descriptor == 0x80 else None
+    if at is None or at >= len(buffer):
+        return None
+    kind = buffer[at]
+    if kind in (0x40, 0x45):  # null, list0
+        return at + 1
+    if kind in (0xC0, 0xC1) and at + 1 < len(buffer):  # list8, map8
+        return at + 2 + buffer[at + 1]
+    if kind in (0xD0, 0xD1) and at + 5 <= len(buffer):  # list32, map32
+        return at + 5 + int.from_bytes(buffer[at + 1 : at + 5], "big")
+    return None
+
+
+def _decoded_section(buffer: bytes, offset: int) -> tuple[int, Any, int] | None:
     try:
         section, end = codec.decode(buffer, offset)
     except codec.Truncated:

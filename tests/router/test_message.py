@@ -157,3 +157,23 @@ def test_malformed_sections_are_refused() -> None:
     )
     with pytest.raises(MalformedMessage):
         parse_header(second_ra)
+
+
+def test_sections_seen_before_read_the_same_from_their_bytes() -> None:
+    """A path's annotations, a stream's application properties and null body repeat from
+    flow to flow and are known by their bytes; what differs is read each time."""
+    annotations = RouterAnnotations(flags=1, ingress="east", trace=("east", "hub"))
+    head = encode_annotations(annotations)
+    first = parse_header(head + encode_stream_header(to="db", reply_to="r.1") + b"bytes")
+    second = parse_header(head + encode_stream_header(to="web", reply_to="r.2") + b"bytes")
+    assert first is not None and second is not None
+    assert first.annotations == second.annotations == annotations
+    assert (first.to, first.reply_to, second.to, second.reply_to) == ("db", "r.1", "web", "r.2")
+    assert first.application_properties == second.application_properties == {"V": 1}
+    second.application_properties["V"] = 2  # a caller's copy: what is known stays
+    again = parse_header(head + encode_stream_header(to="db", reply_to="r.3"))
+    assert again is not None and again.application_properties == {"V": 1}
+    for size in range(len(head) + 1):  # a known section cut short is still waited for
+        assert parse_header(head[:size]) is None
+    with pytest.raises(MalformedMessage):  # known bytes in the wrong place are refused
+        parse_header(encode_stream_header(to="x", reply_to=None)[:-4] + head)
