@@ -10,6 +10,7 @@ stream bytes are never decoded.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +87,7 @@ class MessageHeader:
 AREA = "0"
 
 
+@functools.lru_cache(maxsize=256)  # a path's streams carry the same ones
 def encode_annotations(annotations: RouterAnnotations) -> bytes:
     ingress = annotations.ingress
     fields = [
