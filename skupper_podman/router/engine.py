@@ -151,6 +151,7 @@ class AmqpEngine:
         self.connection.collect(self.collector)
         self.transport.bind(self.connection)
         self._input_closed = False
+        self.output_closed = False  # set by take_output
         self._impl = self.transport._impl
         self._collector_impl = self.collector._impl
 
@@ -172,7 +173,8 @@ class AmqpEngine:
             self.transport.close_tail()
 
     def take_output(self) -> bytes:
-        """Bytes to write to the socket now (empty when there are none)."""
+        """Bytes to write to the socket now (empty when there are none); afterwards
+        ``output_closed`` says whether proton has written its last frame."""
         # proton hands out at most 64 KiB of TLS output per peek: gather them into one
         # reused buffer with the C calls directly (the binding's peek allocates and copies
         # twice per call), then copy once into the bytes the socket gets.
@@ -190,15 +192,15 @@ class AmqpEngine:
                 break
             _lib.pn_transport_pop(impl, got)
             total += got
+        else:
+            pending = _lib.pn_transport_pending(impl)  # the buffer is full: more, or the end?
+        # what proton's last answer said (asking again encodes nothing new, at a cost)
+        self.output_closed = pending < 0
         return bytes(memoryview(out)[:total]) if total else b""
 
     def output_size(self) -> int:
         """How many bytes are ready to write now (proton encodes them to tell)."""
         return max(int(_lib.pn_transport_pending(self._impl)), 0)
-
-    @property
-    def output_closed(self) -> bool:
-        return self.transport.pending() < 0
 
     def events(self, wanted: frozenset[int]) -> Iterator[ProtonEvent]:
         """The collector's events of the ``wanted`` types (``PN_*`` numbers), in order.
