@@ -11,9 +11,9 @@ method token, "HTTP/") and is let go.
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections import deque
-from typing import Any
 
 from .http_observer import Exchange, Exchanges, first_forwarded_for
 
@@ -161,7 +161,7 @@ class Http1Observer:
         return rest
 
     def _length_body(self, direction: _Direction, data: bytes) -> bytes:
-        """Bytes of a Content-Length body (the common case of ``_body``)."""
+        """Bytes of a body of Content-Length bytes."""
         left, size = direction.left, len(data)
         pending = self._reading if direction.from_client else self._answering
         if size < left:
@@ -175,19 +175,17 @@ class Http1Observer:
         return data[left:] if left < size else b""
 
     def _body(self, direction: _Direction, data: bytes) -> bytes:
+        """Bytes of a chunk's data, or of a body that lasts until the flow ends."""
         pending = self._reading if direction.from_client else self._answering
         if direction.state is State.UNTIL_CLOSE:
             taken = len(data)
         else:
             taken = min(direction.left, len(data))
             direction.left -= taken
+            if direction.left == 0:
+                direction.state = State.CHUNK_END
         if pending is not None:
             pending.exchange.body(direction.from_client, taken)
-        if direction.left == 0 and direction.state is not State.UNTIL_CLOSE:
-            if direction.state is State.CHUNK_DATA:
-                direction.state = State.CHUNK_END
-            else:
-                self._message_done(direction)
         return data[taken:] if taken < len(data) else b""
 
     def _check_partial_head(self, direction: _Direction) -> None:
@@ -291,45 +289,47 @@ class Http1Observer:
 
 # What a head says, by its bytes: the heads of one service repeat (the same request
 # line and headers, the same response but for its Date), and a look-up costs a fraction
-# of reading one. Bounded: at most HEADS_KEPT heads of up to HEAD_KEPT_MAX bytes each way.
+# of reading one. Bounded: the HEADS_KEPT last used heads of up to HEAD_KEPT_MAX bytes.
 HEADS_KEPT = 256
 HEAD_KEPT_MAX = 512
 RequestHead = tuple[str, str, str, int | None, bytes | None]
 ResponseHead = tuple[int, str, int | None, bytes | None]
-_requests: dict[bytes, RequestHead] = {}
-_responses: dict[bytes, ResponseHead] = {}
 
 
 def _request_of(head: bytes) -> RequestHead:
     """(method, protocol, client, Content-Length, Transfer-Encoding) of a request head
     (its lines, each with its line end, without the empty line)."""
-    found = _requests.get(head)
-    if found is None:
-        length, encoding, forwarded = _framing_headers(head, len(head) - 2)
-        line = REQUEST_LINE.match(head)
-        if line is None:
-            raise NotHttp("not a request line")
-        method = METHOD_NAMES.get(line[1]) or line[1].decode("ascii")
-        protocol = "HTTP/1.1" if line[2] == b"1" else "HTTP/1.0"
-        client = first_forwarded_for(forwarded.decode("latin-1")) if forwarded else ""
-        found = (method, protocol, client, _content_length(length), encoding)
-        _keep(_requests, head, found)
-    return found
+    return _known_request(head) if len(head) <= HEAD_KEPT_MAX else _read_request(head)
 
 
 def _response_of(head: bytes) -> ResponseHead:
     """(status, reason, Content-Length, Transfer-Encoding) of a response head."""
-    found = _responses.get(head)
-    if found is None:
-        length, encoding, _ = _framing_headers(head, len(head) - 2)
-        line = STATUS_LINE.match(head)
-        if line is None:
-            raise NotHttp("not a status line")
-        code, phrase = line.group(1, 2)
-        reason = phrase.decode("latin-1").strip() if phrase else ""
-        found = (int(code), reason, _content_length(length), encoding)
-        _keep(_responses, head, found)
-    return found
+    return _known_response(head) if len(head) <= HEAD_KEPT_MAX else _read_response(head)
+
+
+def _read_request(head: bytes) -> RequestHead:
+    length, encoding, forwarded = _framing_headers(head, len(head) - 2)
+    line = REQUEST_LINE.match(head)
+    if line is None:
+        raise NotHttp("not a request line")
+    method = METHOD_NAMES.get(line[1]) or line[1].decode("ascii")
+    protocol = "HTTP/1.1" if line[2] == b"1" else "HTTP/1.0"
+    client = first_forwarded_for(forwarded.decode("latin-1")) if forwarded else ""
+    return method, protocol, client, _content_length(length), encoding
+
+
+def _read_response(head: bytes) -> ResponseHead:
+    length, encoding, _ = _framing_headers(head, len(head) - 2)
+    line = STATUS_LINE.match(head)
+    if line is None:
+        raise NotHttp("not a status line")
+    code, phrase = line.group(1, 2)
+    reason = phrase.decode("latin-1").strip() if phrase else ""
+    return int(code), reason, _content_length(length), encoding
+
+
+_known_request = functools.lru_cache(maxsize=HEADS_KEPT)(_read_request)
+_known_response = functools.lru_cache(maxsize=HEADS_KEPT)(_read_response)
 
 
 def _content_length(value: bytes | None) -> int | None:
@@ -338,13 +338,6 @@ def _content_length(value: bytes | None) -> int | None:
         return None
     size = value.split(b",", 1)[0].strip()
     return int(size) if size.isdigit() else -1
-
-
-def _keep(heads: dict[bytes, Any], head: bytes, parsed: Any) -> None:
-    if len(head) <= HEAD_KEPT_MAX:
-        if len(heads) >= HEADS_KEPT:
-            heads.clear()
-        heads[head] = parsed
 
 
 def _framing_headers(data: bytes, end: int) -> tuple[bytes | None, bytes | None, bytes | None]:

@@ -180,14 +180,12 @@ def parse_header(buffer: bytes, *, complete: bool = False) -> MessageHeader | No
         offset = end
 
 
-# Sections that repeat from message to message, by their bytes: a path's router
-# annotations, a stream's application properties and its null body (the properties
-# carry each flow's reply address: never the same twice). Every flow's header is read
-# by every router on its way, and a look-up costs a fraction of decoding.
+# Sections that repeat from message to message are known by their bytes: a path's router
+# annotations, a stream's application properties and its null body (each flow's own
+# properties pass through the cache and out of it). Every flow's header is read by every
+# router on its way, and a look-up costs a fraction of decoding.
 SECTIONS_KEPT = 256
 SECTION_KEPT_MAX = 256
-_REPEATING = (RA_DESCRIPTOR, _APPLICATION_PROPERTIES, _AMQP_VALUE)
-_known_sections: dict[bytes, tuple[int, Any]] = {}
 
 
 def _section(buffer: bytes, offset: int) -> tuple[int, Any, int] | None:
@@ -197,23 +195,30 @@ def _section(buffer: bytes, offset: int) -> tuple[int, Any, int] | None:
     if offset >= len(buffer):
         return None
     end = _section_end(buffer, offset)
-    if end is not None:
+    if end is not None and end - offset <= SECTION_KEPT_MAX:
         if end > len(buffer):
             return None
-        known = _known_sections.get(buffer[offset:end])
+        known = _known_section(buffer[offset:end])
         if known is not None:
             return known[0], known[1], end
+    return _read_section(buffer, offset)
+
+
+@functools.lru_cache(maxsize=SECTIONS_KEPT)
+def _known_section(raw: bytes) -> tuple[int, Any] | None:
+    """The section that is the whole of ``raw`` (None: its sizes said otherwise)."""
+    section = _read_section(raw, 0)
+    return None if section is None or section[2] != len(raw) else section[:2]
+
+
+def _read_section(buffer: bytes, offset: int) -> tuple[int, Any, int] | None:
     section = _decoded_section(buffer, offset)
     if section is None:
         return None
-    descriptor, value, decoded_end = section
+    descriptor, value, end = section
     if descriptor == RA_DESCRIPTOR:
         value = _parse_annotations(value)
-    if descriptor in _REPEATING and decoded_end == end and end - offset <= SECTION_KEPT_MAX:
-        if len(_known_sections) >= SECTIONS_KEPT:
-            _known_sections.clear()
-        _known_sections[buffer[offset:end]] = (descriptor, value)
-    return descriptor, value, decoded_end
+    return descriptor, value, end
 
 
 def _section_end(buffer: bytes, offset: int) -> int | None:
