@@ -52,7 +52,10 @@ class State(enum.IntEnum):
     UNTIL_CLOSE = 6  # a response body without length: until the flow ends
 
 
-LINE_STATES = frozenset({State.HEAD, State.CHUNK_SIZE, State.CHUNK_END, State.TRAILER})
+# the members by their own names: an Enum's class attribute costs more to look up than
+# the rest of a state check (Python 3.11), and data() checks the state at every read
+HEAD, LENGTH, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILER, UNTIL_CLOSE = State
+LINE_STATES = frozenset({HEAD, CHUNK_SIZE, CHUNK_END, TRAILER})
 
 
 class _Direction:
@@ -61,7 +64,7 @@ class _Direction:
     def __init__(self, from_client: bool) -> None:
         self.from_client = from_client
         self.buffer = bytearray()
-        self.state = State.HEAD
+        self.state = HEAD
         self.left = 0  # body or chunk bytes still to come
 
 
@@ -95,16 +98,15 @@ class Http1Observer:
         try:
             while data and self._active:
                 state = direction.state
-                if state is State.HEAD and not direction.buffer:
+                if state is HEAD and not direction.buffer:
                     end = data.find(b"\r\n\r\n")  # a whole head in this read: no copy
                     if end > 0 and data[0] not in b"\r\n":
                         if from_client:
-                            self._request_head(data, end)
+                            data = self._request_head(data, end)
                         else:
-                            self._response_head(data, end)
-                        data = data[end + 4 :] if len(data) > end + 4 else b""
+                            data = self._response_head(data, end)
                         continue
-                if state is State.LENGTH:
+                if state is LENGTH:
                     data = self._length_body(direction, data)
                 elif state in LINE_STATES:
                     direction.buffer += data
@@ -123,19 +125,21 @@ class Http1Observer:
     def _lines(self, direction: _Direction) -> bytes:
         """Reads what the buffer holds of a line state; returns the bytes after it."""
         buffer = direction.buffer
-        if direction.state is State.HEAD:
+        if direction.state is HEAD:
             while buffer and buffer[0] in b"\r\n":  # empty lines before a message are allowed
                 del buffer[:1]
             found = HEAD_END.search(buffer)
             if found is None:
                 self._check_partial_head(direction)
                 return b""
-            head, rest = bytes(buffer[: found.start()]) + b"\r\n", bytes(buffer[found.end() :])
+            # its lines, the last one's end and the empty line made CRLF
+            head = bytes(buffer[: found.start()]) + b"\r\n\r\n"
+            rest = bytes(buffer[found.end() :])
             buffer.clear()
             if direction.from_client:
-                self._request_head(head, len(head) - 2)
+                self._request_head(head, len(head) - 4)
             else:
-                self._response_head(head, len(head) - 2)
+                self._response_head(head, len(head) - 4)
             return rest
         end = buffer.find(b"\n")
         if end < 0:
@@ -144,18 +148,16 @@ class Http1Observer:
             return b""
         line, rest = bytes(buffer[:end]).rstrip(b"\r"), bytes(buffer[end + 1 :])
         buffer.clear()
-        if direction.state is State.CHUNK_SIZE:
+        if direction.state is CHUNK_SIZE:
             try:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise NotHttp("a bad chunk size") from None
-            direction.state, direction.left = (
-                (State.TRAILER, 0) if size == 0 else (State.CHUNK_DATA, size)
-            )
-        elif direction.state is State.CHUNK_END:
+            direction.state, direction.left = (TRAILER, 0) if size == 0 else (CHUNK_DATA, size)
+        elif direction.state is CHUNK_END:
             if line:
                 raise NotHttp("a chunk longer than its size")
-            direction.state = State.CHUNK_SIZE
+            direction.state = CHUNK_SIZE
         elif not line:  # the empty line that ends the trailers
             self._message_done(direction)
         return rest
@@ -177,13 +179,13 @@ class Http1Observer:
     def _body(self, direction: _Direction, data: bytes) -> bytes:
         """Bytes of a chunk's data, or of a body that lasts until the flow ends."""
         pending = self._reading if direction.from_client else self._answering
-        if direction.state is State.UNTIL_CLOSE:
+        if direction.state is UNTIL_CLOSE:
             taken = len(data)
         else:
             taken = min(direction.left, len(data))
             direction.left -= taken
             if direction.left == 0:
-                direction.state = State.CHUNK_END
+                direction.state = CHUNK_END
         if pending is not None:
             pending.exchange.body(direction.from_client, taken)
         return data[taken:] if taken < len(data) else b""
@@ -201,36 +203,53 @@ class Http1Observer:
 
     # --- messages ---------------------------------------------------------------------------
 
-    def _request_head(self, data: bytes, end: int) -> None:
-        """The head in ``data`` up to ``end`` (where its empty line starts)."""
-        method, protocol, client, length, encoding = _request_of(data[: end + 2])
+    def _request_head(self, data: bytes, end: int) -> bytes:
+        """The head in ``data`` up to ``end`` (where its empty line starts); returns the
+        bytes after it."""
+        head = data[: end + 2]
+        read = _known_request if end < HEAD_KEPT_MAX else _read_request
+        method, protocol, client, length, encoding = read(head)
         pending = _Pending(self._exchanges.request(protocol, method, 0, client), method)
         self._open[pending] = None
         self._awaiting.append(pending)
+        rest = data[end + 4 :] if len(data) > end + 4 else b""
         if length is None and encoding is None:
             pending.request_done = True  # a request without either has no body
-            return
+            return rest
         self._reading = pending
         self._frame(self._client, length, encoding, has_body=True)
+        return rest
 
-    def _response_head(self, data: bytes, end: int) -> None:
-        status, reason, length, encoding = _response_of(data[: end + 2])
+    def _response_head(self, data: bytes, end: int) -> bytes:
+        head = data[: end + 2]
+        read = _known_response if end < HEAD_KEPT_MAX else _read_response
+        status, reason, length, encoding = read(head)
         if not self._awaiting:
             raise NotHttp("a response to no request")
         pending = self._awaiting[0]
-        pending.exchange.answered(status, reason)
-        tunnel = status == 101 or (pending.method == "CONNECT" and 200 <= status < 300)
-        if tunnel:  # the bytes from here on are another protocol's
-            pending.request_done = pending.response_done = True
+        exchange = pending.exchange
+        exchange.answered(status, reason)
+        rest = data[end + 4 :] if len(data) > end + 4 else b""
+        if status == 101 or (pending.method == "CONNECT" and 200 <= status < 300):
+            pending.request_done = pending.response_done = True  # a tunnel from here on
             self._finish(pending)
             self._stop()
-            return
+            return rest
         if status < 200:
-            return  # informational: the final response follows
+            return rest  # informational: the final response follows
         self._awaiting.popleft()
-        self._answering = pending
         has_body = pending.method != "HEAD" and status not in (204, 304)
+        if has_body and encoding is None and length is not None and 0 < length <= len(rest):
+            # the whole body came with its head, as most small responses do
+            exchange.body(False, length)
+            pending.response_done = True
+            if pending.request_done:
+                del self._open[pending]
+                exchange.finished()
+            return rest[length:] if length < len(rest) else b""
+        self._answering = pending
         self._frame(self._server, length, encoding, has_body=has_body)
+        return rest
 
     def _frame(
         self,
@@ -247,22 +266,22 @@ class Http1Observer:
             if encoding.rsplit(b",", 1)[-1].strip().lower() != b"chunked":
                 if direction.from_client:
                     raise NotHttp("a request body without a length")
-                direction.state = State.UNTIL_CLOSE
+                direction.state = UNTIL_CLOSE
             else:
-                direction.state = State.CHUNK_SIZE
+                direction.state = CHUNK_SIZE
         elif length is not None:
             if length < 0:
                 raise NotHttp("a bad Content-Length")
-            direction.state, direction.left = State.LENGTH, length
+            direction.state, direction.left = LENGTH, length
             if length == 0:
                 self._message_done(direction)
         elif direction.from_client:
             self._message_done(direction)  # a request without either has no body
         else:
-            direction.state = State.UNTIL_CLOSE
+            direction.state = UNTIL_CLOSE
 
     def _message_done(self, direction: _Direction) -> None:
-        direction.state, direction.left = State.HEAD, 0
+        direction.state, direction.left = HEAD, 0
         if direction.from_client:
             pending, self._reading = self._reading, None
             if pending is not None:
@@ -289,22 +308,12 @@ class Http1Observer:
 
 # What a head says, by its bytes: the heads of one service repeat (the same request
 # line and headers, the same response but for its Date), and a look-up costs a fraction
-# of reading one. Bounded: the HEADS_KEPT last used heads of up to HEAD_KEPT_MAX bytes.
+# of reading one. Bounded: the HEADS_KEPT last used heads of up to about HEAD_KEPT_MAX
+# bytes (their lines, each with its line end, without the empty line).
 HEADS_KEPT = 256
 HEAD_KEPT_MAX = 512
 RequestHead = tuple[str, str, str, int | None, bytes | None]
 ResponseHead = tuple[int, str, int | None, bytes | None]
-
-
-def _request_of(head: bytes) -> RequestHead:
-    """(method, protocol, client, Content-Length, Transfer-Encoding) of a request head
-    (its lines, each with its line end, without the empty line)."""
-    return _known_request(head) if len(head) <= HEAD_KEPT_MAX else _read_request(head)
-
-
-def _response_of(head: bytes) -> ResponseHead:
-    """(status, reason, Content-Length, Transfer-Encoding) of a response head."""
-    return _known_response(head) if len(head) <= HEAD_KEPT_MAX else _read_response(head)
 
 
 def _read_request(head: bytes) -> RequestHead:

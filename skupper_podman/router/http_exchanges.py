@@ -95,7 +95,8 @@ class HttpExchange:
 
     def answered(self, status: int, reason: str) -> None:
         if self.latency is None:
-            self.latency = max(0.0, self._clock() - self.started)
+            latency = self._clock() - self.started
+            self.latency = latency if latency > 0.0 else 0.0
             if self.record is not None:
                 self.record.set(latency=int(self.latency * 1_000_000))
         if status >= 200 or status == 101:
