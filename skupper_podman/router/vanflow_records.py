@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 import string
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -39,7 +40,9 @@ def new_source_id(rng: random.Random) -> str:
 class Record:
     """One record: its attributes by code, and which changed since it was last sent."""
 
-    __slots__ = ("changed", "ended", "ended_at", "identity", "sample", "type", "values")
+    __slots__ = (
+        "changed", "ended", "ended_at", "expires_at", "identity", "sample", "type", "values",
+    )  # fmt: skip
 
     def __init__(self, kind: RecordType, identity: str) -> None:
         self.type = kind
@@ -48,6 +51,7 @@ class Record:
         self.changed: set[int] = set()
         self.ended = False
         self.ended_at = 0.0
+        self.expires_at = 0.0  # an ended flow record: when it is dropped (0: not yet set)
         self.sample: Sample | None = None  # a flow's live counters, read when sending
 
     def set(self, **attributes: Any) -> None:
@@ -79,13 +83,18 @@ class VanflowRecords:
         # what this router tells other routers of their flows (connector side), by identity
         self.co_records: dict[str, Record] = {}
         self.flow_count = 0
+        # Each round walks only what may have changed: the live records (while someone
+        # listens) and the records that ended since the last round; an ended flow record
+        # then waits in _expiring (in the order they end) until it is dropped.
+        self._live: dict[str, None] = {}
+        self._ended: dict[str, None] = {}
+        self._expiring: deque[tuple[float, str]] = deque()
         self.router = self._add(RecordType.ROUTER, f"{source}:0", now)
         self._next_flush = now + FLUSH_INTERVAL
         self._next_heartbeat = now
         self._heartbeats = 0
         self._all_heard = self._own_heard = False  # as last seen: someone listens there
         self.flows_heard = False  # as last seen: a collector takes flow records
-        self._ended: dict[str, None] = {}  # ended records not yet dropped, oldest first
 
     @property
     def event_address(self) -> str:
@@ -122,6 +131,7 @@ class VanflowRecords:
         if not record.ended:
             record.ended, record.ended_at = True, now
             if record.identity in self.records:
+                self._live.pop(record.identity, None)
                 self._ended[record.identity] = None
             if record.identity not in self.co_records:
                 record.set(endTime=self.microseconds(now))
@@ -148,11 +158,15 @@ class VanflowRecords:
                 and isinstance(value, int if CODES[name] in vanflow.UNSIGNED else str)
             }
             record.set(**known)
+            if record.ended and record.changed:  # told after the flow ended: sent still
+                self._ended[identity] = None
 
     def refresh(self) -> None:
         """A collector asked for everything (FLUSH)."""
-        for record in self.records.values():
+        for identity, record in self.records.items():
             record.changed = set(record.values)
+            if record.ended:
+                self._ended[identity] = None
 
     def next_due(self) -> float:
         return min(self._next_flush, self._next_heartbeat)
@@ -192,8 +206,9 @@ class VanflowRecords:
         self.flows_heard = flows_heard
         # unheard, live records wait (their changes go out whole on a collector's FLUSH):
         # only ended ones are looked at, to be dropped
-        walked = self.records if others_heard or flows_heard else self._ended
-        for identity in list(walked):
+        walked = [*self._live, *self._ended] if others_heard or flows_heard else [*self._ended]
+        self._ended = {}
+        for identity in walked:
             record = self.records[identity]
             is_flow = record.type in vanflow.FLOW_RECORD_TYPES
             if record.sample is not None and (flows_heard or record.ended):
@@ -208,11 +223,15 @@ class VanflowRecords:
                 continue
             if not is_flow:
                 del self.records[identity]
-                del self._ended[identity]
-            elif now >= record.ended_at + KEEP_ENDED_FLOW:
-                del self.records[identity]
-                del self._ended[identity]
-                self.flow_count -= 1
+            elif not record.expires_at:
+                record.expires_at = record.ended_at + KEEP_ENDED_FLOW
+                self._expiring.append((record.expires_at, identity))
+        expiring = self._expiring
+        while expiring and expiring[0][0] <= now:
+            _, identity = expiring.popleft()
+            self._ended.pop(identity, None)
+            del self.records[identity]
+            self.flow_count -= 1
         messages: list[tuple[str, bytes]] = []
         for address, batch in ((self.event_address, others), (self.flows_address, flows)):
             if batch:
@@ -243,4 +262,5 @@ class VanflowRecords:
         record = Record(kind, identity)
         record.set(startTime=self.microseconds(now))
         self.records[identity] = record
+        self._live[identity] = None
         return record

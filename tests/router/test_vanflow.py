@@ -99,6 +99,46 @@ def test_nothing_goes_out_unheard_and_ended_records_are_not_kept() -> None:
     assert flow.identity not in records.records and records.flow_count == 0
 
 
+class LookUps(dict[str, Any]):
+    count = 0
+
+    def __getitem__(self, key: str) -> Any:
+        self.count += 1
+        return super().__getitem__(key)
+
+
+def test_a_round_reads_live_flows_and_just_ended_ones_not_the_ended_ones_kept() -> None:
+    records = VanflowRecords("src01", now=0.0, epoch=EPOCH)
+    collector = Listening(records.flows_address)
+    reads: dict[str, int] = {}
+
+    def flow(name: str) -> Any:
+        record = records.start(RecordType.BIFLOW_TPORT, 0.0)
+        assert record is not None
+        record.sample = lambda: reads.update({name: reads.get(name, 0) + 1}) or {"octets": 1}
+        return record
+
+    live, ended = flow("live"), [flow(f"ended{i}") for i in range(3)]
+    for record in ended:
+        records.end(record, 0.1)
+    records.due(0.25, collector)
+    looked_at = LookUps(records.records)
+    records.records = looked_at
+    for t in range(2, 17):  # 4 s of rounds
+        records.due(t / 4, collector)
+    assert reads == {"live": 16, "ended0": 1, "ended1": 1, "ended2": 1}
+    assert looked_at.count == 2 * 15  # the live ones (router, flow): not the ended kept
+    assert all(record.identity in records.records for record in ended)  # kept 5 s
+    records.merge(ended[0].identity, {"connector": "cnctr:3"})  # told after its end
+    records.refresh()  # a collector's FLUSH: the kept ended flows go out again too
+    out = records.due(4.25, collector)
+    body = [r for _, bare in out for r in decoded(bare).body]
+    assert {r[CODES["identity"]] for r in body} == {live.identity} | {r.identity for r in ended}
+    records.due(5.25, collector)
+    assert set(records.records) == {records.router.identity, live.identity}
+    assert records.flow_count == 1
+
+
 def test_the_connector_side_tells_the_listener_side_of_its_flow() -> None:
     listener_side = VanflowRecords("lstnr", now=0.0, epoch=EPOCH)
     connector_side = VanflowRecords("cnctr", now=0.0, epoch=EPOCH)
