@@ -65,8 +65,8 @@ class AddressTable:
         if address in self.uplink:
             candidates.append((Destination("uplink", ""), 1))
         candidates = [(d, cost) for d, cost in candidates if not exclude(d)]
-        if not candidates:
-            return None
+        if len(candidates) <= 1:
+            return candidates[0][0] if candidates else None
         if closest:
             scores = [(cost, d) for d, cost in candidates]
         else:

@@ -8,6 +8,7 @@ and the TCP side, the control messages and management read it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Collection
 from dataclasses import replace
@@ -85,11 +86,9 @@ class Fabric:
     def outgoing_annotations(self, received: RouterAnnotations) -> RouterAnnotations:
         """The annotations a message leaves this router with, composed as skupper-router
         composes them: an interior keeps the ingress (or becomes it) and adds itself to
-        the trace; an edge sends neither."""
-        if self.edge_mode:
-            return replace(received, ingress=None, trace=())
-        ingress = received.ingress or self.router_id
-        return replace(received, ingress=ingress, trace=(*received.trace, self.router_id))
+        the trace; an edge sends neither. (The same few come by again and again: the
+        paths of the network, and a new stream's own.)"""
+        return _outgoing(received, self.router_id, self.edge_mode)
 
     def reply_address(self) -> str:
         """A new address of this router's own, for a reply stream."""
@@ -195,3 +194,11 @@ class Fabric:
                     f"certificate: two sites have the name {peer}; rename one"
                 )
         return ""
+
+
+@functools.lru_cache(maxsize=1024)
+def _outgoing(received: RouterAnnotations, router_id: str, edge_mode: bool) -> RouterAnnotations:
+    if edge_mode:
+        return replace(received, ingress=None, trace=())
+    ingress = received.ingress or router_id
+    return replace(received, ingress=ingress, trace=(*received.trace, router_id))

@@ -35,4 +35,6 @@ def choose(
         if not candidates:
             return None
         return rng.choices([a.address for a in candidates], [a.value for a in candidates])[0]
+    if listener.multiAddressStrategy == "none" or not addresses:  # one key (most listeners)
+        return listener.address if listener.address and reachable(listener.address) else None
     return next((key for key in keys(listener, addresses) if reachable(key)), None)
