@@ -68,27 +68,15 @@ class _Direction:
         self.left = 0  # body or chunk bytes still to come
 
 
-class _Pending:
-    """One exchange while its messages are read."""
-
-    __slots__ = ("exchange", "method", "request_done", "response_done")
-
-    def __init__(self, exchange: Exchange, method: str) -> None:
-        self.exchange = exchange
-        self.method = method
-        self.request_done = False
-        self.response_done = False
-
-
 class Http1Observer:
     def __init__(self, exchanges: Exchanges) -> None:
         self._exchanges = exchanges
         self._client = _Direction(True)
         self._server = _Direction(False)
-        self._open: dict[_Pending, None] = {}  # not finished, oldest first
-        self._awaiting: deque[_Pending] = deque()  # requests without a final response yet
-        self._reading: _Pending | None = None  # whose body the client sends
-        self._answering: _Pending | None = None  # whose body the server sends
+        self._open: dict[Exchange, None] = {}  # not finished, oldest first
+        self._awaiting: deque[Exchange] = deque()  # requests without a final response yet
+        self._reading: Exchange | None = None  # whose body the client sends
+        self._answering: Exchange | None = None  # whose body the server sends
         self._active = True
 
     def data(self, from_client: bool, data: bytes) -> Http1Observer | None:
@@ -165,20 +153,20 @@ class Http1Observer:
     def _length_body(self, direction: _Direction, data: bytes) -> bytes:
         """Bytes of a body of Content-Length bytes."""
         left, size = direction.left, len(data)
-        pending = self._reading if direction.from_client else self._answering
+        exchange = self._reading if direction.from_client else self._answering
         if size < left:
             direction.left = left - size
-            if pending is not None:
-                pending.exchange.body(direction.from_client, size)
+            if exchange is not None:
+                exchange.body(direction.from_client, size)
             return b""
-        if pending is not None:
-            pending.exchange.body(direction.from_client, left)
+        if exchange is not None:
+            exchange.body(direction.from_client, left)
         self._message_done(direction)
         return data[left:] if left < size else b""
 
     def _body(self, direction: _Direction, data: bytes) -> bytes:
         """Bytes of a chunk's data, or of a body that lasts until the flow ends."""
-        pending = self._reading if direction.from_client else self._answering
+        exchange = self._reading if direction.from_client else self._answering
         if direction.state is UNTIL_CLOSE:
             taken = len(data)
         else:
@@ -186,8 +174,8 @@ class Http1Observer:
             direction.left -= taken
             if direction.left == 0:
                 direction.state = CHUNK_END
-        if pending is not None:
-            pending.exchange.body(direction.from_client, taken)
+        if exchange is not None:
+            exchange.body(direction.from_client, taken)
         return data[taken:] if taken < len(data) else b""
 
     def _check_partial_head(self, direction: _Direction) -> None:
@@ -209,14 +197,14 @@ class Http1Observer:
         head = data[: end + 2]
         read = _known_request if end < HEAD_KEPT_MAX else _read_request
         method, protocol, client, length, encoding = read(head)
-        pending = _Pending(self._exchanges.request(protocol, method, 0, client), method)
-        self._open[pending] = None
-        self._awaiting.append(pending)
+        exchange = self._exchanges.request(protocol, method, 0, client)
+        self._open[exchange] = None
+        self._awaiting.append(exchange)
         rest = data[end + 4 :] if len(data) > end + 4 else b""
         if length is None and encoding is None:
-            pending.request_done = True  # a request without either has no body
+            exchange.request_done = True  # a request without either has no body
             return rest
-        self._reading = pending
+        self._reading = exchange
         self._frame(self._client, length, encoding, has_body=True)
         return rest
 
@@ -226,28 +214,27 @@ class Http1Observer:
         status, reason, length, encoding = read(head)
         if not self._awaiting:
             raise NotHttp("a response to no request")
-        pending = self._awaiting[0]
-        exchange = pending.exchange
+        exchange = self._awaiting[0]
         exchange.answered(status, reason)
         rest = data[end + 4 :] if len(data) > end + 4 else b""
-        if status == 101 or (pending.method == "CONNECT" and 200 <= status < 300):
-            pending.request_done = pending.response_done = True  # a tunnel from here on
-            self._finish(pending)
+        if status == 101 or (exchange.method == "CONNECT" and 200 <= status < 300):
+            exchange.request_done = exchange.response_done = True  # a tunnel from here on
+            self._finish(exchange)
             self._stop()
             return rest
         if status < 200:
             return rest  # informational: the final response follows
         self._awaiting.popleft()
-        has_body = pending.method != "HEAD" and status not in (204, 304)
+        has_body = exchange.method != "HEAD" and status not in (204, 304)
         if has_body and encoding is None and length is not None and 0 < length <= len(rest):
             # the whole body came with its head, as most small responses do
             exchange.body(False, length)
-            pending.response_done = True
-            if pending.request_done:
-                del self._open[pending]
+            exchange.response_done = True
+            if exchange.request_done:
+                del self._open[exchange]
                 exchange.finished()
             return rest[length:] if length < len(rest) else b""
-        self._answering = pending
+        self._answering = exchange
         self._frame(self._server, length, encoding, has_body=has_body)
         return rest
 
@@ -283,25 +270,25 @@ class Http1Observer:
     def _message_done(self, direction: _Direction) -> None:
         direction.state, direction.left = HEAD, 0
         if direction.from_client:
-            pending, self._reading = self._reading, None
-            if pending is not None:
-                pending.request_done = True
+            exchange, self._reading = self._reading, None
+            if exchange is not None:
+                exchange.request_done = True
         else:
-            pending, self._answering = self._answering, None
-            if pending is not None:
-                pending.response_done = True
-        if pending is not None and pending.request_done and pending.response_done:
-            self._finish(pending)
+            exchange, self._answering = self._answering, None
+            if exchange is not None:
+                exchange.response_done = True
+        if exchange is not None and exchange.request_done and exchange.response_done:
+            self._finish(exchange)
 
-    def _finish(self, pending: _Pending) -> None:
-        if pending in self._open:
-            del self._open[pending]
-            pending.exchange.finished()
+    def _finish(self, exchange: Exchange) -> None:
+        if exchange in self._open:
+            del self._open[exchange]
+            exchange.finished()
 
     def _stop(self) -> None:
         self._active = False
-        for pending in list(self._open):
-            self._finish(pending)
+        for exchange in list(self._open):
+            self._finish(exchange)
         self._awaiting.clear()
         self._reading = self._answering = None
 

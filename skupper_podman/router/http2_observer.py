@@ -23,15 +23,6 @@ class NotHttp2(Exception):
     pass
 
 
-class _Stream:
-    __slots__ = ("exchange", "request_done", "response_done")
-
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
-        self.request_done = False
-        self.response_done = False
-
-
 class _Direction:
     __slots__ = (
         "block",
@@ -64,7 +55,7 @@ class Http2Observer:
         self._exchanges = exchanges
         self._client = _Direction(True)
         self._server = _Direction(False)
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, Exchange] = {}
         self._active = True
 
     def data(self, from_client: bool, data: bytes) -> Http2Observer | None:
@@ -80,7 +71,7 @@ class Http2Observer:
     def end(self) -> None:
         self._active = False
         for stream in self._streams.values():
-            stream.exchange.finished()
+            stream.finished()
         self._streams.clear()
 
     def _read(self, direction: _Direction, data: bytes) -> None:
@@ -142,7 +133,7 @@ class Http2Observer:
         elif kind == RST_STREAM:
             stream = self._streams.pop(stream_id, None)
             if stream is not None:
-                stream.exchange.finished()
+                stream.finished()
             return
         elif kind == SETTINGS and not flags & ACK:
             size = frame.settings.get(HEADER_TABLE_SIZE)  # type: ignore[attr-defined]
@@ -168,16 +159,16 @@ class Http2Observer:
                 forwarded = first_forwarded_for(headers.get("x-forwarded-for", ""))
                 method = headers[":method"]
                 exchange = self._exchanges.request("HTTP/2", method, stream_id, forwarded)
-                stream = self._streams[stream_id] = _Stream(exchange)
+                stream = self._streams[stream_id] = exchange
         elif stream is not None and ":status" in headers:
-            stream.exchange.answered(int(headers[":status"]), "")
+            stream.answered(int(headers[":status"]), "")
         if stream is not None and direction.block_end_stream:
             self._side_done(direction, stream_id)
 
     def _data_bytes(self, direction: _Direction, size: int) -> None:
         stream = self._streams.get(direction.skip_stream)
         if stream is not None and size:
-            stream.exchange.body(direction.from_client, size)
+            stream.body(direction.from_client, size)
         if direction.skip == 0 and direction.skip_end_stream:
             self._side_done(direction, direction.skip_stream)
 
@@ -191,4 +182,4 @@ class Http2Observer:
             stream.response_done = True
         if stream.request_done and stream.response_done:
             del self._streams[stream_id]
-            stream.exchange.finished()
+            stream.finished()

@@ -68,6 +68,8 @@ class HttpExchange:
         "octets",
         "octets_reverse",
         "record",
+        "request_done",
+        "response_done",
         "started",
         "status",
     )
@@ -92,6 +94,7 @@ class HttpExchange:
         self.octets = 0  # request body bytes
         self.octets_reverse = 0  # response body bytes
         self.done = False
+        self.request_done = self.response_done = False  # the parser's marks
 
     def answered(self, status: int, reason: str) -> None:
         if self.latency is None:

@@ -18,7 +18,12 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 class Exchange(Protocol):
-    """One request and its response, as the parsers see them."""
+    """One request and its response, as the parsers see them: they mark on it how far
+    they read each message."""
+
+    method: str
+    request_done: bool
+    response_done: bool
 
     def answered(self, status: int, reason: str) -> None:
         """A response head came (1xx ones too: the latency ends at the first)."""
