@@ -304,6 +304,7 @@ ResponseHead = tuple[int, str, int | None, bytes | None]
 
 
 def _read_request(head: bytes) -> RequestHead:
+    """(method, protocol, client, Content-Length, Transfer-Encoding) of a request head."""
     length, encoding, forwarded = _framing_headers(head, len(head) - 2)
     line = REQUEST_LINE.match(head)
     if line is None:
@@ -315,6 +316,7 @@ def _read_request(head: bytes) -> RequestHead:
 
 
 def _read_response(head: bytes) -> ResponseHead:
+    """(status, reason, Content-Length, Transfer-Encoding) of a response head."""
     length, encoding, _ = _framing_headers(head, len(head) - 2)
     line = STATUS_LINE.match(head)
     if line is None:

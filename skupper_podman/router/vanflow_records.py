@@ -2,9 +2,10 @@
 
 Records change as things happen (a listener configured, a link up, a flow ended); every
 200 ms what changed goes out as RECORD messages to whoever listens (``vanflow.py`` has
-the wire). Ended records are dropped once sent, or at once when nobody listens, so
-memory stays bounded; a FLUSH makes every live record go out whole again. A flow record
-reads its byte counts from its flow only when records are sent, never per byte.
+the wire). Ended records are dropped once sent (or unsent when nobody listens), an ended
+flow record 5 s later, so memory stays bounded; a FLUSH makes every kept record go out
+whole again. A flow record reads its byte counts from its flow only when records are
+sent, never per byte.
 """
 
 from __future__ import annotations
