@@ -50,10 +50,8 @@ class HttpService:
         self.requests[key] = self.requests.get(key, 0) + 1
         self.request_octets += octets
         self.response_octets += octets_reverse
-        if latency is not None:  # Histogram.observe, without a call for each request
-            histogram = self.latency
-            histogram.counts[bisect.bisect_left(BUCKETS, latency)] += 1
-            histogram.total += latency
+        if latency is not None:
+            self.latency.observe(latency)
 
 
 @dataclass
