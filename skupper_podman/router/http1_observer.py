@@ -229,10 +229,8 @@ class Http1Observer:
         if has_body and encoding is None and length is not None and 0 < length <= len(rest):
             # the whole body came with its head, as most small responses do
             exchange.body(False, length)
-            exchange.response_done = True
-            if exchange.request_done:
-                del self._open[exchange]
-                exchange.finished()
+            self._answering = exchange
+            self._message_done(self._server)
             return rest[length:] if length < len(rest) else b""
         self._answering = exchange
         self._frame(self._server, length, encoding, has_body=has_body)
