@@ -73,7 +73,6 @@ class Http1Observer:
         self._exchanges = exchanges
         self._client = _Direction(True)
         self._server = _Direction(False)
-        self._open: dict[Exchange, None] = {}  # not finished, oldest first
         self._awaiting: deque[Exchange] = deque()  # requests without a final response yet
         self._reading: Exchange | None = None  # whose body the client sends
         self._answering: Exchange | None = None  # whose body the server sends
@@ -194,13 +193,13 @@ class Http1Observer:
     def _request_head(self, data: bytes, end: int) -> bytes:
         """The head in ``data`` up to ``end`` (where its empty line starts); returns the
         bytes after it."""
-        head = data[: end + 2]
+        after = end + 4
+        whole = len(data) == after  # the read is the head: most requests without a body
         read = _known_request if end < HEAD_KEPT_MAX else _read_request
-        method, protocol, client, length, encoding = read(head)
+        method, protocol, client, length, encoding = read(data if whole else data[:after])
         exchange = self._exchanges.request(protocol, method, 0, client)
-        self._open[exchange] = None
         self._awaiting.append(exchange)
-        rest = data[end + 4 :] if len(data) > end + 4 else b""
+        rest = b"" if whole else data[after:]
         if length is None and encoding is None:
             exchange.request_done = True  # a request without either has no body
             return rest
@@ -209,17 +208,19 @@ class Http1Observer:
         return rest
 
     def _response_head(self, data: bytes, end: int) -> bytes:
-        head = data[: end + 2]
+        after = end + 4
+        whole = len(data) == after
         read = _known_response if end < HEAD_KEPT_MAX else _read_response
-        status, reason, length, encoding = read(head)
+        status, reason, length, encoding = read(data if whole else data[:after])
         if not self._awaiting:
             raise NotHttp("a response to no request")
         exchange = self._awaiting[0]
         exchange.answered(status, reason)
-        rest = data[end + 4 :] if len(data) > end + 4 else b""
+        rest = b"" if whole else data[after:]
         if status == 101 or (exchange.method == "CONNECT" and 200 <= status < 300):
+            self._awaiting.popleft()
             exchange.request_done = exchange.response_done = True  # a tunnel from here on
-            self._finish(exchange)
+            exchange.finished()
             self._stop()
             return rest
         if status < 200:
@@ -276,25 +277,25 @@ class Http1Observer:
             if exchange is not None:
                 exchange.response_done = True
         if exchange is not None and exchange.request_done and exchange.response_done:
-            self._finish(exchange)
-
-    def _finish(self, exchange: Exchange) -> None:
-        if exchange in self._open:
-            del self._open[exchange]
             exchange.finished()
 
     def _stop(self) -> None:
+        """Ends what is still open, oldest first: each exchange is receiving its response's
+        body, or awaiting its response, or sending its body (or several of these)."""
         self._active = False
-        for exchange in list(self._open):
-            self._finish(exchange)
+        still_open = dict.fromkeys((self._answering, *self._awaiting, self._reading))
         self._awaiting.clear()
         self._reading = self._answering = None
+        for exchange in still_open:
+            if exchange is not None:
+                exchange.finished()
 
 
 # What a head says, by its bytes: the heads of one service repeat (the same request
 # line and headers, the same response but for its Date), and a look-up costs a fraction
 # of reading one. Bounded: the HEADS_KEPT last used heads of up to about HEAD_KEPT_MAX
-# bytes (their lines, each with its line end, without the empty line).
+# bytes (their lines and the empty line, as they came: a read that is one whole head is
+# its own key).
 HEADS_KEPT = 256
 HEAD_KEPT_MAX = 512
 RequestHead = tuple[str, str, str, int | None, bytes | None]
@@ -302,8 +303,9 @@ ResponseHead = tuple[int, str, int | None, bytes | None]
 
 
 def _read_request(head: bytes) -> RequestHead:
-    """(method, protocol, client, Content-Length, Transfer-Encoding) of a request head."""
-    length, encoding, forwarded = _framing_headers(head, len(head) - 2)
+    """(method, protocol, client, Content-Length, Transfer-Encoding) of a request head
+    (up to and with the empty line)."""
+    length, encoding, forwarded = _framing_headers(head, len(head) - 4)
     line = REQUEST_LINE.match(head)
     if line is None:
         raise NotHttp("not a request line")
@@ -314,8 +316,9 @@ def _read_request(head: bytes) -> RequestHead:
 
 
 def _read_response(head: bytes) -> ResponseHead:
-    """(status, reason, Content-Length, Transfer-Encoding) of a response head."""
-    length, encoding, _ = _framing_headers(head, len(head) - 2)
+    """(status, reason, Content-Length, Transfer-Encoding) of a response head (up to and
+    with the empty line)."""
+    length, encoding, _ = _framing_headers(head, len(head) - 4)
     line = STATUS_LINE.match(head)
     if line is None:
         raise NotHttp("not a status line")
