@@ -218,10 +218,8 @@ class Http1Observer:
         exchange.answered(status, reason)
         rest = b"" if whole else data[after:]
         if status == 101 or (exchange.method == "CONNECT" and 200 <= status < 300):
-            self._awaiting.popleft()
             exchange.request_done = exchange.response_done = True  # a tunnel from here on
-            exchange.finished()
-            self._stop()
+            self._stop()  # ends it first, the oldest open
             return rest
         if status < 200:
             return rest  # informational: the final response follows

@@ -44,3 +44,13 @@ def test_ended_exchanges_are_counted_by_method_status_class_bytes_and_latency() 
             assert octets[("web", "response")] == sum(e[4] for e in ended[:at])
     assert ("web", "other", "5xx") in metrics.requests
     assert ("web", "GET", "none") in metrics.requests
+
+
+def test_a_latency_on_a_bucket_bound_counts_in_that_bucket() -> None:
+    histogram = Histogram()
+    for seconds in (0.005, 0.0051, 0.0001, 60.0):
+        histogram.observe(seconds)
+    cumulative = dict(histogram.cumulative())
+    assert (cumulative["0.001"], cumulative["0.0025"], cumulative["0.005"]) == (1, 1, 2)
+    assert (cumulative["0.01"], cumulative["10.0"], cumulative["+Inf"]) == (3, 3, 4)
+    assert abs(histogram.total - 60.0102) < 1e-9
