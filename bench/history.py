@@ -22,6 +22,7 @@ FIGURES = {
     "rr1": True,
     "rr50": True,
     "connect": True,
+    "connect32": True,
     "redis_get": True,
     "redis_set": True,
     "gbits": True,
