@@ -15,9 +15,9 @@ Loads (bench/loadgen.c, built with the system's cc, so the client is never the b
 request/response of 64 B on 1 and on 50 connections, new connections (connect, 64 B echo,
 close) from 8 and from 32 clients, HTTP/1.1 keep-alive GETs from 50 clients (through a
 listener that observes HTTP, as by default, and through one with observer none: the cost
-of observing), iperf3 for one stream, redis-benchmark's GET and SET with 50 clients against a real
-redis-server (when installed), and 1,000 flows held open at once. Results go
-to ``bench/results/<time>-<commit>.json`` as well.
+of observing), iperf3 for one stream, redis-benchmark's GET and SET with 50 clients
+against a real redis-server (when installed), and 1,000 flows held open at once. Results
+go to ``bench/results/<time>-<commit>.json`` as well.
 """
 
 from __future__ import annotations
@@ -214,8 +214,9 @@ def measure(
     # After the HTTP pair: what ~10,000 short flows leave (their records and sockets, let
     # go over the next seconds) was paid by the HTTP load run next, the observed one, and
     # read as the cost of observing (5-10% in chains for both routers, 0% in 2 routers).
-    # and with 32 clients, where a router's batches grow: skupper-router's cost per flow
-    # falls more with them than ours (edge-hub-edge, one run: 1.01x at 8, 0.81x at 32)
+    # From 8 clients, and from 32, where a router's batches grow: skupper-router's cost
+    # per flow falls more with them than ours (edge-hub-edge, one run: 1.01x at 8, 0.81x
+    # at 32).
     for clients, figure in ((8, "connect"), (32, "connect32")):
         connect = loadgen(binary, "connect", ports["echo"], clients, seconds)
         figures[figure] = connect["ops"] / connect["seconds"]
