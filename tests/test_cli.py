@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from skupper_podman.site import ports
+from skupper_podman.site.migration import open_site
 from tests.cli_helpers import (
     fails,
     files_under,
@@ -140,6 +141,12 @@ def test_site_init_status_delete(east: str, skupper_home: Path) -> None:
     assert found["name"] == "east" and found["routerAnswering"] is True
     assert found["routerState"] == "running"
     assert found["router"]["id"] == "east"
+    # Every port the site binds is its own: none was chosen twice (none is bound at init).
+    facts, resources = open_site(east).facts(), open_site(east).load()
+    assert resources.router_access is not None
+    bound: list[int | None] = [role.port for role in resources.router_access.spec.roles]
+    bound += [facts.grant_server_port, facts.management_port, facts.metrics_port]
+    assert None not in bound and len(set(bound)) == len(bound) == 5, bound
     ok("site", "delete", "-n", east)
     assert not folder.exists()
     ok("site", "delete", "-n", east)  # idempotent

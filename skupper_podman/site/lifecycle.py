@@ -218,16 +218,20 @@ def init_site(
     access_ports = {
         role.port for r in resources if isinstance(r, res.RouterAccess) for role in r.spec.roles
     }
-    management_port = ports.ephemeral_loopback_port()
+    # Each port is chosen with the site's earlier choices excluded: none is bound yet.
+    taken = set(access_ports)
+    grant_server_port = choose_grant_port(bind_host, grant_port, taken) if link_access else None
+    if grant_server_port is not None:
+        taken.add(grant_server_port)
+    management_port = ports.ephemeral_loopback_port(exclude=taken)
+    taken.add(management_port)
     facts = RuntimeFacts(
         platform=runner.name,
         management_port=management_port,
-        grant_server_port=choose_grant_port(bind_host, grant_port, access_ports)
-        if link_access
-        else None,
+        grant_server_port=grant_server_port,
         metrics_port=None
         if runner.name in CONTAINER_PLATFORMS
-        else ports.ephemeral_loopback_port(exclude={management_port}),
+        else ports.ephemeral_loopback_port(exclude=taken),
     )
     started = False
     try:
