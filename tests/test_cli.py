@@ -198,6 +198,18 @@ def test_default_link_port_skips_a_busy_one(router_available: None) -> None:
     assert chosen > taken
 
 
+def test_grant_port_asked_for_is_not_taken_by_the_default_edge_port(
+    router_available: None,
+) -> None:
+    wanted = ports.first_free("127.0.0.1", 45671)  # where the edge port would go by default
+    ok("site", "init", "--link-access", "--bind-host", "127.0.0.1", "--port", str(free_port()),
+       "--grant-port", str(wanted), "-n", "grant")  # fmt: skip
+    store = open_site("grant")
+    access = store.load().router_access
+    assert access is not None and store.facts().grant_server_port == wanted
+    assert wanted not in {role.port for role in access.spec.roles}
+
+
 def test_listener_lifecycle(west: str, skupper_home: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

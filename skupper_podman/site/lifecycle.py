@@ -93,8 +93,16 @@ def default_site_name(namespace: str) -> str:
 
 
 def site_resources(
-    name: str, link_access: bool, bind_host: str | None, port: int, *, edge: bool = False
+    name: str,
+    link_access: bool,
+    bind_host: str | None,
+    port: int,
+    *,
+    edge: bool = False,
+    grant_port: int | None = None,
 ) -> list[res.Resource]:
+    """The Site and, with link access, its RouterAccess: the edge port is the first free
+    one from 45671 that is neither the link port nor the grant server port asked for."""
     site = res.Site(
         metadata=res.Metadata(name=name),
         spec=res.SiteSpec(link_access="default" if link_access else None, edge=edge),
@@ -102,7 +110,8 @@ def site_resources(
     if not link_access:
         return [site]
     # Interior sites accept links from interior sites and from edge sites, on two ports.
-    edge_port = ports.first_free(bind_host or "0.0.0.0", DEFAULT_EDGE_PORT, exclude={port})
+    avoid = {port} if grant_port is None else {port, grant_port}
+    edge_port = ports.first_free(bind_host or "0.0.0.0", DEFAULT_EDGE_PORT, exclude=avoid)
     access = res.RouterAccess(
         metadata=res.Metadata(name=ROUTER_ACCESS_NAME),
         spec=res.RouterAccessSpec(
@@ -213,7 +222,9 @@ def init_site(
     check_bind_host(bind_host)
     chosen_port = choose_port(bind_host, port) if link_access else DEFAULT_INTER_ROUTER_PORT
     with res.user_input(f"site {site_name}"):
-        resources = site_resources(site_name, link_access, bind_host, chosen_port, edge=edge)
+        resources = site_resources(
+            site_name, link_access, bind_host, chosen_port, edge=edge, grant_port=grant_port
+        )
         resources = with_names(resources, runner.name, subject_alternative_names)
     access_ports = {
         role.port for r in resources if isinstance(r, res.RouterAccess) for role in r.spec.roles

@@ -74,7 +74,7 @@ def _enable(
     chosen = choose_port(bind_host, port)
     facts = store.facts()
     with res.user_input(f"site {site.name}"):
-        made = site_resources(site.name, True, bind_host, chosen, edge=False)
+        made = site_resources(site.name, True, bind_host, chosen, grant_port=grant_port)
         made = with_names(made, facts.platform, names)
     access = next(r for r in made if isinstance(r, res.RouterAccess))
     role_ports = {role.port for role in access.spec.roles}
