@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from skupper_podman.site import ports
+from skupper_podman.site.lifecycle import DEFAULT_EDGE_PORT
 from skupper_podman.site.migration import open_site
 from tests.cli_helpers import (
     fails,
@@ -142,7 +143,8 @@ def test_site_init_status_delete(east: str, skupper_home: Path) -> None:
     assert found["routerState"] == "running"
     assert found["router"]["id"] == "east"
     # Every port the site binds is its own: none was chosen twice (none is bound at init).
-    facts, resources = open_site(east).facts(), open_site(east).load()
+    store = open_site(east)
+    facts, resources = store.facts(), store.load()
     assert resources.router_access is not None
     bound: list[int | None] = [role.port for role in resources.router_access.spec.roles]
     bound += [facts.grant_server_port, facts.management_port, facts.metrics_port]
@@ -201,7 +203,7 @@ def test_default_link_port_skips_a_busy_one(router_available: None) -> None:
 def test_grant_port_asked_for_is_not_taken_by_the_default_edge_port(
     router_available: None,
 ) -> None:
-    wanted = ports.first_free("127.0.0.1", 45671)  # where the edge port would go by default
+    wanted = ports.first_free("127.0.0.1", DEFAULT_EDGE_PORT)  # where the edge port would go
     ok("site", "init", "--link-access", "--bind-host", "127.0.0.1", "--port", str(free_port()),
        "--grant-port", str(wanted), "-n", "grant")  # fmt: skip
     store = open_site("grant")

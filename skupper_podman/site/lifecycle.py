@@ -226,11 +226,10 @@ def init_site(
             site_name, link_access, bind_host, chosen_port, edge=edge, grant_port=grant_port
         )
         resources = with_names(resources, runner.name, subject_alternative_names)
-    access_ports = {
+    # Each port is chosen with the site's earlier choices excluded: none is bound yet.
+    taken = {
         role.port for r in resources if isinstance(r, res.RouterAccess) for role in r.spec.roles
     }
-    # Each port is chosen with the site's earlier choices excluded: none is bound yet.
-    taken = set(access_ports)
     grant_server_port = choose_grant_port(bind_host, grant_port, taken) if link_access else None
     if grant_server_port is not None:
         taken.add(grant_server_port)

@@ -346,19 +346,19 @@ def test_two_sites_linked_with_live_changes(target: Target) -> None:
     except OSError as error:
         fetched = f"the fetch through it failed: {error}"
 
+    def forwarder_log() -> str:
+        with _nullcontext(target) as engine:
+            return str(engine.logs("skupper-east-listener-web", 20))
+
     def forwarder_says_so() -> bool:
         # its connect to the router's old address may first wait out its timeout (10 s)
-        with _nullcontext(target) as engine:
-            log = engine.logs("skupper-east-listener-web", 20)
-        return "cannot reach the router at skupper-east-router:" in log
+        return "cannot reach the router at skupper-east-router:" in forwarder_log()
 
     try:
         wait_for("the listener container to log that it cannot reach the router", forwarder_says_so)
     except AssertionError as failed:  # seen twice on rootless Podman: say what it saw
-        with _nullcontext(target) as engine:
-            log = engine.logs("skupper-east-listener-web", 20)
-        view = _forwarder_view(target)
-        raise AssertionError(f"{failed}\n{fetched}\nits log:\n{log}\n{view}") from None
+        its_log, view = forwarder_log(), _forwarder_view(target)
+        raise AssertionError(f"{failed}\n{fetched}\nits log:\n{its_log}\n{view}") from None
 
     # Clean removal, by label.
     target.tool("rm", "-f", "web-backend")
