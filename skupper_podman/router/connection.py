@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from proton import Array, Data, Link, Session, Terminus, symbol
+from proton import Array, Data, Link, Session, Terminus, int32, symbol
 
 from .engine import AmqpEngine
 
@@ -136,9 +136,10 @@ class RouterConnection:
             symbol(OURS_PROPERTY): version,
         }
         if self.is_router_link:
-            properties[symbol("qd.annotations-version")] = 2
+            # AMQP int, as skupper-router reads them: it ignores a long (Python's default)
+            properties[symbol("qd.annotations-version")] = int32(2)
             if self.origin.cost > 1:
-                properties[symbol("qd.inter-router-cost")] = self.origin.cost
+                properties[symbol("qd.inter-router-cost")] = int32(self.origin.cost)
             if access_id:
                 properties[symbol(ACCESS_ID_PROPERTY)] = access_id
         connection.properties = properties

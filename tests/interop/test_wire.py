@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
 from tests.router.peers import Backend, StreamHandler, stream_through
-from tests.routernet import RouterNet, wait_listening
+from tests.routernet import Kind, RouterNet, wait_listening
 
 from .chains import build
 
@@ -89,3 +91,28 @@ def test_annotations_routing_messages_and_window_on_the_wire(net: RouterNet) -> 
         assert offsets == sorted(offsets) and offsets[-1] <= 2 * MIB
         assert stream_settled(log, direction), f"stream received {direction} never settled"
     backend.close()
+
+
+@pytest.mark.parametrize("dialler", ["ours", "sk"])
+def test_both_routers_take_the_cost_of_a_link_from_either_end(
+    net: RouterNet, dialler: Kind
+) -> None:
+    """The dialling router's link cost travels in its Open (``qd.inter-router-cost``, an
+    AMQP int: skupper-router ignores any other type); both ends then count the link at it."""
+    listener_kind: Kind = "sk" if dialler == "ours" else "ours"
+    near = net.router("near", kind=dialler, management=True)
+    far = net.router("far", kind=listener_kind, link_access=True, management=True)
+    net.link(near, far, cost=3)
+    net.start()
+    net.wait_routes()
+    costs = {}
+    deadline = time.monotonic() + 10
+    while costs != {"near": 3, "far": 3}:
+        assert time.monotonic() < deadline, f"link costs seen: {costs}"
+        time.sleep(0.1)
+        costs = {
+            router.name: int(row["cost"] or 0)  # None until its routes are computed
+            for router, other in ((near, far), (far, near))
+            for row in router.query("router.node")
+            if row["id"] == other.name
+        }
