@@ -142,6 +142,8 @@ def _relay_control(
     if route is None or route[1] in annotations.trace:
         return
     next_conn = route[0]
+    if next_conn.peer_id in annotations.trace:
+        return  # it came from there: routes are changing, and it would go round in a loop
     if next_conn.control_sender is None:
         return
     relayed = encode_annotations(plane.fabric.outgoing_annotations(annotations))

@@ -249,7 +249,7 @@ class RouterCore:
     # --- timers ----------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        deadlines = [self.tcp.health.next_probe()]
+        deadlines = [self.tcp.next_due()]
         deadlines.append(self.fabric.routing.get_timer() if self.fabric.routing else None)
         deadlines += [self.connectors.next_retry(), self.observation.next_due()]
         for conn in self.connections.values():  # next_release only for the few that hold
@@ -262,7 +262,7 @@ class RouterCore:
         if self.fabric.routing is not None:
             self.fabric.routing.handle_timer(now)
         self.connectors.redial_due(now)
-        self.tcp.start_probes(now)
+        self.tcp.handle_timer(now)
         self.observation.tick(now)
         for conn in list(self.connections.values()):
             if conn.tick_at and conn.tick_at <= now:

@@ -17,6 +17,7 @@ from .connection import DATA_LINK_CREDIT, RouterConnection
 from .engine import DeliveryState, receive
 from .engine import ProtonEvent as Event
 from .event_context import EventContext
+from .forwarder import Forwarder
 from .message import (
     RA_FLAG_STREAMING,
     MalformedMessage,
@@ -32,11 +33,12 @@ from .streams import (
     REJECTED,
     RELEASED,
     SETTLED_HERE,
+    UNDELIVERABLE_HERE,
     InboundStream,
     OutboundStream,
     StreamOwner,
 )
-from .tcp import Forwarder, TcpFlow
+from .tcp import TcpFlow
 
 
 def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: float) -> None:
@@ -141,7 +143,7 @@ def _route(
     route = ctx.fabric.route_to_address(address)
     if route is not None:
         next_conn, router = route
-        if router in trace:
+        if router in trace or next_conn.peer_id in trace:  # a loop while routes change
             _refuse(ctx, conn, link, delivery, RELEASED)
             return
         _forward(ctx, conn, link, delivery, next_conn, header, address, buffered, body, complete)
@@ -245,7 +247,7 @@ def _inbound_stream(
             counts.accepted += 1
         elif stream.outcome == RELEASED:
             counts.released += 1
-        elif stream.outcome == MODIFIED:
+        elif stream.outcome in (MODIFIED, UNDELIVERABLE_HERE):
             counts.modified += 1
 
     return InboundStream(delivery, owner, partial(ctx.mark_dirty, conn.conn_id), settled)

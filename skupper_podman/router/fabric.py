@@ -110,16 +110,20 @@ class Fabric:
     ) -> Destination | None:
         """Where a new flow for ``address`` goes (balanced or closest), None if nowhere.
 
-        ``exclude``: routers already on the delivery's trace (loop prevention);
+        ``exclude``: routers already on the delivery's trace, which it must neither go to
+        nor through (a loop while routes change);
         ``from_edge``: the edge it came from, which must not get it back;
         ``avoid``: destinations that released the flow already.
         """
         remote: dict[str, int] = {}
-        if self.routing is not None:
+        routing = self.routing
+        if routing is not None:
             remote = {
                 router: cost
-                for router, cost in self.routing.routers_with_address(address).items()
-                if router not in exclude and self.routing.next_hop(router) in self.neighbors
+                for router, cost in routing.routers_with_address(address).items()
+                if router not in exclude
+                and (hop := routing.next_hop(router)) in self.neighbors
+                and hop not in exclude
             }
         return self.addresses.choose(
             address,

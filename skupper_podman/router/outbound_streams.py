@@ -9,9 +9,9 @@ from functools import partial
 from .addressing import Destination
 from .connection import RouterConnection
 from .fabric import Fabric
+from .forwarder import Forwarder
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
 from .streams import OutboundStream, StreamOwner, StreamStart
-from .tcp import Forwarder
 
 HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
 NEW_STREAM = RouterAnnotations(flags=RA_FLAG_STREAMING)

@@ -28,6 +28,10 @@ ACCEPTED = Disposition.ACCEPTED
 MODIFIED = Disposition.MODIFIED
 RELEASED = Disposition.RELEASED
 REJECTED = Disposition.REJECTED
+# AMQP modified with delivery-failed and undeliverable-here: not processed, and not to come
+# back to this destination (no backend of it answered); another one may take it. On the
+# wire it is MODIFIED with those two fields; this value names it inside the router.
+UNDELIVERABLE_HERE = -int(Disposition.MODIFIED)
 
 
 class StreamOwner(Protocol):
@@ -35,7 +39,8 @@ class StreamOwner(Protocol):
         """The far end passed on ``offset`` bytes of what we sent."""
 
     def stream_outcome(self, outcome: int) -> None:
-        """The far end settled what we sent (ACCEPTED, MODIFIED, RELEASED, REJECTED)."""
+        """The far end settled what we sent (ACCEPTED, MODIFIED, UNDELIVERABLE_HERE,
+        RELEASED, REJECTED)."""
 
     def stream_data(self, data: bytes) -> None:
         """Body bytes arrived on the inbound stream."""
@@ -287,6 +292,8 @@ class OutboundStream:
                 self.offset_acked = offset
                 self.owner.stream_acked(offset)
         elif (state or delivery.settled) and not self.settled:  # .settled: by the peer
+            if state == MODIFIED and delivery.remote.undeliverable:
+                state = UNDELIVERABLE_HERE
             self.owner.stream_outcome(state or ACCEPTED)
 
 
@@ -344,6 +351,10 @@ class InboundStream:
             self.settled = True
             self.ended = True
             self.outcome = outcome
+            if outcome == UNDELIVERABLE_HERE:
+                self.delivery.local.failed = True
+                self.delivery.local.undeliverable = True
+                outcome = MODIFIED
             self.delivery.update(outcome)
             self.delivery.settle()
             self.forget()

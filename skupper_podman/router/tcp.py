@@ -5,9 +5,6 @@ socket. On the listener side the outbound stream is the request (to the routing 
 the inbound one the reply; on the connector side it is the other way round. Half-close is
 first-class: read EOF finishes the outbound stream, the end of the inbound stream
 shuts down the socket's write side, and the flow is over when both directions are.
-
-A ``Forwarder`` joins an inbound stream to an outbound one on a router in the middle of
-a path, passing bytes, window progress and outcomes through.
 """
 
 from __future__ import annotations
@@ -18,7 +15,16 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import commands as cmd
-from .streams import ACCEPTED, FIRST_BURST, MODIFIED, RELEASED, WINDOW, Inbound, Outbound
+from .streams import (
+    ACCEPTED,
+    FIRST_BURST,
+    MODIFIED,
+    RELEASED,
+    UNDELIVERABLE_HERE,
+    WINDOW,
+    Inbound,
+    Outbound,
+)
 
 Emit = Callable[[cmd.Command], None]
 REPLAY_LIMIT = FIRST_BURST  # what a client may send before its flow can no longer move
@@ -128,7 +134,7 @@ class TcpFlow:
         counters: TcpCounters,
         on_closed: Callable[[TcpFlow], None],
         *,
-        on_released: Callable[[TcpFlow], bool] = lambda flow: False,
+        on_released: Callable[[TcpFlow, int], bool] = lambda flow, outcome: False,
         socket_ready: bool,
         side: str = "listener",
         clock: Callable[[], float] = lambda: 0.0,
@@ -198,7 +204,8 @@ class TcpFlow:
 
     def socket_data(self, data: bytes) -> None:
         outbound = self.outbound
-        if outbound is None or outbound.finished:
+        waiting = outbound is None and self.replay is not None  # to be sent again
+        if not waiting and (outbound is None or outbound.finished):
             return
         self.counters.bytes_in += len(data)
         if not self.bytes_in:
@@ -208,6 +215,8 @@ class TcpFlow:
             self._watch(True, data)
         if self.replay is not None:
             self._keep_for_replay(data)
+        if outbound is None:
+            return  # the flow waits to be sent again, with what the replay keeps
         outbound.write(data)
         if not self.paused and outbound.sent - outbound.offset_acked >= WINDOW:
             self.paused = True
@@ -265,9 +274,10 @@ class TcpFlow:
     def stream_outcome(self, outcome: int) -> None:
         if self.outbound is not None:
             self.outbound.settle()
-        if outcome == RELEASED and self.inbound is None and not self.closed:
-            # No backend took it and none has seen a byte: another may, else a clean end.
-            if self.replay is not None and self._on_released(self):
+        unsent = outcome in (RELEASED, UNDELIVERABLE_HERE)
+        if unsent and self.inbound is None and not self.closed:
+            # No backend took it and none has seen a byte: it may go again, else a clean end.
+            if self.replay is not None and self._on_released(self, outcome):
                 return
             self._close(abort=False)
             return
@@ -296,11 +306,16 @@ class TcpFlow:
         if self.socket_ready:
             self._inbound_ended()
 
-    def release(self) -> None:
-        """Connector side: no backend could be reached; the request goes back unprocessed."""
+    def give_back(self) -> None:
+        """Connector side: no backend could be reached; the request goes back unprocessed,
+        for another destination to take."""
         if self.inbound is not None:
-            self.inbound.complete(RELEASED)
+            self.inbound.complete(UNDELIVERABLE_HERE)
         self.pending = []
+        self._close(abort=False)
+
+    def close_unsent(self) -> None:
+        """Listener side: no destination took the request; the client gets a clean close."""
         self._close(abort=False)
 
     def move_to(self, counters: TcpCounters) -> None:
@@ -360,40 +375,3 @@ class TcpFlow:
         self.counters.connections_closed += 1
         self.counters.active.discard(self.flow_id)
         self._on_closed(self)
-
-
-class Forwarder:
-    """A delivery passing through this router: inbound from one hop, outbound to the next."""
-
-    __slots__ = ("inbound", "outbound", "reply")
-
-    def __init__(self) -> None:
-        self.inbound: Inbound | None = None
-        self.outbound: Outbound | None = None
-        # a request from a skupper-router: the reply passing back to it, held until its
-        # listener side has it (which the request's next bytes show)
-        self.reply: Outbound | None = None
-
-    def stream_data(self, data: bytes) -> None:
-        if self.reply is not None and not self.reply.peer_spoke():
-            self.reply = None
-        if self.outbound is not None:
-            self.outbound.write(data)
-
-    def stream_end(self, aborted: bool) -> None:
-        if self.outbound is None:
-            return
-        if aborted:
-            self.outbound.abort()
-        else:
-            self.outbound.finish()
-
-    def stream_acked(self, offset: int) -> None:
-        if self.inbound is not None:
-            self.inbound.progress(offset, force=True)
-
-    def stream_outcome(self, outcome: int) -> None:
-        if self.outbound is not None:
-            self.outbound.settle()
-        if self.inbound is not None:
-            self.inbound.complete(outcome)

@@ -8,12 +8,12 @@ doors call it and then do the work that follows every event.
 Failover, beyond skupper-router (which ends the client's connection when the connector it
 picked cannot reach its backend): at that point no byte has reached any backend, so the
 flow moves. The connector's router redials at its other connectors for the key, and once
-none is left settles the request RELEASED (AMQP: not processed, may go elsewhere); the
-listener's router, on RELEASED, sends the flow again with what the client sent so far
-(at most ``tcp.REPLAY_LIMIT``) to another destination. A connector whose backend failed
-leaves the rotation (``backend_health``) and is probed with back-off; while none of a
-router's connectors for a key is up, the router stops offering the key. The client is
-closed cleanly only when no destination is left.
+none is left gives the request back undeliverable here (AMQP modified: not processed, may
+go elsewhere); the listener's router sends the flow again with what the client sent so far
+(at most ``tcp.REPLAY_LIMIT``) to another destination (``flow_resend``). A connector whose
+backend failed leaves the rotation (``backend_health``) and is probed with back-off; while
+none of a router's connectors for a key is up, the router stops offering the key. The
+client is closed cleanly only when no destination is left.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Protocol
 
 from . import commands as cmd
@@ -31,6 +31,7 @@ from .backend_health import BackendHealth
 from .config import RouterConfig
 from .connection import RouterConnection
 from .flow_records import RECENT_FLOWS, FlowRecord
+from .flow_resend import Destinations, FlowResender, ResendCount, StreamOpener
 from .local_streams import LocalStream
 from .message import encode_stream_header
 from .service_tls import ServiceTls
@@ -39,44 +40,25 @@ from .streams import OutboundStream, StreamOwner
 from .tcp import FlowObserver, TcpCounters, TcpFlow
 
 Log = Callable[[cmd.LogLevel, str, str], None]
-MAX_RETRIES = 4  # destinations a flow tries after the first
 
 
-class Routes(Protocol):
+class Routes(Destinations, Protocol):
     """Where the TCP side's flows can go (the router's fabric)."""
-
-    def choose_destination(
-        self,
-        address: str,
-        exclude: tuple[str, ...] = (),
-        from_edge: str = "",
-        avoid: Collection[object] = (),
-    ) -> Destination | None: ...
-
-    def reachable(self, address: str, *, excluding_edge: str = "") -> bool: ...
 
     def route_to_address(self, address: str) -> tuple[RouterConnection, str] | None: ...
 
-    def reply_address(self) -> str:
-        """A new address of this router's own, for a reply stream."""
 
-
-class StreamStarter(Protocol):
+class StreamStarter(StreamOpener, Protocol):
     """How the TCP side starts its streams."""
-
-    def open_stream(
-        self, destination: Destination, header: bytes, owner: StreamOwner, reply_to: str = ""
-    ) -> OutboundStream | None: ...
 
     def stream_on(
         self, conn: RouterConnection, header: bytes, owner: StreamOwner
     ) -> OutboundStream: ...
 
 
-class Deliveries(Protocol):
+class Deliveries(ResendCount, Protocol):
     ingress: int
     egress: int
-    retried: int
 
 
 class TcpAdaptor:
@@ -114,6 +96,16 @@ class TcpAdaptor:
         self._flow_ids = itertools.count(1)
         self._clock = clock
         self.recent: deque[FlowRecord] = deque(maxlen=RECENT_FLOWS)  # ended, for `flows`
+        self.resender = FlowResender(
+            routes,
+            streams,
+            addresses,
+            deliveries,
+            self.reply_flows,
+            emit,
+            clock,
+            start_local_flow=self.start_local_flow,
+        )
 
     def apply_config(self, new: RouterConfig) -> None:
         """Stop the tcpListeners ``new`` changed (or whose TLS files it changed); they
@@ -283,7 +275,7 @@ class TcpAdaptor:
         key = connector.address if connector else ""
         others = [other for other in self.addresses.local.get(key, ()) if other not in flow.tried]
         if not others:
-            flow.release()
+            flow.give_back()
             return
         self.addresses.flow_ended(Destination("local", name))
         flow.route_key = Destination("local", others[0])
@@ -298,7 +290,13 @@ class TcpAdaptor:
             self.log("info", "tcp", f"connector {name}: backend answers, back in rotation")
             self.consumers_changed()
 
-    def start_probes(self, now: float) -> None:
+    def next_due(self) -> float | None:
+        """When the next backend probe or flow sent again is due."""
+        due = [d for d in (self.health.next_probe(), self.resender.next_due()) if d is not None]
+        return min(due, default=None)
+
+    def handle_timer(self, now: float) -> None:
+        self.resender.send_due(now)
         for name in self.health.due_probes(now):
             connector = self.config.tcp_connectors.get(name)
             if connector is not None:
@@ -323,7 +321,7 @@ class TcpAdaptor:
             self.emit,
             counters,
             self._flow_closed,
-            on_released=self._retry,
+            on_released=self.resender.given_back,
             socket_ready=socket_ready,
             side=kind,
             clock=self._clock,
@@ -337,45 +335,6 @@ class TcpAdaptor:
         self.addresses.flow_started(destination)
         self.flows[flow_id] = flow
         return flow
-
-    def _retry(self, flow: TcpFlow) -> bool:
-        """Listener side: the flow's request was released; send it to another destination."""
-        if flow.replay is None or flow.retries >= MAX_RETRIES or not flow.address:
-            return False
-        old = flow.route_key
-        if isinstance(old, Destination):
-            if old.kind != "uplink":  # an edge's only way out: the hub chooses anew each time
-                flow.tried.add(old)
-            self.addresses.flow_ended(old)
-            flow.route_key = None
-        destination = self.routes.choose_destination(flow.address, avoid=flow.tried)
-        if destination is None:
-            return False
-        flow.retries += 1
-        flow.route_key = destination
-        self.addresses.flow_started(destination)
-        self.deliveries.retried += 1
-        if destination.kind == "local":
-            self.start_local_flow(flow, destination.name)
-        else:
-            if not flow.reply_address:  # its first destination was a local connector
-                flow.reply_address = self.routes.reply_address()
-            header = encode_stream_header(
-                to=flow.address, reply_to=flow.reply_address, correlation_id=flow.record_id
-            )
-            self.reply_flows[flow.reply_address] = flow
-            outbound = self.streams.open_stream(
-                destination, header, flow, reply_to=flow.reply_address
-            )
-            if outbound is None:
-                return False
-            flow.outbound = outbound
-        assert flow.outbound is not None
-        for data in flow.replay:
-            flow.outbound.write(data)
-        if flow.read_closed:
-            flow.outbound.finish()
-        return True
 
     def _flow_closed(self, flow: TcpFlow) -> None:
         if self.flows.pop(flow.flow_id, None) is not None:

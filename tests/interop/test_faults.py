@@ -8,10 +8,11 @@ import socket
 import time
 
 import pytest
+from proton import ProtonException
 
 from tests.ports import free_port
 from tests.router.peers import Backend, EchoHandler, echo_once, wait_closed
-from tests.routernet import Kind, RouterNet, wait_listening
+from tests.routernet import Kind, Router, RouterNet, wait_listening
 
 from .chains import KEY, build
 
@@ -42,6 +43,54 @@ def test_a_refusing_backend_closes_the_client_at_once(net: RouterNet, spec: str)
         seconds = wait_closed(client, timeout=5)
     print(f"{spec}: client closed {seconds * 1000:.0f} ms after a refused dial")
     assert seconds < 1.0
+
+
+@pytest.mark.parametrize("middle", ["sk", "ours"])
+def test_a_flow_moves_past_a_refusing_backend_through_either_router(
+    net: RouterNet, middle: Kind
+) -> None:
+    """a (listener) - b - c and d (connectors, ours). c is the nearer and its backend
+    refuses: c gives the request back as undeliverable there (AMQP modified), b passes that
+    on as it came, and a sends the flow again; c no longer offers the key, so it reaches d.
+    (A skupper-router listener would end the client instead.)"""
+    a = net.router("a", link_access=True, management=True)
+    b = net.router("b", kind=middle, link_access=True, management=True)
+    c, d = net.router("c"), net.router("d")
+    net.link(b, a)
+    net.link(c, b)
+    net.link(d, b, cost=2)
+    refusing, backend = _Refusing(), Backend(EchoHandler)
+    c.add("tcpConnector", name="echo", host="127.0.0.1", port=refusing.port, address=KEY)
+    d.add("tcpConnector", name="echo", host="127.0.0.1", port=backend.port, address=KEY)
+    port = free_port()
+    a.add("tcpListener", name="echo", host="127.0.0.1", port=port, address=KEY)
+    net.start()
+    deadline = time.monotonic() + 30
+    while _remote_count(a, f"M{KEY}") < 2 or not _forwards_from(b, "a", to="c"):
+        assert time.monotonic() < deadline, "the routes never settled"
+        time.sleep(0.1)
+    assert echo_once(port, b"past c") == b"past c"
+    assert "backend connection failed" in c.log  # the flow went to c first
+    backend.close()
+
+
+def _forwards_from(router: Router, origin: str, *, to: str) -> bool:
+    """Whether ``router`` forwards what ``origin`` sends to ``to``: a skupper-router
+    releases it until ``origin`` is a valid origin there, which it computes once a second."""
+    try:
+        nodes = {str(row["id"]): row for row in router.query("router.node")}
+    except (ProtonException, OSError):
+        return False
+    return to in nodes and origin in (nodes[to].get("validOrigins") or [])
+
+
+def _remote_count(router: Router, key: str) -> int:
+    """How many other routers ``router`` knows to offer ``key`` (0 before it listens)."""
+    try:
+        rows = {str(row["name"]): row for row in router.query("router.address")}
+    except (ProtonException, OSError):
+        return 0
+    return int(rows[key]["remoteCount"]) if key in rows else 0
 
 
 def _flows_work_again(port: int, deadline: float) -> float:

@@ -19,8 +19,9 @@ from skupper_podman.router.agent import handle_request
 from skupper_podman.router.config import SslProfile
 from skupper_podman.router.connectors import RECONNECT_DELAYS
 from skupper_podman.router.engine import AmqpEngine, TlsDomains, TlsSettings
+from skupper_podman.router.forwarder import Forwarder
 from skupper_podman.router.streams import WINDOW
-from skupper_podman.router.tcp import Forwarder, TcpCounters
+from skupper_podman.router.tcp import TcpCounters
 
 from .corenet import HOST, CoreNet, FakeSocket, Router
 

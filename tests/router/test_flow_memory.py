@@ -12,8 +12,9 @@ from pathlib import Path
 from proton import Delivery
 
 from skupper_podman.router.engine import AmqpEngine
+from skupper_podman.router.forwarder import Forwarder
 from skupper_podman.router.streams import InboundStream, OutboundStream
-from skupper_podman.router.tcp import Forwarder, TcpFlow
+from skupper_podman.router.tcp import TcpFlow
 
 from .corenet import HOST, CoreNet, Router
 from .test_core import BACKEND_HOST, REQUEST, linked, open_flow, two_routers
