@@ -143,7 +143,10 @@ def _route(
     route = ctx.fabric.route_to_address(address)
     if route is not None:
         next_conn, router = route
-        if router in trace or next_conn.peer_id in trace:  # a loop while routes change
+        # A delivery to a router's own address (a reply stream) goes on even back to where
+        # it came from while routes change: a reply cannot be sent again, and the loop
+        # ends when routes settle (unlike a new request, which its listener sends again).
+        if router in trace:
             _refuse(ctx, conn, link, delivery, RELEASED)
             return
         _forward(ctx, conn, link, delivery, next_conn, header, address, buffered, body, complete)
