@@ -113,6 +113,9 @@ class Upstream:
                 return socket.create_connection(cached, timeout=timeout)
             except OSError as failed:
                 error = failed
+            # Said now: looking the name up again can take as long again, or longer,
+            # where the engine's DNS no longer knows a router cut off from the network.
+            self.reached(error)
         for address in self.resolve():
             if address == cached:
                 continue  # just failed

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -94,6 +95,39 @@ def test_a_stale_address_beside_the_live_one_is_passed_over(
     answers.remove(answers[1])
     with pytest.raises(ConnectionRefusedError):
         target.connect()  # the live one went away, only the dead one is left
+
+
+def test_a_dead_address_is_said_before_the_name_is_looked_up_again(
+    echo: Backend, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An engine's DNS can take longer than the test's minute to answer for a router cut
+    off from the network (seen on Podman in CI): the forwarder says it cannot reach the
+    router as soon as the address it knows fails, not after the lookup."""
+    looking_up, answer = threading.Event(), threading.Event()
+    real = socket.getaddrinfo
+
+    def slow(host: str, *args: object, **kwargs: object) -> object:
+        if host != "skupper-east-router":
+            return real(host, *args, **kwargs)  # type: ignore[arg-type]
+        looking_up.set()
+        answer.wait(10)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", echo.port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    target = forward.Upstream("skupper-east-router", echo.port)
+    target._address = ("127.0.0.1", free_port())  # where the router used to answer
+    connected: list[socket.socket] = []
+    thread = threading.Thread(target=lambda: connected.append(target.connect()))
+    thread.start()
+    try:
+        assert looking_up.wait(10)
+        said = capsys.readouterr().err
+        assert said.startswith("cannot reach the router at skupper-east-router:"), said
+    finally:
+        answer.set()
+        thread.join(10)
+    assert connected and connected[0].getpeername()[1] == echo.port
+    connected[0].close()
 
 
 def test_sigterm_stops_it_at_once_as_a_container_s_first_process(echo: Backend) -> None:
