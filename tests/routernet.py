@@ -182,6 +182,13 @@ class Router:
         names = body["attributeNames"]
         return [dict(zip(names, row, strict=True)) for row in body["results"]]
 
+    def query_or_none(self, entity_type: str) -> list[dict[str, Any]]:
+        """As ``query``, but no rows while the router does not answer yet."""
+        try:
+            return self.query(entity_type)
+        except (ProtonException, OSError):
+            return []
+
     def address_keys(self) -> set[str]:
         """The keys of the addresses this router knows: ``R<router>`` for a router it has a
         route to, ``H<edge>`` for an edge router it can reach, ``M<address>`` mobile."""
@@ -200,13 +207,6 @@ class Router:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         return 0
-
-
-def _address_keys_or_none(router: Router) -> set[str]:
-    try:
-        return router.address_keys()
-    except (ProtonException, OSError):  # not listening yet
-        return set()
 
 
 @dataclass
@@ -296,7 +296,10 @@ class RouterNet:
                 continue
             wanted = {"R" + r.name for r in interiors if r is not router}
             wanted |= {"H" + r.name for r in edges}
-            while missing := wanted - _address_keys_or_none(router):
+            while True:
+                known = {str(row["name"]) for row in router.query_or_none("router.address")}
+                if not (missing := wanted - known):
+                    break
                 if time.monotonic() > deadline:
                     raise AssertionError(f"{router.name} has no route to {sorted(missing)}")
                 time.sleep(0.1)

@@ -135,15 +135,20 @@ class FlowResender:
         flow.route_key = destination
         self.addresses.flow_started(destination)
         self.deliveries.retried += 1
+        return self.open_request(flow, destination)
+
+    def open_request(self, flow: TcpFlow, destination: Destination) -> bool:
+        """Open ``flow``'s request to ``destination`` (a local connector, or a stream
+        across the network) with what its client sent so far: False if it cannot go."""
         if destination.kind == "local":
             self.start_local_flow(flow, destination.name)
         else:
-            if not flow.reply_address:  # its first destination was a local connector
+            if not flow.reply_address:  # a first send, or its first destination was local
                 flow.reply_address = self.routes.reply_address()
+            self.reply_flows[flow.reply_address] = flow
             header = encode_stream_header(
                 to=flow.address, reply_to=flow.reply_address, correlation_id=flow.record_id
             )
-            self.reply_flows[flow.reply_address] = flow
             outbound = self.streams.open_stream(
                 destination, header, flow, reply_to=flow.reply_address
             )

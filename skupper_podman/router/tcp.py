@@ -204,8 +204,11 @@ class TcpFlow:
 
     def socket_data(self, data: bytes) -> None:
         outbound = self.outbound
-        waiting = outbound is None and self.replay is not None  # to be sent again
-        if not waiting and (outbound is None or outbound.finished):
+        if outbound is None:
+            if self.replay is None:
+                return
+            # else it waits to be sent again: the replay keeps what arrives meanwhile
+        elif outbound.finished:
             return
         self.counters.bytes_in += len(data)
         if not self.bytes_in:
@@ -216,7 +219,7 @@ class TcpFlow:
         if self.replay is not None:
             self._keep_for_replay(data)
         if outbound is None:
-            return  # the flow waits to be sent again, with what the replay keeps
+            return
         outbound.write(data)
         if not self.paused and outbound.sent - outbound.offset_acked >= WINDOW:
             self.paused = True

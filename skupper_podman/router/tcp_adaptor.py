@@ -144,20 +144,9 @@ class TcpAdaptor:
         flow.address = address
         flow.record_id = self.observer.flow_started(flow, self._clock())
         flow.watcher = self.observer.watch(flow, listener.observer, self._clock)
-        if destination.kind == "local":
-            self.start_local_flow(flow, destination.name)
-        else:
-            flow.reply_address = self.routes.reply_address()
-            self.reply_flows[flow.reply_address] = flow
-            header = encode_stream_header(
-                to=address, reply_to=flow.reply_address, correlation_id=flow.record_id
-            )
-            flow.outbound = self.streams.open_stream(
-                destination, header, flow, reply_to=flow.reply_address
-            )
-            if flow.outbound is None:
-                flow.socket_failed()
-                return None
+        if not self.resender.open_request(flow, destination):
+            flow.socket_failed()
+            return None
         return flow.flow_id
 
     def handshake_failed(self, listener: str, error: str) -> None:
@@ -292,8 +281,10 @@ class TcpAdaptor:
 
     def next_due(self) -> float | None:
         """When the next backend probe or flow sent again is due."""
-        due = [d for d in (self.health.next_probe(), self.resender.next_due()) if d is not None]
-        return min(due, default=None)
+        probe, resend = self.health.next_probe(), self.resender.next_due()
+        if probe is None or resend is None:
+            return resend if probe is None else probe
+        return min(probe, resend)
 
     def handle_timer(self, now: float) -> None:
         self.resender.send_due(now)

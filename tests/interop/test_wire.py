@@ -105,7 +105,7 @@ def test_both_routers_take_the_cost_of_a_link_from_either_end(
     net.link(near, far, cost=3)
     net.start()
     net.wait_routes()
-    costs = {}
+    costs: dict[str, int] = {}
     deadline = time.monotonic() + 10
     while costs != {"near": 3, "far": 3}:
         assert time.monotonic() < deadline, f"link costs seen: {costs}"
