@@ -145,9 +145,17 @@ REQUIREMENTS_FILE = "requirements.txt"  # in wheels/: what the image installs be
 
 
 def _requirements() -> list[str]:
+    return [r for r in _all_requirements() if _project(r) not in CLI_ONLY_REQUIREMENTS]
+
+
+def cli_only_requirements() -> list[str]:
+    """The requirements (with their versions) the router image leaves out."""
+    return [r for r in _all_requirements() if _project(r) in CLI_ONLY_REQUIREMENTS]
+
+
+def _all_requirements() -> list[str]:
     found = importlib.metadata.requires(DISTRIBUTION) or []
-    wanted = [r.split(";")[0].strip() for r in found if "extra ==" not in r]
-    return [r for r in wanted if _project(r) not in CLI_ONLY_REQUIREMENTS]
+    return [r.split(";")[0].strip() for r in found if "extra ==" not in r]
 
 
 def _project(requirement: str) -> str:

@@ -207,7 +207,8 @@ def rootless_venv(user: str) -> Path:
     image.package_wheel(wheels)
     image.dependency_wheels(wheels)
     pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check"]
-    run(*pip, "wheel", "-w", str(wheels), "--find-links", str(wheels), "podman>=5", "docker>=7")
+    cli_only = image.cli_only_requirements()  # engine clients, console: not in the image's
+    run(*pip, "wheel", "-w", str(wheels), "--find-links", str(wheels), *cli_only)
     shutil.rmtree(venv, ignore_errors=True)
     run(python, "-m", "venv", str(venv))
     run(
