@@ -243,20 +243,24 @@ class VanflowRecords:
     def _changed_co_records(self, listened: Callable[[str], bool]) -> list[tuple[str, bytes]]:
         """Co-records go to the router whose flow they tell of, once they changed."""
         by_source: dict[str, list[dict[int, Any]]] = {}
+        heard: dict[str, bool] = {}  # by source: unheard changes are dropped, not sampled
         for identity, record in list(self.co_records.items()):
-            if record.sample is not None:
+            source = vanflow.source_of(identity)
+            if source not in heard:
+                heard[source] = listened(vanflow.co_record_address(source))
+            if heard[source] and record.sample is not None:
                 record.set(**record.sample())
             if record.changed:
-                by_source.setdefault(vanflow.source_of(identity), []).append(record.wire())
+                if heard[source]:
+                    by_source.setdefault(source, []).append(record.wire())
                 record.changed = set()
             if record.ended:
                 del self.co_records[identity]
         messages: list[tuple[str, bytes]] = []
         for source, batch in by_source.items():
             address = vanflow.co_record_address(source)
-            if listened(address):
-                encoded = vanflow.record_messages(address, batch, self._message_ids)
-                messages += [(address, message) for message in encoded]
+            encoded = vanflow.record_messages(address, batch, self._message_ids)
+            messages += [(address, message) for message in encoded]
         return messages
 
     def _add(self, kind: RecordType, identity: str, now: float) -> Record:
