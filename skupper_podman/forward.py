@@ -69,6 +69,14 @@ def _copy_loop(source: socket.socket, target: socket.socket) -> None:
         target.sendall(view[:count])
 
 
+def _log(line: str) -> None:
+    """One line on stderr in one write. ``print`` writes the text and its newline apart
+    (the image runs Python unbuffered), and the engine can read them apart: Podman 4.3 then
+    stores the text as a partial line, which ``podman logs --tail N`` leaves out."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 class Upstream:
     """The router container's tcpListener, resolved once rather than per connection.
 
@@ -92,9 +100,9 @@ class Upstream:
         with self._lock:
             was, self._failing = self._failing, error is not None
         if error is not None and not was:
-            print(f"cannot reach the router at {self.host}:{self.port}: {error}", file=sys.stderr)
+            _log(f"cannot reach the router at {self.host}:{self.port}: {error}")
         elif error is None and was:
-            print(f"reaches the router at {self.host}:{self.port} again", file=sys.stderr)
+            _log(f"reaches the router at {self.host}:{self.port} again")
 
     def resolve(self) -> list[tuple[str, int]]:
         infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)

@@ -198,3 +198,30 @@ def test_losing_and_finding_the_target_is_logged_once_each(
         f"reaches the router at 127.0.0.1:{echo.port} again",
         f"cannot reach the router at 127.0.0.1:{echo.port}: reset",
     ]
+
+
+def test_each_line_is_written_whole(echo: Backend) -> None:
+    """Unbuffered (as in the image), each line goes out in one write: an engine that reads
+    the text and its newline apart stores a partial line, which ``podman logs --tail``
+    (Podman 4.3) leaves out. A SOCK_SEQPACKET pair as stderr keeps each write apart."""
+    port, gone = free_port(), free_port()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "skupper_podman.forward", str(port), "127.0.0.1", str(gone)],
+        stderr=theirs.fileno(),
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    theirs.close()
+    try:
+        wait_for_port(port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            client.settimeout(5)
+            assert client.recv(1) == b""  # the target refuses
+        ours.settimeout(5)
+        first_write = ours.recv(4096).decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
+        ours.close()
+    assert first_write.startswith("cannot reach the router at 127.0.0.1:"), first_write
+    assert first_write.endswith("\n") and first_write.count("\n") == 1, first_write
