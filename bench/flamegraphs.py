@@ -2,7 +2,7 @@
 
 Builds one position of ``bench/versus.py`` with our routers, then records every router with
 py-spy while the load runs: request/response of 64 B on 50 connections, new connections
-(connect, echo 64 B, close) from 8 clients, and redis-benchmark's GET with 50 clients (when
+(connect, echo 64 B, close) from 32 clients, and redis-benchmark's GET with 50 clients (when
 redis is installed). Writes one SVG per router
 and load to ``bench/profiles/<position>-<load>-<router>.svg``.
 
@@ -66,7 +66,7 @@ def main() -> int:
         time.sleep(1)
         loads = {
             "rr50": [str(binary), "rr", str(ports["echo"]), "50", str(args.seconds), "64"],
-            "connect": [str(binary), "connect", str(ports["echo"]), "8", str(args.seconds)],
+            "connect": [str(binary), "connect", str(ports["echo"]), "32", str(args.seconds)],
         }
         if redis:
             loads["redisget"] = [
