@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as e:
-        print(f"skupper-router: {e}", file=sys.stderr)
+        sys.stderr.write(f"skupper-router: {e}\n")  # one write: a split line can be lost
         return 2
     _setup_logging(config)
     _keep_buffers_in_the_heap()
