@@ -98,10 +98,14 @@ class HttpExchange:
 
     def answered(self, status: int, reason: str) -> None:
         if self.latency is None:
-            latency = self._clock() - self.started
+            now = self._clock()
+            latency = now - self.started
             self.latency = latency if latency > 0.0 else 0.0
             if self.record is not None:
-                self.record.set(latency=int(self.latency * 1_000_000))
+                # a difference of the records' own timestamps: rounded apart, the start
+                # plus the latency could pass the end by a microsecond
+                microseconds = self._records.microseconds
+                self.record.set(latency=max(0, microseconds(now) - microseconds(self.started)))
         if status >= 200 or status == 101:
             self.status = status
             if self.record is not None:

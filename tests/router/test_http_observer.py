@@ -4,6 +4,7 @@ split; what it makes is read from the real records and metrics it feeds."""
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import h2.config
@@ -23,9 +24,9 @@ from skupper_podman.router.vanflow_records import VanflowRecords
 class Observed:
     """An observer over the real records and metrics, with a clock the test moves."""
 
-    def __init__(self, kind: str = "auto") -> None:
+    def __init__(self, kind: str = "auto", epoch: float = 0.0) -> None:
         self.now = 100.0
-        self.records = VanflowRecords("abcde", now=self.now, epoch=0.0)
+        self.records = VanflowRecords("abcde", now=self.now, epoch=epoch)
         self.flow = self.records.start(RecordType.BIFLOW_TPORT, self.now)
         self.records.due(self.now + 1, lambda address: True)  # a collector listens
         self.metrics = HttpMetrics()
@@ -88,6 +89,23 @@ def test_http1_requests_on_one_connection_each_make_a_record(split: int) -> None
     assert seen.metrics.requests == {("web", "GET", "2xx"): 1, ("web", "POST", "2xx"): 1}
     assert seen.metrics.octets == {("web", "request"): 10, ("web", "response"): 8}
     assert seen.metrics.latency["web"].cumulative()[-1][1] == 2
+
+
+def test_a_request_s_start_plus_its_latency_never_passes_its_end() -> None:
+    """With a real epoch, timestamps fall between microseconds: rounded apart, the start
+    plus the latency passed the end by one in about 1 request of 400."""
+    seen = Observed(epoch=1_796_595_700.0)
+    steps = random.Random(7)
+    for _ in range(2000):
+        seen.now += steps.uniform(0.0, 0.01)
+        seen.send(True, GET)
+        seen.now += steps.uniform(0.0, 0.01)
+        seen.send(False, OK_5)
+    found = [r for r in seen.records.records.values() if r.type is RecordType.BIFLOW_APP]
+    assert len(found) == 2000
+    for record in found:
+        start, latency, end = (record.get(name) for name in ("startTime", "latency", "endTime"))
+        assert start + latency <= end, (start, latency, end)
 
 
 def test_pipelined_head_and_get_and_an_interim_response() -> None:
