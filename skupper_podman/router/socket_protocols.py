@@ -5,12 +5,14 @@ the commands that follow."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Protocol, cast
 
 from .core import RouterCore
 
 TCP_WRITE_HIGH_WATER = 256 * 1024
 AMQP_WRITE_HIGH_WATER = 1024 * 1024
+FIRST_READ_SIZE = 64 * 1024
 
 
 class DriverDoors(Protocol):
@@ -114,11 +116,27 @@ class TcpProtocol(asyncio.Protocol):
                 transport.abort()
                 return
             driver.tcp[self.flow_id] = self
+            if not self.tls:
+                self._read_first_bytes(transport)
             driver.run()
         else:
             driver.tcp[self.flow_id] = self
             driver.core.tcp_connected(self.flow_id, driver.now())
             driver.run()
+
+    def _read_first_bytes(self, transport: asyncio.Transport) -> None:
+        """Most clients speak first, at once: their first bytes are often here before the
+        accept is. Read now, they go out in the flow's first transfer with its header,
+        not in a transfer of their own a loop turn later (one frame less on every hop)."""
+        try:
+            data = os.read(transport.get_extra_info("socket").fileno(), FIRST_READ_SIZE)
+        except BlockingIOError:  # nothing yet
+            return
+        except OSError:  # reset: read here, the transport would see only the end after it
+            transport.abort()
+            return
+        if data:  # b"": the client's end, which the transport reads again
+            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         core = self.driver.core

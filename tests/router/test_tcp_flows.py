@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import concurrent.futures
+import signal
 import socket
 import ssl
+import struct
 import time
 
 import pytest
@@ -17,10 +19,13 @@ from .peers import Backend, EchoHandler, StreamHandler, echo_once, stream_throug
 MIB = 1024 * 1024
 
 
-def two_sites(net: RouterNet, backend_port: int) -> tuple[Router, Router, int]:
+def two_sites(
+    net: RouterNet, backend_port: int, *, trace_frames: bool = False
+) -> tuple[Router, Router, int]:
     """west (link access, connector to the backend) <- east (listener); returns east's port."""
     west = net.router("west", link_access=True)
     east = net.router("east")
+    east.trace_frames = trace_frames
     net.link(east, west)
     west.add("tcpConnector", name="backend", host="127.0.0.1", port=backend_port, address="backend")
     listener_port = free_port()
@@ -51,6 +56,48 @@ def test_200_concurrent_connections(net: RouterNet) -> None:
     with concurrent.futures.ThreadPoolExecutor(200) as pool:
         results = list(pool.map(one, range(200)))
     assert all(results)
+    backend.close()
+
+
+def test_a_client_s_first_bytes_go_in_the_flow_s_first_transfer(net: RouterNet) -> None:
+    """A client that spoke before its connection was accepted: its bytes go out with the
+    flow's header in one transfer, not in one of their own a loop turn later."""
+    backend = Backend(EchoHandler)
+    _, east, port = two_sites(net, backend.port, trace_frames=True)
+    assert echo_once(port, b"warm-up", timeout=20) == b"warm-up"  # the links are attached
+    assert east.process is not None
+    east.process.send_signal(signal.SIGSTOP)  # the accept waits until the bytes are there
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        sock.sendall(b"spoke-first")
+    finally:
+        east.process.send_signal(signal.SIGCONT)
+    with sock:
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(64) == b"spoke-first"
+    # a flow's first transfer: the router annotations and the header, to the address
+    headers = [
+        line
+        for line in east.log.splitlines()
+        if "-> @transfer" in line and "SKPR" in line and "backend" in line and "opcode" not in line
+    ]
+    assert "spoke-first" in headers[-1], headers[-1]  # the last flow's
+    backend.close()
+
+
+def test_a_client_reset_before_its_accept_leaves_the_router_serving(net: RouterNet) -> None:
+    backend = Backend(EchoHandler)
+    _, east, port = two_sites(net, backend.port)
+    assert east.process is not None
+    east.process.send_signal(signal.SIGSTOP)
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()  # a reset, waiting with the connection to be accepted
+    finally:
+        east.process.send_signal(signal.SIGCONT)
+    assert echo_once(port, b"after", timeout=20) == b"after"
+    assert "Traceback" not in east.log
     backend.close()
 
 
