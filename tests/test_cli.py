@@ -149,6 +149,11 @@ def test_site_init_status_delete(east: str, skupper_home: Path) -> None:
     bound: list[int | None] = [role.port for role in resources.router_access.spec.roles]
     bound += [facts.grant_server_port, facts.management_port, facts.metrics_port]
     assert None not in bound and len(set(bound)) == len(bound) == 5, bound
+    # The router's own loopback ports lie below the kernel's ephemeral range: no outgoing
+    # connection can hold one while the site is stopped.
+    floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert facts.metrics_port is not None
+    assert facts.management_port < floor and facts.metrics_port < floor, bound
     ok("site", "delete", "-n", east)
     assert not folder.exists()
     ok("site", "delete", "-n", east)  # idempotent

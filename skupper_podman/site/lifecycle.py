@@ -233,7 +233,7 @@ def init_site(
     grant_server_port = choose_grant_port(bind_host, grant_port, taken) if link_access else None
     if grant_server_port is not None:
         taken.add(grant_server_port)
-    management_port = ports.ephemeral_loopback_port(exclude=taken)
+    management_port = ports.loopback_port(exclude=taken)
     taken.add(management_port)
     facts = RuntimeFacts(
         platform=runner.name,
@@ -241,7 +241,7 @@ def init_site(
         grant_server_port=grant_server_port,
         metrics_port=None
         if runner.name in CONTAINER_PLATFORMS
-        else ports.ephemeral_loopback_port(exclude=taken),
+        else ports.loopback_port(exclude=taken),
     )
     started = False
     try:

@@ -13,6 +13,7 @@ from skupper_podman.errors import SkupperError
 from skupper_podman.site.store import all_stores
 
 MAX_PORT = 65535
+LOOPBACK_PORT_START = 19672  # below the ephemeral range, clear of well-known services
 
 
 def can_bind(host: str, port: int) -> bool:
@@ -67,13 +68,11 @@ def first_free(host: str, start: int, *, exclude: set[int] | None = None) -> int
     raise SkupperError(f"no free port at or above {start} on {host}")
 
 
-def ephemeral_loopback_port(*, exclude: set[int] | None = None) -> int:
-    """A port the kernel considers free on 127.0.0.1 (management listener, metrics)."""
-    claimed = set(claimed_ports()) | (exclude or set())
-    for _attempt in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if port not in claimed:
-            return port
-    raise SkupperError("no free port on 127.0.0.1 for the router's management listener")
+def loopback_port(*, exclude: set[int] | None = None) -> int:
+    """A free port on 127.0.0.1 for the router's own listeners (management, metrics).
+
+    Not one of the kernel's ephemeral ports (32768-60999 by default): while the site is
+    stopped (over a reboot, say) any outgoing connection may take such a port as its source
+    port, and the site could not start again until that connection ends.
+    """
+    return first_free("127.0.0.1", LOOPBACK_PORT_START, exclude=exclude)
