@@ -17,7 +17,8 @@ import socket
 _FIRST, _LAST = 20000, 32000
 
 
-def _ephemeral_floor() -> int:
+def ephemeral_floor() -> int:
+    """The first port of the kernel's ephemeral range (source ports of outgoing connections)."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
             return int(ranges.read().split()[0])
@@ -25,7 +26,7 @@ def _ephemeral_floor() -> int:
         return 32768
 
 
-_LIMIT = min(_LAST, _ephemeral_floor())
+_LIMIT = min(_LAST, ephemeral_floor())
 # Start at a place of this process's own, so two test processes rarely walk the same ports.
 _start = _FIRST + random.Random(os.getpid()).randrange(_LIMIT - _FIRST)
 _candidates = itertools.chain(range(_start, _LIMIT), itertools.cycle(range(_FIRST, _LIMIT)))
