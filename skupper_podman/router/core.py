@@ -178,6 +178,7 @@ class RouterCore:
         return 0 if conn is None else conn.engine.output_size()
 
     def amqp_output(self, conn_id: int) -> bytes:
+        """Up to ``engine.OUTPUT_CHUNK`` bytes to write; fewer only when there are no more."""
         conn = self.connections.get(conn_id)
         if conn is None:
             return b""
@@ -284,10 +285,11 @@ class RouterCore:
             release_held(conn, now)
         # Once the peer's Open (its idle timeout) is in, proton's next deadline is when to
         # send a heartbeat, usually sooner than the one it gave before: tick again then.
-        peer_open = bool(conn.engine.connection.state & Connection.REMOTE_ACTIVE)
-        if not conn.tick_at or (peer_open and not conn.ticked_open):
-            conn.ticked_open = peer_open
-            conn.tick_at = conn.engine.tick(now) or 0.0
+        if not conn.tick_at or not conn.ticked_open:
+            peer_open = bool(conn.engine.connection.state & Connection.REMOTE_ACTIVE)
+            if not conn.tick_at or peer_open:
+                conn.ticked_open = peer_open
+                conn.tick_at = conn.engine.tick(now) or 0.0
         self._dirty.add(conn.conn_id)
 
     # --- addresses and TCP listeners -------------------------------------------------------------

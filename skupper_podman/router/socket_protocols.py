@@ -9,6 +9,7 @@ import os
 from typing import Protocol, cast
 
 from .core import RouterCore
+from .engine import OUTPUT_CHUNK
 
 TCP_WRITE_HIGH_WATER = 256 * 1024
 AMQP_WRITE_HIGH_WATER = 1024 * 1024
@@ -87,6 +88,8 @@ class AmqpProtocol(asyncio.Protocol):
             if not data:
                 return
             transport.write(data)  # may call pause_writing() at once
+            if len(data) < OUTPUT_CHUNK:
+                return  # less than a chunk: proton had no more (asking again costs a call)
 
 
 class TcpProtocol(asyncio.Protocol):
