@@ -47,6 +47,17 @@ def _receive(link_impl: object, size: int) -> bytes:
     return bytes(memoryview(_recv_buffer)[:got]) if got > 0 else b""
 
 
+def set_local_state(delivery: Delivery, state: int) -> None:
+    """``delivery.update(state)`` for a disposition without data, annotations or condition
+    (all of ours): the binding's update writes those three again on every call."""
+    _lib.pn_delivery_update(delivery._impl, state)
+
+
+def remote_state(delivery: Delivery) -> int:
+    """The peer's disposition type (0: none yet), as a plain number."""
+    return int(_lib.pn_delivery_remote_state(delivery._impl))
+
+
 class DeliveryState:
     """What the data path reads of a delivery, straight from proton's C objects.
 

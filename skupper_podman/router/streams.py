@@ -19,11 +19,14 @@ from typing import Protocol
 
 from proton import Delivery, Disposition, Link
 
+from .engine import remote_state, set_local_state
+
 WINDOW = 1024 * 1024
 ACK_STEP = 256 * 1024
 FIRST_BURST = 64 * 1024  # sent before the receiver has taken a delivery
 SETTLE_PAUSE = 0.05  # seconds a skupper-router's listener side gets to take a reply
 
+RECEIVED = Disposition.RECEIVED
 ACCEPTED = Disposition.ACCEPTED
 MODIFIED = Disposition.MODIFIED
 RELEASED = Disposition.RELEASED
@@ -271,7 +274,7 @@ class OutboundStream:
     @property
     def clean(self) -> bool:
         """Finished, and accepted by the far end: its link can carry the next stream."""
-        return self.finished and self.delivery.remote_state in (0, ACCEPTED)
+        return self.finished and remote_state(self.delivery) in (0, ACCEPTED)
 
     def _done(self) -> None:
         if not self.settled:
@@ -285,8 +288,8 @@ class OutboundStream:
         if self.held is not None and self.start is StreamStart.TAKEN:
             self.release()
         delivery = self.delivery
-        state = delivery.remote_state
-        if state == Disposition.RECEIVED:
+        state = remote_state(delivery)
+        if state == RECEIVED:
             offset = delivery.remote.section_offset
             if offset > self.offset_acked:
                 self.offset_acked = offset
@@ -336,7 +339,7 @@ class InboundStream:
             local = self.delivery.local
             local.section_number = 0
             local.section_offset = offset
-            self.delivery.update(Disposition.RECEIVED)
+            set_local_state(self.delivery, RECEIVED)
             self.notify()
 
     def complete(self, outcome: int) -> None:
@@ -355,7 +358,7 @@ class InboundStream:
                 self.delivery.local.failed = True
                 self.delivery.local.undeliverable = True
                 outcome = MODIFIED
-            self.delivery.update(outcome)
+            set_local_state(self.delivery, outcome)
             self.delivery.settle()
             self.forget()
             self.owner = NO_OWNER  # ended too: nothing more is told (see _NoOwner)
