@@ -5,7 +5,7 @@ reference in ``../shared/reference/skupper-router/``, or ``SKROUTERD=`` a build 
 own), with mutual TLS on every inter-router link, and measured the same way; the order
 alternates from round to round, so that a machine getting busier hurts both alike. Every
 figure is printed as ours, skupper-router's, the ratio, and direct (no router) for scale;
-a ratio is the median of the rounds' ratios.
+a ratio is the median of the rounds' ratios, their range after it in brackets.
 
     python bench/versus.py            # 3 rounds, 5 s per load
     python bench/versus.py --quick    # 1 round, 2 s per load
@@ -333,9 +333,18 @@ def report(results: dict[str, dict[str, list[dict[str, float]]]], direct: dict[s
             better = "higher" if figure.higher_is_better else "lower"
             lines.append(
                 f"| {figure.label} | {_median(ours)} | {_median(theirs)} "
-                f"| {statistics.median(known):.2f}x | {better} | {_cell(direct.get(figure.key))} |"
+                f"| {_ratio_cell(known)} | {better} | {_cell(direct.get(figure.key))} |"
             )
     return "\n".join(lines)
+
+
+def _ratio_cell(ratios: list[float]) -> str:
+    """The median of the rounds' ratios, and their range when there are several (on these
+    machines one round's ratio can be far from the others')."""
+    median = f"{statistics.median(ratios):.2f}x"
+    if len(ratios) < 2:
+        return median
+    return f"{median} ({min(ratios):.2f}-{max(ratios):.2f})"
 
 
 def _median(values: list[float | None]) -> str:
