@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from proton import Array, Data, Link, Session, Terminus, int32, symbol
+from proton import Array, Connection, Data, Link, Session, Terminus, int32, symbol
 
 from .engine import AmqpEngine
 
@@ -85,6 +85,16 @@ class RouterConnection:
     # that traces and logs read the same on every run
     _link_numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     _tags: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def tick_until_open(self, now: float) -> None:
+        """Proton's first deadline, then one more once the peer's Open (its idle timeout)
+        is in: the next one is when to send a heartbeat, usually sooner than the first."""
+        if self.tick_at and self.ticked_open:
+            return
+        peer_open = bool(self.engine.connection.state & Connection.REMOTE_ACTIVE)
+        if not self.tick_at or peer_open:
+            self.ticked_open = peer_open
+            self.tick_at = self.engine.tick(now) or 0.0
 
     def next_tag(self) -> str:
         """A delivery tag (a link's tags only need to differ among its own)."""

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import random
 
-from proton import Connection
-
 from . import amqp_events, control
 from . import commands as cmd
 from .advertising import Advertising
@@ -283,13 +281,7 @@ class RouterCore:
         amqp_events.process(self.events, conn, now)
         if conn.held_streams:
             release_held(conn, now)
-        # Once the peer's Open (its idle timeout) is in, proton's next deadline is when to
-        # send a heartbeat, usually sooner than the one it gave before: tick again then.
-        if not conn.tick_at or not conn.ticked_open:
-            peer_open = bool(conn.engine.connection.state & Connection.REMOTE_ACTIVE)
-            if not conn.tick_at or peer_open:
-                conn.ticked_open = peer_open
-                conn.tick_at = conn.engine.tick(now) or 0.0
+        conn.tick_until_open(now)
         self._dirty.add(conn.conn_id)
 
     # --- addresses and TCP listeners -------------------------------------------------------------
