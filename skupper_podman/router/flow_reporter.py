@@ -207,11 +207,6 @@ class FlowReporter:
         record = self.flows.pop(flow.flow_id, None)
         if record is None:
             return
-        if record.sample is not None:
-            # its last figures; the record, kept a while for collectors, no longer holds
-            # the flow (and through it the flow's streams and proton deliveries)
-            record.set(**record.sample())
-            record.sample = None
         self.records.end(record, now)
 
     def on_command(self, message: Message) -> None:

@@ -123,9 +123,7 @@ class HttpExchange:
         self.done = True
         record = self.record
         if record is not None:
-            record.set(octets=self.octets, octetsReverse=self.octets_reverse)
-            record.sample = None
-            self._records.end(record, self._clock())
+            self._records.end(record, self._clock())  # with its last sample
         self._service.exchange_ended(
             self.method, self.status, self.latency, self.octets, self.octets_reverse
         )

@@ -130,6 +130,11 @@ class VanflowRecords:
 
     def end(self, record: Record, now: float) -> None:
         if not record.ended:
+            if record.sample is not None:
+                # its last figures; kept a while for collectors, the record no longer holds
+                # what it sampled (a flow, and through it the flow's streams and deliveries)
+                record.set(**record.sample())
+                record.sample = None
             record.ended, record.ended_at = True, now
             if record.identity in self.records:
                 self._live.pop(record.identity, None)
@@ -212,10 +217,8 @@ class VanflowRecords:
         for identity in walked:
             record = self.records[identity]
             is_flow = record.type in vanflow.FLOW_RECORD_TYPES
-            if record.sample is not None and (flows_heard or record.ended):
+            if record.sample is not None and flows_heard:  # an ended one has no sample
                 record.set(**record.sample())
-                if record.ended:
-                    record.sample = None
             if record.changed:
                 if flows_heard if is_flow else others_heard:
                     (flows if is_flow else others).append(record.wire())
