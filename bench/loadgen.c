@@ -10,7 +10,8 @@
  *   loadgen http PORT CLIENTS SECONDS       HTTP/1.1 keep-alive: each client sends a GET on its
  *                                           own connection and waits for the whole response
  *
- * The load modes print one JSON line: {"ops", "seconds", "p50_us", "p99_us", "errors"}.
+ * The load modes print one JSON line: {"ops", "seconds", "p50_us", "p99_us", "p999_us",
+ * "max_us", "errors"} (the latencies of an operation: a round trip, or a whole connection).
  * Built by bench/versus.py with the system's cc; Linux only (epoll, one thread per client).
  */
 #define _GNU_SOURCE
@@ -166,8 +167,11 @@ static int load(void *(*client)(void *), int clients) {
     qsort(samples, sample_count, sizeof(uint32_t), by_value);
     uint32_t p50 = sample_count ? samples[sample_count / 2] : 0;
     uint32_t p99 = sample_count ? samples[sample_count * 99 / 100] : 0;
-    printf("{\"ops\": %ld, \"seconds\": %.3f, \"p50_us\": %u, \"p99_us\": %u, \"errors\": %ld}\n",
-           sample_count, took, p50, p99, errors);
+    uint32_t p999 = sample_count ? samples[sample_count * 999 / 1000] : 0;
+    uint32_t most = sample_count ? samples[sample_count - 1] : 0;
+    printf("{\"ops\": %ld, \"seconds\": %.3f, \"p50_us\": %u, \"p99_us\": %u, "
+           "\"p999_us\": %u, \"max_us\": %u, \"errors\": %ld}\n",
+           sample_count, took, p50, p99, p999, most, errors);
     return 0;
 }
 

@@ -75,6 +75,7 @@ FIGURES = [
     Figure("rr50_p99", "  p99 latency (us)", False),
     Figure("connect", "new connections/s, 8 clients", True),
     Figure("connect32", "  the same, 32 clients", True),
+    Figure("connect32_p99", "    p99 time of one (connect, echo, close; us)", False),
     Figure("http50", "HTTP/1.1 requests, 50 clients, observer auto (req/s)", True),
     Figure("http50_none", "  the same, observer none (req/s)", True),
     Figure("redis_get", "redis-benchmark GET, 50 clients (req/s)", True),
@@ -220,6 +221,7 @@ def measure(
     for clients, figure in ((8, "connect"), (32, "connect32")):
         connect = loadgen(binary, "connect", ports["echo"], clients, seconds)
         figures[figure] = connect["ops"] / connect["seconds"]
+    figures["connect32_p99"] = connect["p99_us"]  # a stalled connection shows here first
     if "redis" in ports:
         figures |= redis_benchmark(ports["redis"], settings.redis_requests)
     before = [cpu_seconds(pid) or 0.0 for pid in pids]
