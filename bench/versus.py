@@ -45,7 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))  # bench.py's process figures
 
 from bench import cpu_seconds, rss_mb  # noqa: E402  (bench/bench.py, beside this file)
 from skupper_podman.console.collector import Collector  # noqa: E402
-from tests import reference  # noqa: E402
+from tests import redis_peers, reference  # noqa: E402
 from tests.interop.chains import positions  # noqa: E402
 from tests.ports import free_port  # noqa: E402
 from tests.routernet import RouterNet, wait_listening  # noqa: E402
@@ -151,20 +151,8 @@ def iperf(port: int, seconds: int) -> float:
 
 
 def redis_benchmark(port: int, requests: int) -> dict[str, float]:
-    command = ["redis-benchmark", "-p", str(port), "-c", "50", "-n", str(requests)]
-    out = subprocess.run(
-        [*command, "-t", "get,set", "--csv", "-q"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    ).stdout
-    rates = {}
-    for line in out.splitlines():
-        cells = [c.strip('"') for c in line.split(",")]
-        if cells[0] in ("GET", "SET"):
-            rates[f"redis_{cells[0].lower()}"] = float(cells[1])
-    return rates
+    rates = redis_peers.benchmark(port, "-c", "50", "-n", str(requests), "-t", "get,set")
+    return {f"redis_{test.lower()}": rate for test, rate in rates.items()}
 
 
 @contextlib.contextmanager
@@ -399,12 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         stack.enter_context(background([str(binary), "echo", str(backends["echo"])]))
         stack.enter_context(background([str(binary), "httpd", str(backends["http"])]))
         stack.enter_context(background(["iperf3", "-s", "-p", str(backends["iperf"])]))
-        if shutil.which("redis-server") and shutil.which("redis-benchmark"):
-            backends["redis"] = free_port()
-            redis = ["redis-server", "--port", str(backends["redis"]), "--save", "", "--appendonly"]
-            stack.enter_context(background([*redis, "no", "--bind", "127.0.0.1"]))
+        if not redis_peers.missing_tools():
+            backends["redis"] = stack.enter_context(redis_peers.RedisServer(folder)).port
         else:
-            log("redis-server or redis-benchmark missing: no redis figures")
+            log(f"{', '.join(redis_peers.missing_tools())} missing: no redis figures")
         for port in backends.values():
             wait_listening(port, timeout=10)
         log("direct (no router)")

@@ -9,7 +9,6 @@ connection that is reset or closed under it, so a lost flow fails the test.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,55 +16,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.ports import free_port
-from tests.routernet import RouterNet, wait_listening
+from tests.redis_peers import RedisServer, benchmark, missing_tools
+from tests.routernet import RouterNet
 
 from .chains import build
 
 
-class RedisServer:
-    """A redis-server on loopback that keeps nothing on disk."""
-
-    def __init__(self, folder: Path) -> None:
-        self.port = free_port()
-        options = f"--port {self.port} --bind 127.0.0.1 --appendonly no --maxclients 1000"
-        self._process = subprocess.Popen(
-            ["redis-server", *options.split(), "--save", "", "--dir", str(folder)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_listening(self.port, timeout=10)
-
-    def close(self) -> None:
-        self._process.terminate()
-        self._process.wait(10)
-
-
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
-    missing = [tool for tool in ("redis-server", "redis-benchmark", "redis-cli")
-               if shutil.which(tool) is None]  # fmt: skip
+    missing = missing_tools()
     if missing:
         reason = f"{', '.join(missing)} not installed (Debian: redis-server, redis-tools)"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason)
         pytest.skip(reason)
-    server = RedisServer(tmp_path)
-    yield server
-    server.close()
-
-
-def _benchmark(port: int, *options: str) -> dict[str, float]:
-    """Requests per second of each test redis-benchmark ran (it exits 1 on a lost flow)."""
-    done = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "--csv", *options],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, f"redis-benchmark {' '.join(options)}: {done.stderr.strip()}"
-    rows = [line.split(",") for line in done.stdout.splitlines()[1:] if line]
-    return {test.strip('"'): float(rps.strip('"')) for test, rps, *_ in rows}
+    with RedisServer(tmp_path) as server:
+        yield server
 
 
 def _cli(port: int, *command: str, stdin: bytes | None = None) -> bytes:
@@ -84,9 +50,9 @@ REDIS_CHAINS = "ours-sk-ours sk:edge-ours-sk:edge ours:edge-sk-ours:edge ours-ou
 def test_redis_benchmark_through_the_chain(net: RouterNet, redis: RedisServer, spec: str) -> None:
     chain = build(net, spec, redis)
     start = time.monotonic()
-    kept = _benchmark(chain.port, "-c", "50", "-n", "20000", "-r", "1000", "-t", "set,get")
-    fresh = _benchmark(chain.port, "-c", "16", "-n", "1500", "-k", "0", "-t", "ping_inline")
-    piped = _benchmark(chain.port, "-c", "8", "-n", "40000", "-P", "32", "-d", "256", "-t", "set")
+    kept = benchmark(chain.port, "-c", "50", "-n", "20000", "-r", "1000", "-t", "set,get")
+    fresh = benchmark(chain.port, "-c", "16", "-n", "1500", "-k", "0", "-t", "ping_inline")
+    piped = benchmark(chain.port, "-c", "8", "-n", "40000", "-P", "32", "-d", "256", "-t", "set")
     assert set(kept) == {"SET", "GET"} and set(fresh) == {"PING_INLINE"} and set(piped) == {"SET"}
     value = os.urandom(512 * 1024).hex().encode()  # 1 MiB, one request and one reply
     assert _cli(chain.port, "-x", "set", "big", stdin=value).strip() == b"OK"
