@@ -145,6 +145,7 @@ def terminus_address(link: Link) -> str:
 
 def _on_link_close(ctx: EventContext, conn: RouterConnection, event: Event, now: float) -> None:
     link = event.link
+    conn.link_wrappers.pop(link._impl, None)
     current = link.current
     stream = getattr(current, "stream", None) if current is not None else None
     if stream is not None:

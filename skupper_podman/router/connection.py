@@ -77,6 +77,7 @@ class RouterConnection:
     producer_links: dict[str, Link] = field(default_factory=dict)
     tracking_link: Link | None = None
     anonymous_sender: Link | None = None
+    link_wrappers: dict[object, Link] = field(default_factory=dict)  # ProtonEvent.link_of
     # edge connections, on the interior's side: what the edge consumes and produces to,
     # and the reachability last reported to it per produced address.
     edge_consumes: set[str] = field(default_factory=set)

@@ -10,11 +10,10 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from proton import Delivery, Link
+from proton import Link
 
 from . import control
 from .connection import DATA_LINK_CREDIT, RouterConnection
-from .engine import DeliveryState, receive
 from .engine import ProtonEvent as Event
 from .event_context import EventContext
 from .forwarder import Forwarder
@@ -26,6 +25,7 @@ from .message import (
     header_of_complete,
     parse_header,
 )
+from .proton_deliveries import DeliveryHandle, DeliveryState
 from .streams import (
     ACCEPTED,
     MODIFIED,
@@ -55,19 +55,19 @@ def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: fl
         # delivery settled here, and reading goes to the link's current delivery, which
         # is another one by now.
         return
-    delivery = event.delivery
-    link = event.link  # not delivery.link: proton's import on every call cost a tenth of it
+    link = event.link_of(conn.link_wrappers)
     if link.is_sender:
         return
-    if delivery.aborted:
+    delivery = state.hold()
+    if state.aborted:
         delivery.settle()
         _replenish(link)
         return
-    data = receive(link, delivery.pending)
-    complete = not delivery.partial
-    buffered: bytes = getattr(delivery, "buffer", b"") + data
-    while delivery.pending > 0:
-        buffered += receive(link, delivery.pending)
+    complete = not state.partial
+    earlier = delivery.attributes.get("buffer")
+    buffered = earlier + state.receive() if isinstance(earlier, bytes) else state.receive()
+    while more := state.receive():
+        buffered += more
     try:
         header = header_of_complete(buffered) if complete else parse_header(buffered)
     except MalformedMessage as e:
@@ -75,7 +75,7 @@ def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: fl
         _refuse(ctx, conn, link, delivery, REJECTED)
         return
     if header is None:
-        delivery.buffer = buffered
+        delivery.attributes["buffer"] = buffered
         return
     _route(ctx, conn, link, delivery, header, buffered, complete, now)
 
@@ -84,9 +84,9 @@ def _stream_bytes(
     conn: RouterConnection, event: Event, state: DeliveryState, stream: InboundStream
 ) -> None:
     """The data path: a stream's next bytes to its owner, read without wrapping anything
-    (the link is wrapped only when the stream ends)."""
+    (its link's wrapper, needed when the stream ends, is made once per link)."""
     if state.aborted:
-        end_inbound(conn, event.link, stream, aborted=True)
+        end_inbound(conn, event.link_of(conn.link_wrappers), stream, aborted=True)
         return
     data = state.receive()
     complete = not state.partial
@@ -96,14 +96,14 @@ def _stream_bytes(
             return  # its owner gave the outcome: the link has moved on
         data = state.receive()
     if complete:
-        end_inbound(conn, event.link, stream, aborted=False)
+        end_inbound(conn, event.link_of(conn.link_wrappers), stream, aborted=False)
 
 
 def _route(
     ctx: EventContext,
     conn: RouterConnection,
     link: Link,
-    delivery: Delivery,
+    delivery: DeliveryHandle,
     header: MessageHeader,
     buffered: bytes,
     complete: bool,
@@ -116,7 +116,7 @@ def _route(
         ctx.streams.reply_started(address)
     if control.is_whole_message_address(ctx.control, address) or link == conn.tracking_link:
         if not complete:
-            delivery.buffer = buffered
+            delivery.attributes["buffer"] = buffered
             return
         delivery.settle()
         _replenish(link)
@@ -125,7 +125,7 @@ def _route(
     streaming = header.annotations is not None and header.annotations.flags & RA_FLAG_STREAMING
     if not streaming and ctx.observation.wants(address):
         if not complete:
-            delivery.buffer = buffered
+            delivery.attributes["buffer"] = buffered
             return
         delivery.settle()
         _replenish(link)
@@ -185,7 +185,7 @@ def _forward(
     ctx: EventContext,
     conn: RouterConnection,
     link: Link,
-    delivery: Delivery,
+    delivery: DeliveryHandle,
     next_conn: RouterConnection,
     header: MessageHeader,
     address: str,
@@ -216,7 +216,7 @@ def _accept_stream(
     ctx: EventContext,
     conn: RouterConnection,
     link: Link,
-    delivery: Delivery,
+    delivery: DeliveryHandle,
     owner: TcpFlow | Forwarder,
     body: bytes,
     complete: bool,
@@ -239,7 +239,7 @@ def _inbound_stream(
     ctx: EventContext,
     conn: RouterConnection,
     link: Link,
-    delivery: Delivery,
+    delivery: DeliveryHandle,
     owner: StreamOwner,
 ) -> InboundStream:
     def settled(stream: InboundStream) -> None:
@@ -277,7 +277,7 @@ def _refuse(
     ctx: EventContext,
     conn: RouterConnection,
     link: Link,
-    delivery: Delivery,
+    delivery: DeliveryHandle,
     outcome: int,
 ) -> None:
     """Give a terminal outcome and settle now; proton drops what still arrives of it."""

@@ -15,81 +15,19 @@ from typing import cast
 
 from cproton import ffi as _ffi
 from cproton import lib as _lib
-from proton import SSL, Collector, Connection, Delivery, Link, Session, SSLDomain, Transport
+from proton import SSL, Collector, Connection, Link, Session, SSLDomain, Transport
 
 from .config import SslProfile
+from .proton_deliveries import DeliveryState
 from .service_tls import Signature, profile_signature
 
 # The most output handed to the socket in one write.
 OUTPUT_CHUNK = 1024 * 1024
-# One of each for the whole router (it is one thread): what a read or a take_output
-# gathers is copied out before the next. Mapped, not a bytearray, whose zeroing touches
-# every page: only what bulk transfers use becomes resident (one output buffer per
-# connection once kept 1 MiB resident for each).
-_recv_buffer = mmap.mmap(-1, OUTPUT_CHUNK)
+# One for the whole router (it is one thread): what a take_output gathers is copied out
+# before the next. Mapped, not a bytearray, whose zeroing touches every page: only what
+# bulk transfers use becomes resident (one output buffer per connection once kept 1 MiB
+# resident for each).
 _output_buffer = mmap.mmap(-1, OUTPUT_CHUNK)
-
-
-def receive(link: Link, size: int) -> bytes:
-    """Up to ``size`` bytes of the link's current delivery (one copy, no allocation).
-
-    The binding's ``Link.recv`` allocates a buffer of the requested size and then copies
-    a slice of it; on the data path that doubled the cost of every read.
-    """
-    return _receive(link._impl, size)
-
-
-def _receive(link_impl: object, size: int) -> bytes:
-    size = min(size, OUTPUT_CHUNK)
-    if size <= 0:
-        return b""
-    got = _lib.pn_link_recv(link_impl, _ffi.from_buffer(_recv_buffer), size)
-    return bytes(memoryview(_recv_buffer)[:got]) if got > 0 else b""
-
-
-def set_local_state(delivery: Delivery, state: int) -> None:
-    """``delivery.update(state)`` for a disposition without data, annotations or condition
-    (all of ours): the binding's update writes those three again on every call."""
-    _lib.pn_delivery_update(delivery._impl, state)
-
-
-def remote_state(delivery: Delivery) -> int:
-    """The peer's disposition type (0: none yet), as a plain number."""
-    return int(_lib.pn_delivery_remote_state(delivery._impl))
-
-
-class DeliveryState:
-    """What the data path reads of a delivery, straight from proton's C objects.
-
-    Wrapping a delivery and its link (the binding's ``Delivery``/``Link``) costs an
-    allocation, two reference counts and a record look-up each, on every transfer of
-    every stream; a stream's bytes need none of it. ``attribute`` reads what was set on a
-    wrapper of the same delivery (proton keeps those in the delivery's record).
-    """
-
-    __slots__ = ("_impl",)
-
-    def __init__(self, impl: object) -> None:
-        self._impl = impl
-
-    def attribute(self, name: str) -> object:
-        handle = _lib.pn_record_get_py(_lib.pn_delivery_attachments(self._impl))
-        if handle == _ffi.NULL:
-            return None
-        return cast(dict[str, object], _ffi.from_handle(handle)).get(name)
-
-    @property
-    def partial(self) -> bool:
-        return bool(_lib.pn_delivery_partial(self._impl))
-
-    @property
-    def aborted(self) -> bool:
-        return bool(_lib.pn_delivery_aborted(self._impl))
-
-    def receive(self) -> bytes:
-        """What has arrived of it and was not read yet (as ``receive``)."""
-        pending = int(_lib.pn_delivery_pending(self._impl))
-        return _receive(_lib.pn_delivery_link(self._impl), pending)
 
 
 class ProtonEvent:
@@ -106,12 +44,18 @@ class ProtonEvent:
         return DeliveryState(_lib.pn_event_delivery(self._impl))
 
     @property
-    def delivery(self) -> Delivery:
-        return cast(Delivery, Delivery.wrap(_lib.pn_event_delivery(self._impl)))  # type: ignore[no-untyped-call]
-
-    @property
     def link(self) -> Link:
         return cast(Link, Link.wrap(_lib.pn_event_link(self._impl)))  # type: ignore[no-untyped-call]
+
+    def link_of(self, wrappers: dict[object, Link]) -> Link:
+        """The event's link, wrapped once for its life (``wrappers``: its connection's, by
+        proton's pointer; a wrapper holds a reference, so no other link takes that address
+        while it is kept). A new delivery and a stream's end each needed a wrapper."""
+        impl = _lib.pn_event_link(self._impl)
+        link = wrappers.get(impl)
+        if link is None:
+            link = wrappers[impl] = cast(Link, Link.wrap(impl))  # type: ignore[no-untyped-call]
+        return link
 
     @property
     def session(self) -> Session:

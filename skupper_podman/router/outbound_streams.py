@@ -11,6 +11,7 @@ from .connection import RouterConnection
 from .fabric import Fabric
 from .forwarder import Forwarder
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
+from .proton_deliveries import DeliveryHandle
 from .streams import OutboundStream, StreamOwner, StreamStart
 
 HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
@@ -54,9 +55,10 @@ class OutboundStreams:
             start = StreamStart.TAKEN
         else:
             start = StreamStart.REPLY if reply_to else StreamStart.SETTLED
+        link = conn.streaming_link()
         stream = OutboundStream(
-            conn.streaming_link(),
-            conn.next_tag(),
+            link,
+            DeliveryHandle.new(link, conn.next_tag()),
             encode_annotations(annotations) + header,
             owner,
             partial(self._mark_dirty, conn.conn_id),

@@ -17,9 +17,9 @@ import enum
 from collections.abc import Callable
 from typing import Protocol
 
-from proton import Delivery, Disposition, Link
+from proton import Disposition, Link
 
-from .engine import remote_state, set_local_state
+from .proton_deliveries import DeliveryHandle
 
 WINDOW = 1024 * 1024
 ACK_STEP = 256 * 1024
@@ -146,7 +146,7 @@ class OutboundStream:
     def __init__(
         self,
         link: Link,
-        tag: str,
+        delivery: DeliveryHandle,
         header: bytes,
         owner: StreamOwner,
         notify: Callable[[], None],
@@ -159,8 +159,8 @@ class OutboundStream:
         self.notify = notify  # the connection has output to transmit
         self.on_done = on_done  # called once when the delivery is settled (link reusable?)
         self.on_hold = on_hold  # called once when bytes start waiting for the receiver
-        self.delivery: Delivery = link.delivery(tag)
-        self.delivery.stream = self
+        self.delivery = delivery
+        delivery.attributes["stream"] = self
         self.sent = 0
         self.offset_acked = 0
         self.finished = False
@@ -274,7 +274,7 @@ class OutboundStream:
     @property
     def clean(self) -> bool:
         """Finished, and accepted by the far end: its link can carry the next stream."""
-        return self.finished and remote_state(self.delivery) in (0, ACCEPTED)
+        return self.finished and self.delivery.remote_state in (0, ACCEPTED)
 
     def _done(self) -> None:
         if not self.settled:
@@ -288,14 +288,14 @@ class OutboundStream:
         if self.held is not None and self.start is StreamStart.TAKEN:
             self.release()
         delivery = self.delivery
-        state = remote_state(delivery)
+        state = delivery.remote_state
         if state == RECEIVED:
-            offset = delivery.remote.section_offset
+            offset = delivery.remote_section_offset
             if offset > self.offset_acked:
                 self.offset_acked = offset
                 self.owner.stream_acked(offset)
         elif (state or delivery.settled) and not self.settled:  # .settled: by the peer
-            if state == MODIFIED and delivery.remote.undeliverable:
+            if state == MODIFIED and delivery.remote_undeliverable:
                 state = UNDELIVERABLE_HERE
             self.owner.stream_outcome(state or ACCEPTED)
 
@@ -316,7 +316,7 @@ class InboundStream:
 
     def __init__(
         self,
-        delivery: Delivery,
+        delivery: DeliveryHandle,
         owner: StreamOwner,
         notify: Callable[[], None],
         on_settled: Callable[[InboundStream], None],
@@ -329,17 +329,14 @@ class InboundStream:
         self.acked = 0
         self.ended = False
         self.settled = False
-        delivery.stream = self
+        delivery.attributes["stream"] = self
 
     def progress(self, offset: int, *, force: bool = False) -> None:
         if self.settled or offset <= self.acked:
             return
         if force or offset - self.acked >= ACK_STEP:
             self.acked = offset
-            local = self.delivery.local
-            local.section_number = 0
-            local.section_offset = offset
-            set_local_state(self.delivery, RECEIVED)
+            self.delivery.received(offset)
             self.notify()
 
     def complete(self, outcome: int) -> None:
@@ -355,10 +352,9 @@ class InboundStream:
             self.ended = True
             self.outcome = outcome
             if outcome == UNDELIVERABLE_HERE:
-                self.delivery.local.failed = True
-                self.delivery.local.undeliverable = True
-                outcome = MODIFIED
-            set_local_state(self.delivery, outcome)
+                self.delivery.undeliverable_here()
+            else:
+                self.delivery.update(outcome)
             self.delivery.settle()
             self.forget()
             self.owner = NO_OWNER  # ended too: nothing more is told (see _NoOwner)
@@ -379,8 +375,8 @@ class InboundStream:
 SETTLED_HERE = "settled here"  # a delivery's "stream" once its stream settled it
 
 
-def _let_go(delivery: Delivery) -> None:
+def _let_go(delivery: DeliveryHandle) -> None:
     """A settled stream's delivery no longer names it. The delivery's attributes live in
-    proton's C record, which the stream's own Delivery keeps alive: a cycle through C that
+    proton's C record, which the stream's own handle keeps alive: a cycle through C that
     Python's collector cannot see, and every flow's objects stayed (about 6 KiB a flow)."""
-    delivery.stream = SETTLED_HERE
+    delivery.attributes["stream"] = SETTLED_HERE

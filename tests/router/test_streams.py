@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
 
 from skupper_podman.router.streams import (
     FIRST_BURST,
@@ -21,9 +20,6 @@ class _Link:
     sent: list[bytes] = field(default_factory=list)
     advanced: int = 0
 
-    def delivery(self, tag: str) -> Any:
-        return SimpleNamespace(tag=tag, remote_state=0)
-
     def send(self, data: bytes) -> None:
         self.sent.append(bytes(data))
 
@@ -34,7 +30,7 @@ class _Link:
 def _stream(link: _Link, start: StreamStart = StreamStart.TAKEN) -> OutboundStream:
     return OutboundStream(
         link,  # type: ignore[arg-type]
-        "tag-1",
+        SimpleNamespace(attributes={}, remote_state=0),  # type: ignore[arg-type]
         b"HEADER",
         owner=None,  # type: ignore[arg-type]
         notify=lambda: None,
