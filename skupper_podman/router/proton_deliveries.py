@@ -81,11 +81,12 @@ class DeliveryHandle:
     """A delivery a stream holds: a reference to proton's C delivery while it lives (as
     the binding's wrapper keeps one), its attributes, and the few calls streams make."""
 
-    __slots__ = ("_impl", "attributes")
+    __slots__ = ("_impl", "_link_impl", "attributes")
 
     def __init__(self, impl: object) -> None:
         _lib.pn_incref(impl)
         self._impl = impl
+        self._link_impl = _lib.pn_delivery_link(impl)  # the delivery holds its link
         attributes = _attributes(impl)
         if attributes is None:
             attributes = {}
@@ -120,6 +121,11 @@ class DeliveryHandle:
     @property
     def remote_undeliverable(self) -> bool:
         return bool(_lib.pn_disposition_is_undeliverable(_lib.pn_delivery_remote(self._impl)))
+
+    def send(self, data: bytes) -> None:
+        """Bytes of this delivery, its sender link's current one (the binding's
+        ``Sender.send`` takes three calls more to get there)."""
+        _lib.pn_link_send(self._link_impl, _ffi.from_buffer(data), len(data))
 
     def update(self, state: int) -> None:
         """A disposition without data, annotations or condition (all of ours): the

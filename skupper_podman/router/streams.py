@@ -171,7 +171,7 @@ class OutboundStream:
         self.held: list[bytes] | None = []  # None once the receiver has taken the delivery
         self.finish_held = False
         self.go_at = 0.0  # SETTLED: when the held bytes go
-        link.send(header)
+        delivery.send(header)
 
     def write(self, data: bytes) -> None:
         if self.settled:
@@ -179,15 +179,15 @@ class OutboundStream:
         self.sent += len(data)
         held = self.held
         if held is None:
-            self.link.send(data)
+            self.delivery.send(data)
         elif not held and len(data) <= self.allowance:
             self.allowance -= len(data)
-            self.link.send(data)
+            self.delivery.send(data)
         elif self.start is StreamStart.TAKEN and self.taken_by_peer:
             self.held = None
             for earlier in held:  # what waited goes first: dropping it lost bytes mid-stream
-                self.link.send(earlier)
-            self.link.send(data)
+                self.delivery.send(earlier)
+            self.delivery.send(data)
         else:
             self._hold(held, data)
             return
@@ -195,7 +195,7 @@ class OutboundStream:
 
     def _hold(self, held: list[bytes], data: bytes) -> None:
         if self.allowance:
-            self.link.send(data[: self.allowance])
+            self.delivery.send(data[: self.allowance])
             data = data[self.allowance :]
             self.allowance = 0
             self.notify()
@@ -242,7 +242,7 @@ class OutboundStream:
         held, self.held = self.held, None
         if held:
             for data in held:
-                self.link.send(data)
+                self.delivery.send(data)
             if self.finish_held:
                 self.link.advance()
             self.notify()

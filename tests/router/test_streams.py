@@ -30,7 +30,7 @@ class _Link:
 def _stream(link: _Link, start: StreamStart = StreamStart.TAKEN) -> OutboundStream:
     return OutboundStream(
         link,  # type: ignore[arg-type]
-        SimpleNamespace(attributes={}, remote_state=0),  # type: ignore[arg-type]
+        SimpleNamespace(attributes={}, remote_state=0, send=link.send),  # type: ignore[arg-type]
         b"HEADER",
         owner=None,  # type: ignore[arg-type]
         notify=lambda: None,
