@@ -64,8 +64,8 @@ def on_delivery(ctx: EventContext, conn: RouterConnection, event: Event, now: fl
         _replenish(link)
         return
     complete = not state.partial
-    earlier = delivery.attributes.get("buffer")
-    buffered = earlier + state.receive() if isinstance(earlier, bytes) else state.receive()
+    earlier = delivery.attributes.get("buffer")  # a header that came in parts so far
+    buffered = earlier if isinstance(earlier, bytes) else b""
     while more := state.receive():
         buffered += more
     try:

@@ -26,9 +26,6 @@ RECEIVE_MAX = 1024 * 1024  # the most one read of a delivery takes
 # transfers use becomes resident.
 _recv_buffer = mmap.mmap(-1, RECEIVE_MAX)
 
-RECEIVED = int(Disposition.RECEIVED)
-MODIFIED = int(Disposition.MODIFIED)
-
 
 def _receive(link_impl: object, size: int) -> bytes:
     """Up to ``size`` bytes of the link's current delivery (one copy, no allocation: the
@@ -83,10 +80,10 @@ class DeliveryHandle:
 
     __slots__ = ("_impl", "_link_impl", "attributes")
 
-    def __init__(self, impl: object) -> None:
+    def __init__(self, impl: object, link_impl: object = None) -> None:
         _lib.pn_incref(impl)
         self._impl = impl
-        self._link_impl = _lib.pn_delivery_link(impl)  # the delivery holds its link
+        self._link_impl = link_impl  # a sender's (``new``): where ``send`` writes
         attributes = _attributes(impl)
         if attributes is None:
             attributes = {}
@@ -99,7 +96,7 @@ class DeliveryHandle:
     def new(cls, link: Link, tag: str) -> DeliveryHandle:
         """A new delivery on a sender link."""
         raw = tag.encode()
-        return cls(_lib.pn_delivery(link._impl, (len(raw), _ffi.from_buffer(raw))))
+        return cls(_lib.pn_delivery(link._impl, (len(raw), _ffi.from_buffer(raw))), link._impl)
 
     def __del__(self) -> None:
         _lib.pn_decref(self._impl)
@@ -137,14 +134,14 @@ class DeliveryHandle:
         local = _lib.pn_delivery_local(self._impl)
         _lib.pn_disposition_set_section_number(local, 0)
         _lib.pn_disposition_set_section_offset(local, offset)
-        _lib.pn_delivery_update(self._impl, RECEIVED)
+        _lib.pn_delivery_update(self._impl, Disposition.RECEIVED)
 
     def undeliverable_here(self) -> None:
         """MODIFIED with delivery-failed and undeliverable-here."""
         local = _lib.pn_delivery_local(self._impl)
         _lib.pn_disposition_set_failed(local, True)
         _lib.pn_disposition_set_undeliverable(local, True)
-        _lib.pn_delivery_update(self._impl, MODIFIED)
+        _lib.pn_delivery_update(self._impl, Disposition.MODIFIED)
 
     def settle(self) -> None:
         _lib.pn_delivery_settle(self._impl)
