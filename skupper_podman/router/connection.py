@@ -18,6 +18,7 @@ from typing import Any, Literal
 from proton import Array, Connection, Data, Link, Session, Terminus, int32, symbol
 
 from .engine import AmqpEngine
+from .send_budget import SendBudget
 
 CONTROL_CAPABILITY = "qd.router"
 DATA_CAPABILITY = "qd.router-data"
@@ -71,6 +72,7 @@ class RouterConnection:
     dynamic_addresses: set[str] = field(default_factory=set)
     active_streams: set[Any] = field(default_factory=set)
     held_streams: dict[Any, float] = field(default_factory=dict)  # stream -> holding since
+    send_budget: SendBudget | None = None  # toward a skupper-router, once it has streams
     # edge uplinks, on the edge's side: per-address links that tell the interior what this
     # edge consumes (receivers) and produces to (senders), and the tracking receiver.
     consumer_links: dict[str, Link] = field(default_factory=dict)

@@ -26,7 +26,7 @@ from .delivery_events import fail_stream
 from .event_context import EventContext
 from .fabric import Fabric
 from .observation import Observation
-from .outbound_streams import OutboundStreams, next_release, release_held
+from .outbound_streams import OutboundStreams, holds, next_release, release_held
 from .tcp_adaptor import TcpAdaptor
 from .view import DeliveryCounts, RouterView
 
@@ -252,7 +252,7 @@ class RouterCore:
         deadlines.append(self.fabric.routing.get_timer() if self.fabric.routing else None)
         deadlines += [self.connectors.next_retry(), self.observation.next_due()]
         for conn in self.connections.values():  # next_release only for the few that hold
-            deadlines += (conn.tick_at or None, next_release(conn) if conn.held_streams else None)
+            deadlines += (conn.tick_at or None, next_release(conn) if holds(conn) else None)
         present = [d for d in deadlines if d is not None]
         return min(present) if present else None
 
@@ -267,7 +267,7 @@ class RouterCore:
             if conn.tick_at and conn.tick_at <= now:
                 conn.tick_at = conn.engine.tick(now) or 0.0
                 self._process(conn, now)
-            elif conn.held_streams:
+            elif holds(conn):
                 release_held(conn, now)
                 self._dirty.add(conn.conn_id)
         self._after(now)
@@ -279,7 +279,7 @@ class RouterCore:
     def _process(self, conn: RouterConnection, now: float) -> None:
         self._now = now
         amqp_events.process(self.events, conn, now)
-        if conn.held_streams:
+        if holds(conn):
             release_held(conn, now)
         conn.tick_until_open(now)
         self._dirty.add(conn.conn_id)

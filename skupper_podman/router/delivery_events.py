@@ -17,6 +17,7 @@ from .connection import DATA_LINK_CREDIT, RouterConnection
 from .engine import ProtonEvent as Event
 from .event_context import EventContext
 from .forwarder import Forwarder
+from .inbound_stream import InboundStream
 from .message import (
     RA_FLAG_STREAMING,
     MalformedMessage,
@@ -34,7 +35,6 @@ from .streams import (
     RELEASED,
     SETTLED_HERE,
     UNDELIVERABLE_HERE,
-    InboundStream,
     OutboundStream,
     StreamOwner,
 )

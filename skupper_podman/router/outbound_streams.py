@@ -12,6 +12,7 @@ from .fabric import Fabric
 from .forwarder import Forwarder
 from .message import RA_FLAG_STREAMING, RouterAnnotations, encode_annotations
 from .proton_deliveries import DeliveryHandle
+from .send_budget import SendBudget
 from .streams import OutboundStream, StreamOwner, StreamStart
 
 HOLD_LIMIT = 1.0  # a receiver that never shows it took a delivery gets the rest after this
@@ -51,10 +52,12 @@ class OutboundStreams:
         annotations of the delivery it passes on, when it does; ``reply_to``: where the
         reply of a request goes."""
         annotations = self.fabric.outgoing_annotations(received)
+        budget = None
         if conn.peer_is_ours:
             start = StreamStart.TAKEN
         else:
             start = StreamStart.REPLY if reply_to else StreamStart.SETTLED
+            budget = conn.send_budget = conn.send_budget or SendBudget(self._clock)
         link = conn.streaming_link()
         stream = OutboundStream(
             link,
@@ -65,6 +68,7 @@ class OutboundStreams:
             partial(self._stream_done, conn, reply_to),
             partial(self._held, conn),
             start,
+            budget,
         )
         conn.active_streams.add(stream)
         if start is StreamStart.REPLY:
@@ -112,17 +116,28 @@ class OutboundStreams:
 
 
 def release_held(conn: RouterConnection, now: float) -> None:
-    """Streams whose receiver can take the rest (``StreamStart``), or had HOLD_LIMIT to, go on."""
+    """Streams whose receiver can take the rest (``StreamStart``), or had HOLD_LIMIT to, go
+    on; so do those waiting for the connection's budget, if it has room again."""
     for stream, since in list(conn.held_streams.items()):
         if stream.held is None or now >= since + HOLD_LIMIT or stream.may_go(now):
             del conn.held_streams[stream]
             stream.release()
+    if conn.send_budget is not None and conn.send_budget.waiting:
+        conn.send_budget.release()
+
+
+def holds(conn: RouterConnection) -> bool:
+    """Whether ``conn`` has streams held or waiting for its budget (a deadline to keep)."""
+    budget = conn.send_budget
+    return bool(conn.held_streams) or (budget is not None and bool(budget.waiting))
 
 
 def next_release(conn: RouterConnection) -> float | None:
-    """When ``conn``'s held streams go on at the latest."""
+    """When ``conn``'s held streams, or those waiting for its budget, go on at the latest."""
     deadlines = [
         min(since + HOLD_LIMIT, stream.go_at or since + HOLD_LIMIT)
         for stream, since in conn.held_streams.items()
     ]
+    if conn.send_budget is not None and conn.send_budget.waiting:
+        deadlines.append(conn.send_budget.next_release())
     return min(deadlines, default=None)

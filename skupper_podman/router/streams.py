@@ -1,7 +1,9 @@
 """Streamed deliveries: one direction of a TCP flow as one unsettled AMQP delivery.
 
 An ``OutboundStream`` is a delivery this router sends (header bytes, then raw stream
-bytes appended as they come); an ``InboundStream`` is one it receives. Flow control is
+bytes appended as they come); an ``InboundStream`` (``inbound_stream``) is one it
+receives. Toward a skupper-router, the streams of a connection also share a budget of
+bytes it may hold unread (``send_budget``). Flow control is
 end to end: the receiving end reports the body bytes it has passed on with a non-terminal
 RECEIVED disposition whose section_offset is that count, and the sending end stops
 taking bytes while more than ``WINDOW`` of them are unacknowledged (``local_streams``:
@@ -20,6 +22,7 @@ from typing import Protocol
 from proton import Disposition, Link
 
 from .proton_deliveries import DeliveryHandle
+from .send_budget import SendBudget
 
 WINDOW = 1024 * 1024
 ACK_STEP = 256 * 1024
@@ -126,6 +129,7 @@ class OutboundStream:
 
     __slots__ = (
         "allowance",
+        "budget",
         "delivery",
         "finish_held",
         "finished",
@@ -141,6 +145,8 @@ class OutboundStream:
         "settled",
         "start",
         "start_credit",
+        "waiting",
+        "wire_sent",
     )
 
     def __init__(
@@ -153,6 +159,7 @@ class OutboundStream:
         on_done: Callable[[OutboundStream], None],
         on_hold: Callable[[OutboundStream], None],
         start: StreamStart = StreamStart.TAKEN,
+        budget: SendBudget | None = None,
     ) -> None:
         self.link = link
         self.owner = owner
@@ -171,6 +178,9 @@ class OutboundStream:
         self.held: list[bytes] | None = []  # None once the receiver has taken the delivery
         self.finish_held = False
         self.go_at = 0.0  # SETTLED: when the held bytes go
+        self.budget = budget  # toward a skupper-router: its connection's (send_budget)
+        self.waiting: list[bytes] | None = None  # bytes waiting for the budget
+        self.wire_sent = 0  # with a budget: bytes sent on the delivery
         delivery.send(header)
 
     def write(self, data: bytes) -> None:
@@ -179,23 +189,57 @@ class OutboundStream:
         self.sent += len(data)
         held = self.held
         if held is None:
-            self.delivery.send(data)
+            if self.budget is None:
+                self.delivery.send(data)
+            else:
+                self._send(data)
         elif not held and len(data) <= self.allowance:
             self.allowance -= len(data)
-            self.delivery.send(data)
+            self._send(data)
         elif self.start is StreamStart.TAKEN and self.taken_by_peer:
             self.held = None
             for earlier in held:  # what waited goes first: dropping it lost bytes mid-stream
-                self.delivery.send(earlier)
-            self.delivery.send(data)
+                self._send(earlier)
+            self._send(data)
         else:
             self._hold(held, data)
             return
         self.notify()
 
+    def _send(self, data: bytes) -> None:
+        """Bytes onto the delivery, or after the bytes waiting for the budget."""
+        budget = self.budget
+        if budget is not None:
+            if self.waiting is not None:
+                self.waiting.append(data)
+                return
+            if not budget.take(len(data)):
+                self.waiting = [data]
+                budget.wait(self)
+                return
+            self.wire_sent += len(data)
+        self.delivery.send(data)
+
+    def send_waiting(self) -> None:
+        """The budget lets this stream's waiting bytes go."""
+        waiting, self.waiting = self.waiting, None
+        if waiting and not self.settled:
+            for data in waiting:
+                self.budget.spend(len(data))  # type: ignore[union-attr]
+                self.wire_sent += len(data)
+                self.delivery.send(data)
+            self._finish_if_held()
+            self.notify()
+
+    def _finish_if_held(self) -> None:
+        """The end that waited for held bytes goes once none is left."""
+        if self.finish_held and not self.held and self.waiting is None:
+            self.finish_held = False
+            self.link.advance()
+
     def _hold(self, held: list[bytes], data: bytes) -> None:
         if self.allowance:
-            self.delivery.send(data[: self.allowance])
+            self._send(data[: self.allowance])
             data = data[self.allowance :]
             self.allowance = 0
             self.notify()
@@ -242,22 +286,21 @@ class OutboundStream:
         held, self.held = self.held, None
         if held:
             for data in held:
-                self.delivery.send(data)
-            if self.finish_held:
-                self.link.advance()
+                self._send(data)
+            self._finish_if_held()
             self.notify()
 
     def finish(self) -> None:
         if not self.finished and not self.settled:
             self.finished = True
-            if self.held:
+            if self.held or self.waiting is not None:
                 self.finish_held = True
                 return
             self.link.advance()
             self.notify()
 
     def abort(self) -> None:
-        self.held = None
+        self.held = self.waiting = None
         if not self.finished and not self.settled:
             self.delivery.abort()
             self.notify()
@@ -265,7 +308,7 @@ class OutboundStream:
         self._done()
 
     def settle(self) -> None:
-        self.held = None
+        self.held = self.waiting = None
         if not self.settled:
             self.delivery.settle()
             self.notify()
@@ -279,8 +322,10 @@ class OutboundStream:
     def _done(self) -> None:
         if not self.settled:
             self.settled = True
-            _let_go(self.delivery)
+            let_go(self.delivery)
             self.owner = NO_OWNER  # nothing more is told: see _NoOwner
+            if self.budget is not None:
+                self.budget.forget(self, self.wire_sent - self.offset_acked)
             self.on_done(self)
 
     def on_update(self) -> None:
@@ -292,90 +337,20 @@ class OutboundStream:
         if state == RECEIVED:
             offset = delivery.remote_section_offset
             if offset > self.offset_acked:
-                self.offset_acked = offset
+                acked, self.offset_acked = offset - self.offset_acked, offset
                 self.owner.stream_acked(offset)
+                if self.budget is not None:
+                    self.budget.acked(acked)
         elif (state or delivery.settled) and not self.settled:  # .settled: by the peer
             if state == MODIFIED and delivery.remote_undeliverable:
                 state = UNDELIVERABLE_HERE
             self.owner.stream_outcome(state or ACCEPTED)
 
 
-class InboundStream:
-    """A streamed delivery being received; the core hands its body bytes to the owner."""
-
-    __slots__ = (
-        "acked",
-        "delivery",
-        "ended",
-        "notify",
-        "on_settled",
-        "outcome",
-        "owner",
-        "settled",
-    )
-
-    def __init__(
-        self,
-        delivery: DeliveryHandle,
-        owner: StreamOwner,
-        notify: Callable[[], None],
-        on_settled: Callable[[InboundStream], None],
-    ) -> None:
-        self.delivery = delivery
-        self.owner = owner
-        self.notify = notify
-        self.on_settled = on_settled  # the link may take the next delivery
-        self.outcome = 0  # the terminal outcome given, once settled
-        self.acked = 0
-        self.ended = False
-        self.settled = False
-        delivery.attributes["stream"] = self
-
-    def progress(self, offset: int, *, force: bool = False) -> None:
-        if self.settled or offset <= self.acked:
-            return
-        if force or offset - self.acked >= ACK_STEP:
-            self.acked = offset
-            self.delivery.received(offset)
-            self.notify()
-
-    def complete(self, outcome: int) -> None:
-        """Give the outcome and settle at once, also while the delivery is still arriving.
-
-        skupper-router does the same: its sender stops at the settlement and frees what it
-        still buffers for the delivery, and proton drops the transfers already on the way
-        (AMQP 1.0 section 2.6.12). A delivery left unsettled until its end would keep the
-        sender streaming into a delivery nobody reads.
-        """
-        if not self.settled:
-            self.settled = True
-            self.ended = True
-            self.outcome = outcome
-            if outcome == UNDELIVERABLE_HERE:
-                self.delivery.undeliverable_here()
-            else:
-                self.delivery.update(outcome)
-            self.delivery.settle()
-            self.forget()
-            self.owner = NO_OWNER  # ended too: nothing more is told (see _NoOwner)
-            self.notify()
-            self.on_settled(self)
-
-    def settle_aborted(self) -> None:
-        """The sender aborted the delivery: settled without an outcome."""
-        self.settled = True
-        self.delivery.settle()  # settling the current delivery also advances the link
-        self.forget()
-
-    def forget(self) -> None:
-        """Settled here, or its link is gone: its delivery no longer names it."""
-        _let_go(self.delivery)
-
-
 SETTLED_HERE = "settled here"  # a delivery's "stream" once its stream settled it
 
 
-def _let_go(delivery: DeliveryHandle) -> None:
+def let_go(delivery: DeliveryHandle) -> None:
     """A settled stream's delivery no longer names it. The delivery's attributes live in
     proton's C record, which the stream's own handle keeps alive: a cycle through C that
     Python's collector cannot see, and every flow's objects stayed (about 6 KiB a flow)."""

@@ -13,7 +13,8 @@ from proton import Delivery
 
 from skupper_podman.router.engine import AmqpEngine
 from skupper_podman.router.forwarder import Forwarder
-from skupper_podman.router.streams import InboundStream, OutboundStream
+from skupper_podman.router.inbound_stream import InboundStream
+from skupper_podman.router.streams import OutboundStream
 from skupper_podman.router.tcp import TcpFlow
 
 from .corenet import HOST, CoreNet, Router
