@@ -7,7 +7,7 @@ at its end). With a window of 1 MiB a flow, 32 flows at once through a skupper-r
 passed that limit, and the connection and every flow on it were lost
 (``docs/skupper-router-interop.md``). So the streams on a connection to a skupper-router
 share a budget: bytes sent and not yet acknowledged, counting only those sent in the last
-one or two ``PERIOD``\\ s, stay under ``LIMIT``; a stream over it waits, in turn.
+one or two periods (``PERIOD``), stay under ``LIMIT``; a stream over it waits, in turn.
 
 Why only recent bytes: acknowledgements come every 256 KiB (our receivers) or 512 KiB
 (skupper-router's) passed on, so a keep-alive flow keeps up to that much unacknowledged for

@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -129,13 +130,42 @@ class Services:
             )
 
     def stop(self) -> None:
+        """Each service's whole process group: a rootless Podman started through runuser
+        outlived runuser's end (its process, re-executed in the user's namespace, stayed
+        after the tests and took CPU)."""
         for process in reversed(self.processes):
-            process.terminate()
+            _signal_group(process, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
                 process.wait(timeout=10)
+            _wait_group_gone(process.pid)
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)  # its own session: the group is its pid
+
+
+def _wait_group_gone(group: int, timeout: float = 20.0) -> None:
+    """What is left of the group after its leader ended gets SIGTERM's time, then SIGKILL
+    (zombies aside: this sandbox's init does not reap them)."""
+    deadline = time.monotonic() + timeout
+    while _live_members(group) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _live_members(group):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(group, signal.SIGKILL)
+
+
+def _live_members(group: int) -> bool:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            state, _, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
+            if int(pgrp) == group and state != "Z":
+                return True
+    return False
 
 
 def containers_conf() -> Path:
