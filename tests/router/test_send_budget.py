@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from skupper_podman.router.outbound_streams import holds, next_release, release_held
 from skupper_podman.router.send_budget import LIMIT, PERIOD, SendBudget
 from skupper_podman.router.streams import RECEIVED, OutboundStream, StreamStart
 from tests.router.test_streams import _Link
@@ -130,3 +131,22 @@ def test_a_lone_stream_is_never_held_by_its_own_window() -> None:
     stream = _stream(link, budget)
     stream.write(b"a" * (LIMIT + CHUNK))  # one write larger than the budget still goes
     assert len(_body(link)) == LIMIT + CHUNK and not budget.waiting
+
+
+def test_the_core_keeps_a_deadline_for_waiting_streams_and_lets_them_go_at_it() -> None:
+    """What the core's timer asks of a connection (``outbound_streams``): whether it holds
+    anything, when, and what goes at that time."""
+    clock = _Clock()
+    budget = SendBudget(clock)
+    conn = SimpleNamespace(held_streams={}, send_budget=budget)
+    stream = _stream(_Link(), budget)
+    stream.write(b"a" * LIMIT)
+    assert not holds(conn) and next_release(conn) is None  # type: ignore[arg-type]
+    link = _Link()
+    _stream(link, budget).write(b"b" * 10)
+    assert holds(conn)  # type: ignore[arg-type]
+    deadline = next_release(conn)  # type: ignore[arg-type]
+    assert deadline is not None
+    clock.now = deadline + PERIOD  # no acknowledgement came; the counted bytes aged
+    release_held(conn, clock.now)  # type: ignore[arg-type]
+    assert _body(link) == b"b" * 10 and not holds(conn)  # type: ignore[arg-type]
