@@ -27,6 +27,7 @@ FIGURES = {
     "redis_set": True,
     "gbits": True,
     "rr50_p99": False,
+    "rr50_cpu": False,
     "rss_idle": False,
 }
 

@@ -73,13 +73,17 @@ FIGURES = [
     Figure("rr50", "request/response 64 B, 50 clients (ops/s)", True),
     Figure("rr50_p50", "  p50 latency (us)", False),
     Figure("rr50_p99", "  p99 latency (us)", False),
+    Figure("rr50_cpu", "  router CPU per request, all routers (us)", False),
     Figure("connect", "new connections/s, 8 clients", True),
     Figure("connect32", "  the same, 32 clients", True),
     Figure("connect32_p99", "    p99 time of one (connect, echo, close; us)", False),
     Figure("http50", "HTTP/1.1 requests, 50 clients, observer auto (req/s)", True),
     Figure("http50_none", "  the same, observer none (req/s)", True),
+    Figure("http50_cpu", "  router CPU per request, all routers, observer auto (us)", False),
+    Figure("http50_none_cpu", "  the same, observer none (us)", False),
     Figure("redis_get", "redis-benchmark GET, 50 clients (req/s)", True),
     Figure("redis_set", "redis-benchmark SET, 50 clients (req/s)", True),
+    Figure("redis_cpu", "  router CPU per request, all routers (us)", False),
     Figure("gbits", "throughput, one stream (Gbit/s)", True),
     Figure("cpu_per_gb", "  router CPU seconds per GB", False),
     Figure("rss_idle", "RSS idle, largest router (MB)", False),
@@ -155,6 +159,11 @@ def redis_benchmark(port: int, requests: int) -> dict[str, float]:
     return {f"redis_{test.lower()}": rate for test, rate in rates.items()}
 
 
+def routers_cpu(pids: list[int]) -> float:
+    """CPU seconds the routers have used so far, all their threads, all of them."""
+    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
+
+
 @contextlib.contextmanager
 def hold_flows(port: int, count: int) -> Iterator[None]:
     """``count`` connections open at once, each having echoed 64 B."""
@@ -183,23 +192,30 @@ def measure(
         figures["rss_idle"] = max(rss_mb(pid) or 0.0 for pid in pids)
     rr1 = loadgen(binary, "rr", ports["echo"], 1, seconds, 64)
     figures["rr1"], figures["rr1_p99"] = rr1["ops"] / rr1["seconds"], rr1["p99_us"]
+    before = routers_cpu(pids)
     rr50 = loadgen(binary, "rr", ports["echo"], 50, seconds, 64)
     figures["rr50"] = rr50["ops"] / rr50["seconds"]
+    if pids:
+        figures["rr50_cpu"] = (routers_cpu(pids) - before) * 1e6 / rr50["ops"]
     figures["rr50_p50"], figures["rr50_p99"] = rr50["p50_us"], rr50["p99_us"]
     # The first HTTP load after the others ran slower, with no router too (direct: 109k
     # then 127k requests a second), and that was read as the cost of observing: a second
     # of HTTP load first, not counted, then each of the pair in two halves, in the order
     # observed, unobserved, unobserved, observed (what drifts meanwhile cancels out).
     loadgen(binary, "http", ports["http"], 50, 1)
-    done = {"http50": [0.0, 0.0], "http50_none": [0.0, 0.0]}  # requests, seconds
+    done = {"http50": [0.0, 0.0, 0.0], "http50_none": [0.0, 0.0, 0.0]}  # requests, s, CPU s
     half = max(1, seconds // 2)
     pair = (("http", "http50"), (UNOBSERVED, "http50_none"))
     for key, figure in (*pair, *pair[::-1]):
+        before = routers_cpu(pids)
         http = loadgen(binary, "http", ports[key], 50, half)
         done[figure][0] += http["ops"]
         done[figure][1] += http["seconds"]
-    for figure, (requests, took) in done.items():
+        done[figure][2] += routers_cpu(pids) - before
+    for figure, (requests, took, used) in done.items():
         figures[figure] = requests / took
+        if pids:
+            figures[f"{figure}_cpu"] = used * 1e6 / requests
     # After the HTTP pair: what ~10,000 short flows leave (their records and sockets, let
     # go over the next seconds) was paid by the HTTP load run next, the observed one, and
     # read as the cost of observing (5-10% in chains for both routers, 0% in 2 routers).
@@ -211,11 +227,15 @@ def measure(
         figures[figure] = connect["ops"] / connect["seconds"]
     figures["connect32_p99"] = connect["p99_us"]  # a stalled connection shows here first
     if "redis" in ports:
+        before = routers_cpu(pids)
         figures |= redis_benchmark(ports["redis"], settings.redis_requests)
-    before = [cpu_seconds(pid) or 0.0 for pid in pids]
+        if pids:  # GET and SET: twice the requests
+            used = routers_cpu(pids) - before
+            figures["redis_cpu"] = used * 1e6 / (2 * settings.redis_requests)
+    before = routers_cpu(pids)
     figures["gbits"] = iperf(ports["iperf"], seconds)
     if pids:
-        used = sum(cpu_seconds(pid) or 0.0 for pid in pids) - sum(before)
+        used = routers_cpu(pids) - before
         figures["cpu_per_gb"] = used / (figures["gbits"] * seconds / 8)
         with hold_flows(ports["echo"], FLOWS):
             figures["rss_flows"] = max(rss_mb(pid) or 0.0 for pid in pids)
