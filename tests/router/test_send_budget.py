@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from skupper_podman.router.outbound_streams import holds, next_release, release_held
 from skupper_podman.router.send_budget import LIMIT, PERIOD, SendBudget
 from skupper_podman.router.streams import RECEIVED, OutboundStream, StreamStart
-from tests.router.test_streams import _Link
+from tests.router.stream_fakes import RecordingLink
 
 CHUNK = 64 * 1024
 
@@ -23,7 +23,7 @@ class _Clock:
         return self.now
 
 
-def _stream(link: _Link, budget: SendBudget) -> OutboundStream:
+def _stream(link: RecordingLink, budget: SendBudget) -> OutboundStream:
     delivery = SimpleNamespace(
         attributes={},
         remote_state=0,
@@ -53,13 +53,13 @@ def _ack(stream: OutboundStream, offset: int) -> None:
     stream.on_update()
 
 
-def _body(link: _Link) -> bytes:
+def _body(link: RecordingLink) -> bytes:
     return b"".join(link.sent[1:])
 
 
 def test_bytes_over_the_budget_wait_and_go_in_order_as_acknowledgements_come() -> None:
     budget = SendBudget(_Clock())
-    first, second = _Link(), _Link()
+    first, second = RecordingLink(), RecordingLink()
     a, b = _stream(first, budget), _stream(second, budget)
     for _ in range(LIMIT // CHUNK):
         a.write(b"a" * CHUNK)
@@ -77,7 +77,7 @@ def test_bytes_over_the_budget_wait_and_go_in_order_as_acknowledgements_come() -
 
 def test_a_stream_that_ends_while_waiting_sends_its_end_after_its_bytes() -> None:
     budget = SendBudget(_Clock())
-    link = _Link()
+    link = RecordingLink()
     stream = _stream(link, budget)
     stream.write(b"a" * LIMIT)
     stream.write(b"b" * 100)
@@ -89,7 +89,7 @@ def test_a_stream_that_ends_while_waiting_sends_its_end_after_its_bytes() -> Non
 
 def test_an_ended_stream_gives_back_what_it_counted_and_waits_no_more() -> None:
     budget = SendBudget(_Clock())
-    first, second = _Link(), _Link()
+    first, second = RecordingLink(), RecordingLink()
     a, b = _stream(first, budget), _stream(second, budget)
     a.write(b"a" * LIMIT)
     b.write(b"b" * 100)
@@ -105,10 +105,10 @@ def test_quiet_streams_unacknowledged_bytes_age_out_of_the_budget() -> None:
     once two periods pass with nothing sent, those bytes no longer hold anyone back."""
     clock = _Clock()
     budget = SendBudget(clock)
-    quiet = [_stream(_Link(), budget) for _ in range(10)]
+    quiet = [_stream(RecordingLink(), budget) for _ in range(10)]
     for stream in quiet:
         stream.write(b"q" * (LIMIT // 10))  # under the 512 KiB a skupper-router acks at
-    link = _Link()
+    link = RecordingLink()
     late = _stream(link, budget)
     late.write(b"r" * 100)
     assert budget.waiting and _body(link) == b""
@@ -127,7 +127,7 @@ def test_quiet_streams_unacknowledged_bytes_age_out_of_the_budget() -> None:
 
 def test_a_lone_stream_is_never_held_by_its_own_window() -> None:
     budget = SendBudget(_Clock())
-    link = _Link()
+    link = RecordingLink()
     stream = _stream(link, budget)
     stream.write(b"a" * (LIMIT + CHUNK))  # one write larger than the budget still goes
     assert len(_body(link)) == LIMIT + CHUNK and not budget.waiting
@@ -139,10 +139,10 @@ def test_the_core_keeps_a_deadline_for_waiting_streams_and_lets_them_go_at_it() 
     clock = _Clock()
     budget = SendBudget(clock)
     conn = SimpleNamespace(held_streams={}, send_budget=budget)
-    stream = _stream(_Link(), budget)
+    stream = _stream(RecordingLink(), budget)
     stream.write(b"a" * LIMIT)
     assert not holds(conn) and next_release(conn) is None  # type: ignore[arg-type]
-    link = _Link()
+    link = RecordingLink()
     _stream(link, budget).write(b"b" * 10)
     assert holds(conn)  # type: ignore[arg-type]
     deadline = next_release(conn)  # type: ignore[arg-type]

@@ -3,7 +3,6 @@ held until the receiver can take them all go out, in order, and never earlier.""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from skupper_podman.router.streams import (
@@ -12,22 +11,10 @@ from skupper_podman.router.streams import (
     OutboundStream,
     StreamStart,
 )
+from tests.router.stream_fakes import RecordingLink
 
 
-@dataclass
-class _Link:
-    credit: int = 0
-    sent: list[bytes] = field(default_factory=list)
-    advanced: int = 0
-
-    def send(self, data: bytes) -> None:
-        self.sent.append(bytes(data))
-
-    def advance(self) -> None:
-        self.advanced += 1
-
-
-def _stream(link: _Link, start: StreamStart = StreamStart.TAKEN) -> OutboundStream:
+def _stream(link: RecordingLink, start: StreamStart = StreamStart.TAKEN) -> OutboundStream:
     return OutboundStream(
         link,  # type: ignore[arg-type]
         SimpleNamespace(attributes={}, remote_state=0, send=link.send),  # type: ignore[arg-type]
@@ -41,7 +28,7 @@ def _stream(link: _Link, start: StreamStart = StreamStart.TAKEN) -> OutboundStre
 
 
 def test_held_bytes_go_out_before_what_comes_once_the_peer_took_the_delivery() -> None:
-    link = _Link(credit=0)
+    link = RecordingLink(credit=0)
     stream = _stream(link)
     stream.start_credit = 1  # the receiver's first grant
     first = b"a" * FIRST_BURST
@@ -57,7 +44,7 @@ def test_held_bytes_go_out_before_what_comes_once_the_peer_took_the_delivery() -
 
 
 def test_held_bytes_go_out_on_release_and_the_end_after_them() -> None:
-    link = _Link(credit=1)
+    link = RecordingLink(credit=1)
     stream = _stream(link)
     stream.write(b"a" * (FIRST_BURST + 10))
     stream.finish()
@@ -68,7 +55,7 @@ def test_held_bytes_go_out_on_release_and_the_end_after_them() -> None:
 
 
 def test_a_request_to_a_skupper_router_sends_its_header_alone_until_released() -> None:
-    link = _Link(credit=5)
+    link = RecordingLink(credit=5)
     stream = _stream(link, StreamStart.REPLY)
     stream.write(b"r" * 100)  # even a small request waits: the peer may be switching
     assert link.sent == [b"HEADER"]
@@ -83,7 +70,7 @@ def test_a_request_to_a_skupper_router_sends_its_header_alone_until_released() -
 
 
 def test_a_reply_to_a_skupper_router_waits_until_its_listener_side_has_it() -> None:
-    link = _Link(credit=5)
+    link = RecordingLink(credit=5)
     stream = _stream(link, StreamStart.SETTLED)
     assert link.sent == [b"HEADER"]  # at once: skupper-router's listener waits for it
     stream.write(b"a" * 500)
@@ -97,7 +84,7 @@ def test_a_reply_to_a_skupper_router_waits_until_its_listener_side_has_it() -> N
 
 
 def test_a_reply_to_a_skupper_router_goes_a_pause_after_it_was_taken() -> None:
-    link = _Link(credit=5)
+    link = RecordingLink(credit=5)
     stream = _stream(link, StreamStart.SETTLED)
     stream.write(b"a" * 500)  # the server spoke first: no request bytes will come
     link.credit = 6
