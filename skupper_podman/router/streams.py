@@ -222,10 +222,11 @@ class OutboundStream:
 
     def send_waiting(self) -> None:
         """The budget lets this stream's waiting bytes go."""
-        waiting, self.waiting = self.waiting, None
+        waiting, self.waiting, budget = self.waiting, None, self.budget
+        assert budget is not None  # only a stream with a budget has bytes waiting for it
         if waiting and not self.settled:
             for data in waiting:
-                self.budget.spend(len(data))  # type: ignore[union-attr]
+                budget.spend(len(data))
                 self.wire_sent += len(data)
                 self.delivery.send(data)
             self._finish_if_held()
