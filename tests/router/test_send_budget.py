@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from skupper_podman.router.outbound_streams import holds, next_release, release_held
 from skupper_podman.router.send_budget import LIMIT, PERIOD, SendBudget
 from skupper_podman.router.streams import RECEIVED, OutboundStream, StreamStart
-from tests.router.stream_fakes import RecordingLink
+from tests.router.stream_fakes import RecordingLink, outbound_stream
 
 CHUNK = 64 * 1024
 
@@ -24,25 +24,7 @@ class _Clock:
 
 
 def _stream(link: RecordingLink, budget: SendBudget) -> OutboundStream:
-    delivery = SimpleNamespace(
-        attributes={},
-        remote_state=0,
-        remote_section_offset=0,
-        settled=False,
-        send=link.send,
-        abort=lambda: None,
-    )
-    stream = OutboundStream(
-        link,  # type: ignore[arg-type]
-        delivery,  # type: ignore[arg-type]
-        b"HEADER",
-        owner=SimpleNamespace(stream_acked=lambda offset: None),
-        notify=lambda: None,
-        on_done=lambda stream: None,
-        on_hold=lambda stream: None,
-        start=StreamStart.SETTLED,
-        budget=budget,
-    )
+    stream = outbound_stream(link, StreamStart.SETTLED, budget)
     stream.held = None  # started: its receiver (a skupper-router) has taken it
     return stream
 

@@ -3,33 +3,17 @@ held until the receiver can take them all go out, in order, and never earlier.""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from skupper_podman.router.streams import (
     FIRST_BURST,
     SETTLE_PAUSE,
-    OutboundStream,
     StreamStart,
 )
-from tests.router.stream_fakes import RecordingLink
-
-
-def _stream(link: RecordingLink, start: StreamStart = StreamStart.TAKEN) -> OutboundStream:
-    return OutboundStream(
-        link,  # type: ignore[arg-type]
-        SimpleNamespace(attributes={}, remote_state=0, send=link.send),  # type: ignore[arg-type]
-        b"HEADER",
-        owner=None,  # type: ignore[arg-type]
-        notify=lambda: None,
-        on_done=lambda stream: None,
-        on_hold=lambda stream: None,
-        start=start,
-    )
+from tests.router.stream_fakes import RecordingLink, outbound_stream
 
 
 def test_held_bytes_go_out_before_what_comes_once_the_peer_took_the_delivery() -> None:
     link = RecordingLink(credit=0)
-    stream = _stream(link)
+    stream = outbound_stream(link)
     stream.start_credit = 1  # the receiver's first grant
     first = b"a" * FIRST_BURST
     held = b"b" * 8288
@@ -45,7 +29,7 @@ def test_held_bytes_go_out_before_what_comes_once_the_peer_took_the_delivery() -
 
 def test_held_bytes_go_out_on_release_and_the_end_after_them() -> None:
     link = RecordingLink(credit=1)
-    stream = _stream(link)
+    stream = outbound_stream(link)
     stream.write(b"a" * (FIRST_BURST + 10))
     stream.finish()
     assert link.advanced == 0  # the end waits for the held bytes
@@ -56,7 +40,7 @@ def test_held_bytes_go_out_on_release_and_the_end_after_them() -> None:
 
 def test_a_request_to_a_skupper_router_sends_its_header_alone_until_released() -> None:
     link = RecordingLink(credit=5)
-    stream = _stream(link, StreamStart.REPLY)
+    stream = outbound_stream(link, StreamStart.REPLY)
     stream.write(b"r" * 100)  # even a small request waits: the peer may be switching
     assert link.sent == [b"HEADER"]
     link.credit = 6  # the receiver routed it: not enough for a skupper-router's connector
@@ -71,7 +55,7 @@ def test_a_request_to_a_skupper_router_sends_its_header_alone_until_released() -
 
 def test_a_reply_to_a_skupper_router_waits_until_its_listener_side_has_it() -> None:
     link = RecordingLink(credit=5)
-    stream = _stream(link, StreamStart.SETTLED)
+    stream = outbound_stream(link, StreamStart.SETTLED)
     assert link.sent == [b"HEADER"]  # at once: skupper-router's listener waits for it
     stream.write(b"a" * 500)
     stream.peer_spoke()  # request bytes before the credit shows the reply taken: not yet
@@ -85,7 +69,7 @@ def test_a_reply_to_a_skupper_router_waits_until_its_listener_side_has_it() -> N
 
 def test_a_reply_to_a_skupper_router_goes_a_pause_after_it_was_taken() -> None:
     link = RecordingLink(credit=5)
-    stream = _stream(link, StreamStart.SETTLED)
+    stream = outbound_stream(link, StreamStart.SETTLED)
     stream.write(b"a" * 500)  # the server spoke first: no request bytes will come
     link.credit = 6
     assert not stream.may_go(now=10.0)
