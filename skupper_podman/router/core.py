@@ -247,14 +247,28 @@ class RouterCore:
 
     # --- timers ----------------------------------------------------------------------------------
 
-    def get_timer(self) -> float | None:
-        deadlines = [self.tcp.next_due()]
-        deadlines.append(self.fabric.routing.get_timer() if self.fabric.routing else None)
-        deadlines += [self.connectors.next_retry(), self.observation.next_due()]
-        for conn in self.connections.values():  # next_release only for the few that hold
-            deadlines += (conn.tick_at or None, next_release(conn) if holds(conn) else None)
-        present = [d for d in deadlines if d is not None]
-        return min(present) if present else None
+    def get_timer(self) -> float:
+        """When handle_timer is next due. Asked at the end of every loop turn, so it builds
+        nothing: most turns only the links' ticks and the records' rounds have deadlines."""
+        due = self.observation.next_due()
+        routing = self.fabric.routing
+        others = (
+            self.tcp.next_due(),
+            routing.get_timer() if routing is not None else None,
+            self.connectors.next_retry(),
+        )
+        for other in others:
+            if other is not None and other < due:
+                due = other
+        for conn in self.connections.values():
+            tick = conn.tick_at
+            if tick and tick < due:
+                due = tick
+            if holds(conn):  # next_release only for the few that hold streams
+                release = next_release(conn)
+                if release is not None and release < due:
+                    due = release
+        return due
 
     def handle_timer(self, now: float) -> None:
         self._now = now

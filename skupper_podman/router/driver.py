@@ -308,7 +308,7 @@ class RouterDriver:
         if self._timer is not None:
             self._timer.cancel()
         self._timer_at = deadline
-        self._timer = self.loop.call_at(deadline, self._fire) if deadline is not None else None
+        self._timer = self.loop.call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         self._timer = None

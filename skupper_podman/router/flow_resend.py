@@ -99,7 +99,9 @@ class FlowResender:
         return destination is not None and self._send(flow, destination)
 
     def next_due(self) -> float | None:
-        return min((due for due, _ in self.waiting.values()), default=None)
+        if not self.waiting:  # asked every loop turn; flows wait only while routes change
+            return None
+        return min(due for due, _ in self.waiting.values())
 
     def send_due(self, now: float) -> None:
         """The flows whose pause is over go again, or are closed if nothing takes them."""

@@ -420,8 +420,7 @@ class CoreNet:
 
     def _fire_timers(self) -> None:
         for router in self.routers.values():
-            timer = router.core.get_timer()
-            if timer is not None and timer <= self.now:
+            if router.core.get_timer() <= self.now:
                 router.core.handle_timer(self.now)
         for end in list(self.wires):
             if isinstance(end, AmqpClient):
