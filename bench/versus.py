@@ -41,9 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' router network, when run as a script
-sys.path.insert(0, str(ROOT / "bench"))  # bench.py's process figures
+sys.path.insert(0, str(ROOT / "bench"))  # processes.py, beside this file
 
-from bench import cpu_seconds, rss_mb  # noqa: E402  (bench/bench.py, beside this file)
+from processes import cpu_seconds, rss_mb  # noqa: E402  (bench/processes.py, beside this file)
 from skupper_podman.console.collector import Collector  # noqa: E402
 from tests import redis_peers, reference  # noqa: E402
 from tests.interop.chains import positions  # noqa: E402
