@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from versus import POSITIONS, background, build, build_loadgen  # noqa: E402
+from loads import background, build_loadgen  # noqa: E402
+from versus import POSITIONS, build  # noqa: E402
 
 from tests.ports import free_port  # noqa: E402
 from tests.routernet import RouterNet, wait_listening  # noqa: E402

@@ -1,9 +1,10 @@
 """Our router against skupper-router, in the same positions, on this machine, in one run.
 
-Each position is built twice, once with our routers and once with skupper-router's (the
+Each position is built twice at once, with our routers and with skupper-router's (the
 reference in ``../shared/reference/skupper-router/``, or ``SKROUTERD=`` a build of your
-own), with mutual TLS on every inter-router link, and measured the same way; the order
-alternates from round to round, so that a machine getting busier hurts both alike. Every
+own), with mutual TLS on every inter-router link, and each load runs through one and then
+the other before the next load (the order alternates from round to round): the two
+figures of a ratio are taken seconds apart, so a machine getting busier hurts both alike. Every
 figure is printed as ours, skupper-router's, the ratio, and direct (no router) for scale;
 a ratio is the median of the rounds' ratios, their range after it in brackets.
 
@@ -29,7 +30,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,9 +41,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests' router network, when run as a script
-sys.path.insert(0, str(ROOT / "bench"))  # processes.py, beside this file
+sys.path.insert(0, str(ROOT / "bench"))  # loads.py, beside this file
 
-from processes import cpu_seconds, rss_mb  # noqa: E402  (bench/processes.py, beside this file)
+from loads import (  # noqa: E402  (bench/loads.py)
+    FLOWS,
+    UNOBSERVED,
+    Settings,
+    Target,
+    background,
+    build_loadgen,
+    log,
+    measure,
+    measure_side_by_side,
+)
+
 from skupper_podman.console.collector import Collector  # noqa: E402
 from tests import redis_peers, reference  # noqa: E402
 from tests.interop.chains import positions  # noqa: E402
@@ -56,8 +67,6 @@ POSITIONS = {
     "edge - hub - edge": "{k}:edge-{k}-{k}:edge",
 }
 KINDS = ("ours", "sk")
-UNOBSERVED = "http-unobserved"  # the HTTP backend again, behind a listener with observer none
-FLOWS = 1000
 
 
 @dataclass(frozen=True)
@@ -89,157 +98,6 @@ FIGURES = [
     Figure("rss_idle", "RSS idle, largest router (MB)", False),
     Figure("rss_flows", f"RSS with {FLOWS:,} flows, largest router (MB)", False),
 ]
-
-
-@dataclass(frozen=True)
-class Settings:
-    rounds: int
-    seconds: int
-    redis_requests: int
-    observe: bool = False  # a flow collector on the first router hears every router
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-# --- processes ---------------------------------------------------------------------------------
-
-
-def build_loadgen(folder: Path) -> Path:
-    binary = folder / "loadgen"
-    source = Path(__file__).with_name("loadgen.c")
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise SystemExit("bench: no C compiler (cc) to build bench/loadgen.c")
-    subprocess.run([cc, "-O2", "-pthread", "-o", str(binary), str(source)], check=True)
-    return binary
-
-
-@contextlib.contextmanager
-def background(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-# --- loads -------------------------------------------------------------------------------------
-
-
-def loadgen(binary: Path, *args: object) -> dict[str, float]:
-    out = subprocess.run(
-        [str(binary), *map(str, args)], capture_output=True, text=True, check=True
-    ).stdout
-    result: dict[str, float] = json.loads(out)
-    if result["errors"]:
-        log(f"  loadgen {' '.join(map(str, args))}: {int(result['errors'])} errors")
-    return result
-
-
-def iperf(port: int, seconds: int) -> float:
-    out = subprocess.run(
-        ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds), "-J"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return float(json.loads(out)["end"]["sum_received"]["bits_per_second"]) / 1e9
-
-
-def redis_benchmark(port: int, requests: int) -> dict[str, float]:
-    rates = redis_peers.benchmark(port, "-c", "50", "-n", str(requests), "-t", "get,set")
-    return {f"redis_{test.lower()}": rate for test, rate in rates.items()}
-
-
-def routers_cpu(pids: list[int]) -> float:
-    """CPU seconds the routers have used so far, all their threads, all of them."""
-    return sum(cpu_seconds(pid) or 0.0 for pid in pids)
-
-
-@contextlib.contextmanager
-def hold_flows(port: int, count: int) -> Iterator[None]:
-    """``count`` connections open at once, each having echoed 64 B."""
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=20)
-            sock.sendall(b"f" * 64)
-            sockets.append(sock)
-        for sock in sockets:
-            got = b""
-            while len(got) < 64:
-                got += sock.recv(64 - len(got))
-        yield
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def measure(
-    ports: dict[str, int], pids: list[int], binary: Path, settings: Settings
-) -> dict[str, float]:
-    seconds = settings.seconds
-    figures: dict[str, float] = {}
-    if pids:
-        figures["rss_idle"] = max(rss_mb(pid) or 0.0 for pid in pids)
-    rr1 = loadgen(binary, "rr", ports["echo"], 1, seconds, 64)
-    figures["rr1"], figures["rr1_p99"] = rr1["ops"] / rr1["seconds"], rr1["p99_us"]
-    before = routers_cpu(pids)
-    rr50 = loadgen(binary, "rr", ports["echo"], 50, seconds, 64)
-    figures["rr50"] = rr50["ops"] / rr50["seconds"]
-    if pids:
-        figures["rr50_cpu"] = (routers_cpu(pids) - before) * 1e6 / rr50["ops"]
-    figures["rr50_p50"], figures["rr50_p99"] = rr50["p50_us"], rr50["p99_us"]
-    # The first HTTP load after the others ran slower, with no router too (direct: 109k
-    # then 127k requests a second), and that was read as the cost of observing: a second
-    # of HTTP load first, not counted, then each of the pair in two halves, in the order
-    # observed, unobserved, unobserved, observed (what drifts meanwhile cancels out).
-    loadgen(binary, "http", ports["http"], 50, 1)
-    done = {"http50": [0.0, 0.0, 0.0], "http50_none": [0.0, 0.0, 0.0]}  # requests, s, CPU s
-    half = max(1, seconds // 2)
-    pair = (("http", "http50"), (UNOBSERVED, "http50_none"))
-    for key, figure in (*pair, *pair[::-1]):
-        before = routers_cpu(pids)
-        http = loadgen(binary, "http", ports[key], 50, half)
-        done[figure][0] += http["ops"]
-        done[figure][1] += http["seconds"]
-        done[figure][2] += routers_cpu(pids) - before
-    for figure, (requests, took, used) in done.items():
-        figures[figure] = requests / took
-        if pids:
-            figures[f"{figure}_cpu"] = used * 1e6 / requests
-    # After the HTTP pair: what ~10,000 short flows leave (their records and sockets, let
-    # go over the next seconds) was paid by the HTTP load run next, the observed one, and
-    # read as the cost of observing (5-10% in chains for both routers, 0% in 2 routers).
-    # From 8 clients, and from 32, where a router's batches grow: skupper-router's cost
-    # per flow falls more with them than ours (edge-hub-edge, one run: 1.01x at 8, 0.81x
-    # at 32).
-    for clients, figure in ((8, "connect"), (32, "connect32")):
-        connect = loadgen(binary, "connect", ports["echo"], clients, seconds)
-        figures[figure] = connect["ops"] / connect["seconds"]
-    figures["connect32_p99"] = connect["p99_us"]  # a stalled connection shows here first
-    if "redis" in ports:
-        before = routers_cpu(pids)
-        figures |= redis_benchmark(ports["redis"], settings.redis_requests)
-        if pids:  # GET and SET: twice the requests
-            used = routers_cpu(pids) - before
-            figures["redis_cpu"] = used * 1e6 / (2 * settings.redis_requests)
-    before = routers_cpu(pids)
-    figures["gbits"] = iperf(ports["iperf"], seconds)
-    if pids:
-        used = routers_cpu(pids) - before
-        figures["cpu_per_gb"] = used / (figures["gbits"] * seconds / 8)
-        with hold_flows(ports["echo"], FLOWS):
-            figures["rss_flows"] = max(rss_mb(pid) or 0.0 for pid in pids)
-    return figures
 
 
 # --- positions ---------------------------------------------------------------------------------
@@ -282,19 +140,24 @@ def build(net: RouterNet, spec: str, backends: dict[str, int]) -> dict[str, int]
 
 
 def run_position(
-    spec: str, kind: str, backends: dict[str, int], binary: Path, settings: Settings
-) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="bench-versus-") as folder:
-        net = RouterNet(Path(folder))
-        try:
+    spec: str, order: tuple[str, ...], backends: dict[str, int], binary: Path, settings: Settings
+) -> dict[str, dict[str, float]]:
+    """The position built with each kind of router at once (in networks of their own), and
+    measured load by load through each in ``order``."""
+    with contextlib.ExitStack() as stack:
+        targets = {}
+        for kind in order:
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-versus-")))
+            net = RouterNet(folder)
+            stack.callback(net.stop)
             ports = build(net, spec.format(k=kind), backends)
             routers = list(net.routers.values())
             pids = [r.process.pid for r in routers if r.process is not None]
-            with observed(routers[0].management_port, len(routers), settings.observe):
-                time.sleep(1)  # let the routers settle before reading their memory
-                return measure(ports, pids, binary, settings)
-        finally:
-            net.stop()
+            management = routers[0].management_port
+            stack.enter_context(observed(management, len(routers), settings.observe))
+            targets[kind] = Target(ports, pids)
+        time.sleep(1)  # let the routers settle before reading their memory
+        return measure_side_by_side(targets, binary, settings)
 
 
 @contextlib.contextmanager
@@ -414,16 +277,17 @@ def main(argv: list[str] | None = None) -> int:
         for port in backends.values():
             wait_listening(port, timeout=10)
         log("direct (no router)")
-        direct = measure(backends, [], binary, settings)
+        direct = measure(Target(backends, []), binary, settings)
         results: dict[str, dict[str, list[dict[str, float]]]] = {
             name: {kind: [] for kind in KINDS} for name in chosen
         }
         for round_index in range(settings.rounds):
             order = KINDS if round_index % 2 == 0 else KINDS[::-1]
             for name, spec in chosen.items():
+                log(f"round {round_index + 1}: {name}, {' then '.join(order)} for each load")
+                figures = run_position(spec, order, backends, binary, settings)
                 for kind in order:
-                    log(f"round {round_index + 1}: {name}, {kind}")
-                    results[name][kind].append(run_position(spec, kind, backends, binary, settings))
+                    results[name][kind].append(figures[kind])
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
     header = (
         f"# skupper-podman {commit()} vs skupper-router, {stamp}, {settings.rounds} round(s), "
