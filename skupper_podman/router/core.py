@@ -248,26 +248,18 @@ class RouterCore:
     # --- timers ----------------------------------------------------------------------------------
 
     def get_timer(self) -> float:
-        """When handle_timer is next due. Asked at the end of every loop turn, so it builds
-        nothing: most turns only the links' ticks and the records' rounds have deadlines."""
-        due = self.observation.next_due()
+        """When handle_timer is next due (asked every loop turn, so it builds no lists)."""
         routing = self.fabric.routing
-        others = (
-            self.tcp.next_due(),
-            routing.get_timer() if routing is not None else None,
-            self.connectors.next_retry(),
-        )
-        for other in others:
+        due = self.observation.next_due()  # the records' rounds: always a deadline
+        if routing is not None:
+            due = min(due, routing.get_timer())
+        for other in (self.tcp.next_due(), self.connectors.next_retry()):
             if other is not None and other < due:
                 due = other
-        for conn in self.connections.values():
-            tick = conn.tick_at
-            if tick and tick < due:
-                due = tick
-            if holds(conn):  # next_release only for the few that hold streams
-                release = next_release(conn)
-                if release is not None and release < due:
-                    due = release
+        for conn in self.connections.values():  # next_release only for the few that hold
+            for other in (conn.tick_at or None, next_release(conn) if holds(conn) else None):
+                if other is not None and other < due:
+                    due = other
         return due
 
     def handle_timer(self, now: float) -> None:

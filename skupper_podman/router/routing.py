@@ -143,7 +143,7 @@ class LinkStateRouter:
             self._send_ra(now)
         self._settle(now)
 
-    def get_timer(self) -> float | None:
+    def get_timer(self) -> float:
         """The next time handle_timer must be called."""
         if self._deadline is None:
             self._deadline = self._compute_deadline()
