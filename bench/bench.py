@@ -64,7 +64,7 @@ import skupper_podman
 
 
 @dataclass(frozen=True)
-class Target:
+class Goal:
     """A goal of issue 4: on ours/baseline (on_ratio) or on our own figure."""
 
     text: str
@@ -81,27 +81,27 @@ class Metric:
     key: str
     label: str
     higher_is_better: bool
-    target: Target | None = None
+    target: Goal | None = None
     path: str = OURS  # the path whose figure is ours
     baseline: str = STUNNEL  # the path the ratio divides by
 
 
 METRICS = (
-    Metric("gbps", "throughput Gbit/s", True, Target(">= 0.56x", 0.56, at_least=True)),
+    Metric("gbps", "throughput Gbit/s", True, Goal(">= 0.56x", 0.56, at_least=True)),
     # issue 4's ">= 0.8x of 2 sites" was a ratio of ours to ours that two cores cannot
     # give; issue 15 replaced it with the ratio to skupper-router in the same position
     # (bench/versus.py)
     Metric("gbps", "3 hops edge-hub-edge Gbit/s", True, path=HOPS, baseline=OURS),
-    Metric("rtt_p50", "64 B RTT p50 us", False, Target("<= 2.5x", 2.5, at_least=False)),
+    Metric("rtt_p50", "64 B RTT p50 us", False, Goal("<= 2.5x", 2.5, at_least=False)),
     Metric("rtt_p99", "64 B RTT p99 us", False),
-    Metric("connect_p50", "connect+echo p50 ms", False, Target("<= 0.6x", 0.6, at_least=False)),
+    Metric("connect_p50", "connect+echo p50 ms", False, Goal("<= 0.6x", 0.6, at_least=False)),
     Metric("rate_one", "new conns/s, 1 client", True),
     Metric("rate_many", f"new conns/s, {CLIENTS} clients", True),
     Metric(
         "rss_idle",
         "RSS idle MB (largest process)",
         False,
-        Target("< 60 MB", 60.0, at_least=False, on_ratio=False),
+        Goal("< 60 MB", 60.0, at_least=False, on_ratio=False),
     ),
     Metric("rss_flows", f"RSS MB, {FLOWS} flows open (largest)", False),
 )
