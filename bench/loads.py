@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from processes import cpu_seconds, rss_mb
+from processes import cpu_seconds, rss_mb, start_process, stop_process
 
 from tests import redis_peers
 
@@ -48,17 +48,11 @@ def build_loadgen(folder: Path) -> Path:
 
 @contextlib.contextmanager
 def background(command: list[str]) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    process = start_process(command)
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
 
 
 def loadgen(binary: Path, *args: object) -> dict[str, float]:
