@@ -215,6 +215,18 @@ class Http1Observer:
         if not self._awaiting:
             raise NotHttp("a response to no request")
         exchange = self._awaiting[0]
+        if (
+            length is not None
+            and 0 < length == len(data) - after
+            and encoding is None
+            and status >= 200
+            and status not in (204, 304)
+            and exchange.method not in ("HEAD", "CONNECT")
+        ):
+            # the read is one whole response with its body, as most small ones come
+            self._awaiting.popleft()
+            exchange.whole_response(status, reason, length)
+            return b""
         exchange.answered(status, reason)
         rest = b"" if whole else data[after:]
         if status == 101 or (exchange.method == "CONNECT" and 200 <= status < 300):
@@ -225,12 +237,6 @@ class Http1Observer:
             return rest  # informational: the final response follows
         self._awaiting.popleft()
         has_body = exchange.method != "HEAD" and status not in (204, 304)
-        if has_body and encoding is None and length is not None and 0 < length <= len(rest):
-            # the whole body came with its head, as most small responses do
-            exchange.body(False, length)
-            self._answering = exchange
-            self._message_done(self._server)
-            return rest[length:] if length < len(rest) else b""
         self._answering = exchange
         self._frame(self._server, length, encoding, has_body=has_body)
         return rest

@@ -111,6 +111,14 @@ class HttpExchange:
             if self.record is not None:
                 self.record.set(result=str(status), reason=reason or None)
 
+    def whole_response(self, status: int, reason: str, size: int) -> None:
+        """A final response and all ``size`` bytes of its body at once."""
+        self.answered(status, reason)
+        self.octets_reverse += size
+        self.response_done = True
+        if self.request_done:
+            self.finished()
+
     def body(self, from_client: bool, size: int) -> None:
         if from_client:
             self.octets += size

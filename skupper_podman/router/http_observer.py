@@ -28,6 +28,9 @@ class Exchange(Protocol):
     def answered(self, status: int, reason: str) -> None:
         """A response head came (1xx ones too: the latency ends at the first)."""
 
+    def whole_response(self, status: int, reason: str, size: int) -> None:
+        """A final response and all ``size`` bytes of its body at once."""
+
     def body(self, from_client: bool, size: int) -> None: ...
 
     def finished(self) -> None:
