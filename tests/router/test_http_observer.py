@@ -139,6 +139,24 @@ def test_a_response_until_close_and_an_unanswered_request_end_with_the_flow() ->
     assert seen.metrics.requests == {("web", "GET", "2xx"): 1, ("web", "GET", "none"): 1}
 
 
+@pytest.mark.parametrize("split", [0, 1])
+def test_a_response_before_the_request_body_ends_its_record_when_the_body_does(
+    split: int,
+) -> None:
+    """A server may answer (413, say) while the client still sends its body."""
+    seen = Observed()
+    seen.send(True, b"POST /up HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", split)
+    seen.send(False, b"HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nbig!", split)
+    (early,) = seen.requests()
+    assert (early["result"], early["ended"]) == ("413", False)
+    assert seen.metrics.requests == {}  # counted once both messages are complete
+    seen.send(True, b"defghij", split)
+    (done,) = seen.requests()
+    assert (done["octets"], done["octetsReverse"], done["ended"]) == (10, 4, True)
+    assert seen.metrics.requests == {("web", "POST", "4xx"): 1}
+    assert seen.going
+
+
 @pytest.mark.parametrize(
     "first_bytes",
     [
