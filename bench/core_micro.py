@@ -30,7 +30,7 @@ MESSAGE = b"x" * 64
 
 # what the in-memory network calls on a core: the time spent in them is the core's
 ENTRY_POINTS = (
-    "amqp_data", "amqp_output", "amqp_output_size", "tcp_accepted", "tcp_connected",
+    "amqp_data", "amqp_output", "tcp_accepted", "tcp_connected",
     "tcp_data", "tcp_eof", "tcp_sent", "tcp_closed", "take_commands", "handle_timer",
 )  # fmt: skip
 

@@ -48,9 +48,11 @@ class ConnectAmqp:
 
 @dataclass(frozen=True, slots=True)
 class TransmitAmqp:
-    """The connection has output: call ``core.amqp_output(conn_id)`` when writable."""
+    """The connection has output: call ``core.amqp_output(conn_id)`` when writable.
+    ``size``: the bytes ready when it was said (negative: proton wrote its last frame)."""
 
     conn_id: int
+    size: int
 
 
 @dataclass(frozen=True, slots=True)

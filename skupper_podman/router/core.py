@@ -171,10 +171,6 @@ class RouterCore:
         self.connection_down(conn, earlier or error, now)
         self._after(now)
 
-    def amqp_output_size(self, conn_id: int) -> int:
-        conn = self.connections.get(conn_id)
-        return 0 if conn is None else conn.engine.output_size()
-
     def amqp_output(self, conn_id: int) -> bytes:
         """Up to ``engine.OUTPUT_CHUNK`` bytes to write; fewer only when there are no more."""
         conn = self.connections.get(conn_id)
@@ -185,7 +181,6 @@ class RouterCore:
         if conn.engine.output_closed:
             # proton wrote its last frame (a close, or a protocol error): end the socket.
             self.connection_down(conn, conn.engine.error or "connection closed", self._now)
-            self._transmit_dirty()
         return output
 
     # --- TCP (driver -> core) --------------------------------------------------------------------
@@ -219,7 +214,6 @@ class RouterCore:
         flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_data(data)
-            self._transmit_dirty()
 
     def tcp_eof(self, flow_id: int, now: float) -> None:
         self._now = now
@@ -237,13 +231,11 @@ class RouterCore:
         flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_took(size)
-            self._transmit_dirty()
 
     def tcp_write_paused(self, flow_id: int, paused: bool) -> None:
         flow = self.tcp.flows.get(flow_id)
         if flow is not None:
             flow.socket_write_paused(paused)
-            self._transmit_dirty()
 
     # --- timers ----------------------------------------------------------------------------------
 
@@ -279,6 +271,7 @@ class RouterCore:
         self._after(now)
 
     def take_commands(self) -> list[cmd.Command]:
+        self._transmit_dirty()  # asked as late as can be: what the driver did since counts
         commands, self._commands = self._commands, []
         return commands
 
@@ -358,7 +351,7 @@ class RouterCore:
     # --- plumbing --------------------------------------------------------------------------------
 
     def _after(self, now: float) -> None:
-        """What every entry point ends with: routing output, listeners, tracking, transmits."""
+        """What every entry point ends with: routing output, listeners, tracking."""
         if self.fabric.routing is not None:
             for conn in self.fabric.silent_neighbors():
                 # its HELLOs stopped (a frozen host, a partition) but its TCP connection
@@ -376,14 +369,18 @@ class RouterCore:
                 self.log("info", "route", change)
             self.tcp.evaluate_listeners()
             control.send_tracking_updates(self.control)
-        self._transmit_dirty()
 
     def _transmit_dirty(self) -> None:
         for conn_id in self._dirty:
             conn = self.connections.get(conn_id)
-            if conn is not None and not conn.transmit_pending:
+            if conn is None or conn.transmit_pending:
+                continue
+            # proton asked once the driver takes the commands: a connection that only
+            # received (as a message's way in) costs no command and no empty write, and
+            # a flow's first bytes read just after its accept join the header's transfer
+            if size := conn.engine.pending():
                 conn.transmit_pending = True
-                self._commands.append(cmd.TransmitAmqp(conn_id))
+                self._commands.append(cmd.TransmitAmqp(conn_id, size))
         self._dirty.clear()
 
     def consumers_changed(self) -> None:

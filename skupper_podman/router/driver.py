@@ -105,7 +105,7 @@ class RouterDriver:
         protocol = self.amqp.get(command.conn_id)
         if protocol is None:
             return
-        if self.core.amqp_output_size(command.conn_id) >= WRITE_AT_ONCE:
+        if command.size >= WRITE_AT_ONCE:
             self._to_transmit.pop(protocol, None)
             protocol.transmit()
             return

@@ -153,9 +153,10 @@ class AmqpEngine:
         self.output_closed = pending < 0
         return bytes(memoryview(out)[:total]) if total else b""
 
-    def output_size(self) -> int:
-        """How many bytes are ready to write now (proton encodes them to tell)."""
-        return max(int(_lib.pn_transport_pending(self._impl)), 0)
+    def pending(self) -> int:
+        """How many bytes are ready to write now (proton encodes them to tell); negative
+        once proton has written its last frame."""
+        return int(_lib.pn_transport_pending(self._impl))
 
     def events(self, wanted: frozenset[int]) -> Iterator[ProtonEvent]:
         """The collector's events of the ``wanted`` types (``PN_*`` numbers), in order.
