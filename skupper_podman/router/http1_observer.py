@@ -211,21 +211,14 @@ class Http1Observer:
         after = end + 4
         whole = len(data) == after
         read = _known_response if end < HEAD_KEPT_MAX else _read_response
-        status, reason, length, encoding = read(data if whole else data[:after])
+        status, reason, length, encoding, body_length = read(data if whole else data[:after])
         if not self._awaiting:
             raise NotHttp("a response to no request")
         exchange = self._awaiting[0]
-        if (
-            length is not None
-            and 0 < length == len(data) - after
-            and encoding is None
-            and status >= 200
-            and status not in (204, 304)
-            and exchange.method not in ("HEAD", "CONNECT")
-        ):
+        if body_length == len(data) - after and exchange.method not in ("HEAD", "CONNECT"):
             # the read is one whole response with its body, as most small ones come
             self._awaiting.popleft()
-            exchange.whole_response(status, reason, length)
+            exchange.whole_response(status, reason, body_length)
             return b""
         exchange.answered(status, reason)
         rest = b"" if whole else data[after:]
@@ -303,7 +296,7 @@ class Http1Observer:
 HEADS_KEPT = 256
 HEAD_KEPT_MAX = 512
 RequestHead = tuple[str, str, str, int | None, bytes | None]
-ResponseHead = tuple[int, str, int | None, bytes | None]
+ResponseHead = tuple[int, str, int | None, bytes | None, int]
 
 
 def _read_request(head: bytes) -> RequestHead:
@@ -320,15 +313,21 @@ def _read_request(head: bytes) -> RequestHead:
 
 
 def _read_response(head: bytes) -> ResponseHead:
-    """(status, reason, Content-Length, Transfer-Encoding) of a response head (up to and
-    with the empty line)."""
-    length, encoding, _ = _framing_headers(head, len(head) - 4)
+    """(status, reason, Content-Length, Transfer-Encoding, body length) of a response head
+    (up to and with the empty line); the body length is Content-Length when that alone
+    frames the body of a final response (unless it answers a HEAD or a CONNECT, which
+    the request tells), else -1: what a read of one whole response is checked against."""
+    length_value, encoding, _ = _framing_headers(head, len(head) - 4)
     line = STATUS_LINE.match(head)
     if line is None:
         raise NotHttp("not a status line")
     code, phrase = line.group(1, 2)
     reason = phrase.decode("latin-1").strip() if phrase else ""
-    return int(code), reason, _content_length(length), encoding
+    status, length = int(code), _content_length(length_value)
+    body_length = -1
+    if length is not None and length > 0 and encoding is None:
+        body_length = length if status >= 200 and status not in (204, 304) else -1
+    return status, reason, length, encoding, body_length
 
 
 _known_request = functools.lru_cache(maxsize=HEADS_KEPT)(_read_request)
