@@ -201,7 +201,7 @@ class Http1Observer:
         self._awaiting.append(exchange)
         rest = b"" if whole else data[after:]
         if length is None and encoding is None:
-            exchange.request_done = True  # a request without either has no body
+            exchange.message_done(True)  # a request without either has no body
             return rest
         self._reading = exchange
         self._frame(self._client, length, encoding, has_body=True)
@@ -223,8 +223,9 @@ class Http1Observer:
         exchange.answered(status, reason)
         rest = b"" if whole else data[after:]
         if status == 101 or (exchange.method == "CONNECT" and 200 <= status < 300):
-            exchange.request_done = exchange.response_done = True  # a tunnel from here on
-            self._stop()  # ends it first, the oldest open
+            exchange.message_done(True)  # a tunnel from here on: it ends first, the oldest
+            exchange.message_done(False)
+            self._stop()
             return rest
         if status < 200:
             return rest  # informational: the final response follows
@@ -267,14 +268,10 @@ class Http1Observer:
         direction.state, direction.left = HEAD, 0
         if direction.from_client:
             exchange, self._reading = self._reading, None
-            if exchange is not None:
-                exchange.request_done = True
         else:
             exchange, self._answering = self._answering, None
-            if exchange is not None:
-                exchange.response_done = True
-        if exchange is not None and exchange.request_done and exchange.response_done:
-            exchange.finished()
+        if exchange is not None:
+            exchange.message_done(direction.from_client)
 
     def _stop(self) -> None:
         """Ends what is still open, oldest first: each exchange is receiving its response's

@@ -176,10 +176,5 @@ class Http2Observer:
         stream = self._streams.get(stream_id)
         if stream is None:
             return
-        if direction.from_client:
-            stream.request_done = True
-        else:
-            stream.response_done = True
-        if stream.request_done and stream.response_done:
+        if stream.message_done(direction.from_client):
             del self._streams[stream_id]
-            stream.finished()

@@ -115,9 +115,19 @@ class HttpExchange:
         """A final response and all ``size`` bytes of its body at once."""
         self.answered(status, reason)
         self.octets_reverse += size
-        self.response_done = True
-        if self.request_done:
+        self.message_done(False)
+
+    def message_done(self, from_client: bool) -> bool:
+        """The request (or response) is complete; True when both are, and the exchange
+        has finished."""
+        if from_client:
+            self.request_done = True
+        else:
+            self.response_done = True
+        if self.request_done and self.response_done:
             self.finished()
+            return True
+        return False
 
     def body(self, from_client: bool, size: int) -> None:
         if from_client:

@@ -18,12 +18,10 @@ HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 class Exchange(Protocol):
-    """One request and its response, as the parsers see them: they mark on it how far
-    they read each message."""
+    """One request and its response, as the parsers see them: they tell it how far they
+    read each message."""
 
     method: str
-    request_done: bool
-    response_done: bool
 
     def answered(self, status: int, reason: str) -> None:
         """A response head came (1xx ones too: the latency ends at the first)."""
@@ -32,6 +30,10 @@ class Exchange(Protocol):
         """A final response and all ``size`` bytes of its body at once."""
 
     def body(self, from_client: bool, size: int) -> None: ...
+
+    def message_done(self, from_client: bool) -> bool:
+        """The request (or the response) is complete; True when both are: the exchange
+        has finished."""
 
     def finished(self) -> None:
         """Both messages are complete, or the flow ended or went opaque first."""
