@@ -10,12 +10,11 @@ import json
 import shutil
 import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from loopback import log
 from processes import cpu_seconds, rss_mb, start_process, stop_process
 
 from tests import redis_peers
@@ -30,10 +29,6 @@ class Settings:
     seconds: int
     redis_requests: int
     observe: bool = False  # a flow collector on the first router hears every router
-
-
-def log(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def build_loadgen(folder: Path) -> Path:

@@ -27,7 +27,8 @@ class BenchError(Exception):
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A step of a bench, to stderr with the time (the figures go to stdout)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def free_ports(count: int) -> list[int]:

@@ -50,10 +50,10 @@ from loads import (  # noqa: E402  (bench/loads.py)
     Target,
     background,
     build_loadgen,
-    log,
     measure,
     measure_side_by_side,
 )
+from loopback import log  # noqa: E402
 
 from skupper_podman.console.collector import Collector  # noqa: E402
 from tests import redis_peers, reference  # noqa: E402
