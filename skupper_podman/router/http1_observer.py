@@ -223,9 +223,7 @@ class Http1Observer:
         exchange.answered(status, reason)
         rest = b"" if whole else data[after:]
         if status == 101 or (exchange.method == "CONNECT" and 200 <= status < 300):
-            exchange.message_done(True)  # a tunnel from here on: it ends first, the oldest
-            exchange.message_done(False)
-            self._stop()
+            self._stop()  # a tunnel from here on: it ends first, the oldest open
             return rest
         if status < 200:
             return rest  # informational: the final response follows
@@ -321,9 +319,8 @@ def _read_response(head: bytes) -> ResponseHead:
     code, phrase = line.group(1, 2)
     reason = phrase.decode("latin-1").strip() if phrase else ""
     status, length = int(code), _content_length(length_value)
-    body_length = -1
-    if length is not None and length > 0 and encoding is None:
-        body_length = length if status >= 200 and status not in (204, 304) else -1
+    final = status >= 200 and status not in (204, 304)
+    body_length = length if length is not None and length > 0 and encoding is None and final else -1
     return status, reason, length, encoding, body_length
 
 
